@@ -1,0 +1,231 @@
+"""The command line: thin over ``vidray.pipeline`` and ``vidray.sources``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from vidray import __version__
+
+EPILOG = """\
+Output: OUTPUT/data/*.parquet (one row per conversation, frames as JPEG),
+OUTPUT/errors/*.parquet (one row per sample that failed, with a reason) and
+OUTPUT/_SUCCESS (JSON: counts, options, versions, files), written last.
+Storage: local paths, file:// or s3://bucket/prefix; S3 credentials and endpoint
+come from the standard AWS chain (AWS_PROFILE, AWS_ENDPOINT_URL, ...)."""
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return value
+
+
+def _quality(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"must be in 1..100, got {value}")
+    return value
+
+
+def add_convert_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``vidray convert``, shared with ``jobs/convert.py``."""
+    p.add_argument("source", help="a registered source name (see `vidray sources`)")
+    p.add_argument("input", help="dataset root as published: local path, file:// or s3://")
+    p.add_argument("output", help="output root: local path, file:// or s3://")
+    frames = p.add_argument_group("frame sampling")
+    frames.add_argument(
+        "--num-frames",
+        type=_positive_int,
+        default=8,
+        help="frames spread uniformly over each clip (default: 8)",
+    )
+    frames.add_argument(
+        "--fps",
+        type=_positive_float,
+        default=None,
+        help="sample at this rate instead of --num-frames, capped by --max-frames",
+    )
+    frames.add_argument(
+        "--max-frames",
+        type=_positive_int,
+        default=64,
+        help="with --fps: above this many frames, take this many uniformly (default: 64)",
+    )
+    frames.add_argument(
+        "--size",
+        type=_positive_int,
+        default=336,
+        help="short side of the frames in pixels, aspect kept (default: 336)",
+    )
+    frames.add_argument(
+        "--native-size",
+        action="store_true",
+        help="keep the video's own frame size",
+    )
+    frames.add_argument(
+        "--jpeg-quality", type=_quality, default=90, help="JPEG quality 1-100 (default: 90)"
+    )
+    run = p.add_argument_group("run")
+    run.add_argument(
+        "--num-workers",
+        type=_positive_int,
+        default=None,
+        help="decode actors (default: one per CPU of the cluster)",
+    )
+    run.add_argument(
+        "--prompts",
+        default=None,
+        help="caption-instruction pool: filtered_train.json-style JSON or one per line "
+        "(default: a built-in pool)",
+    )
+    run.add_argument("--seed", type=int, default=0, help="seed of the instruction draw")
+    run.add_argument(
+        "--limit", type=_positive_int, default=None, help="convert only the first N samples"
+    )
+    run.add_argument(
+        "--samples-per-file",
+        type=_positive_int,
+        default=16,
+        help="samples per output file, the unit of work (default: 16)",
+    )
+    run.add_argument(
+        "--ray-address",
+        default=None,
+        help="Ray cluster to use (default: RAY_ADDRESS, else a local Ray instance)",
+    )
+    run.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def options_from_args(args: argparse.Namespace):
+    from vidray.config import ConvertOptions
+    from vidray.media.sampling import SamplingPolicy
+
+    if args.fps is not None:
+        policy = SamplingPolicy(mode="fps", fps=args.fps, max_frames=args.max_frames)
+    else:
+        policy = SamplingPolicy(mode="uniform", num_frames=args.num_frames)
+    return ConvertOptions(
+        source=args.source,
+        input=args.input,
+        output=args.output,
+        sampling=policy,
+        size=None if args.native_size else args.size,
+        jpeg_quality=args.jpeg_quality,
+        num_workers=args.num_workers,
+        prompts=args.prompts,
+        seed=args.seed,
+        limit=args.limit,
+        ray_address=args.ray_address,
+        samples_per_file=args.samples_per_file,
+        progress=not args.quiet,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vidray",
+        description="Convert public video instruction datasets into Parquet conversation "
+        "shards with sampled frames, on Ray Data.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"vidray {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    conv = sub.add_parser(
+        "convert",
+        help="convert a dataset to Parquet conversation shards",
+        description="Convert SOURCE data at INPUT into OUTPUT.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_convert_arguments(conv)
+    sub.add_parser("sources", help="list the sources and the input layout each expects")
+    demo = sub.add_parser(
+        "demo", help="generate small WebVid and FineVideo inputs and convert them locally"
+    )
+    demo.add_argument("dir", nargs="?", default=None, help="work directory (default: a temp dir)")
+    return parser
+
+
+def cmd_sources() -> int:
+    from vidray import sources
+
+    for name, cls in sorted(sources.REGISTRY.items()):
+        print(f"{name:12s} {cls.layout}")
+    return 0
+
+
+def run_convert(opts) -> int:
+    from vidray.pipeline import ConvertError, convert
+
+    try:
+        summary = convert(opts)
+    except ConvertError as e:
+        print(f"vidray: error: {e}", file=sys.stderr)
+        return 2
+    print(summary.describe())
+    return 0
+
+
+def cmd_demo(directory: str | None) -> int:
+    from vidray import synth
+    from vidray.config import ConvertOptions
+    from vidray.pipeline import convert
+
+    root = Path(directory or tempfile.mkdtemp(prefix="vidray-demo-")).resolve()
+    t0 = time.monotonic()
+    keys = synth.write_webvid(root / "webvid", shards=2, per_shard=8)
+    qas = synth.write_finevideo(root / "finevideo", files=2, per_file=3)
+    print(
+        f"generated {len(keys)} WebVid clips and 6 FineVideo videos ({qas} QAs) in {root} "
+        f"({time.monotonic() - t0:.1f} s)"
+    )
+    for name in ("webvid", "finevideo"):
+        opts = ConvertOptions(
+            source=name,
+            input=str(root / name),
+            output=str(root / "out" / name),
+            samples_per_file=4,
+            progress=False,
+        )
+        summary = convert(opts)
+        print(f"{name:10s} {summary.describe()}")
+    print(
+        f"demo done in {time.monotonic() - t0:.1f} s; read it with "
+        f"pyarrow.parquet.read_table('{root / 'out' / 'webvid' / 'data'}')"
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    # Ray would otherwise re-create a uv environment for every worker when the CLI
+    # runs under `uv run`; the workers of a local instance share this interpreter.
+    os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+    args = build_parser().parse_args(argv)
+    if args.command == "sources":
+        return cmd_sources()
+    if args.command == "demo":
+        return cmd_demo(args.dir)
+    try:
+        opts = options_from_args(args)
+    except ValueError as e:
+        print(f"vidray: error: {e}", file=sys.stderr)
+        return 2
+    return run_convert(opts)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

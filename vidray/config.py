@@ -1,0 +1,49 @@
+"""The options of one conversion, built once by the CLI, a job file or a test."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from vidray.media.sampling import SamplingPolicy
+
+
+@dataclass(frozen=True)
+class ConvertOptions:
+    source: str
+    input: str
+    output: str
+    sampling: SamplingPolicy = field(default_factory=SamplingPolicy)
+    #: Short side of the delivered frames in pixels (aspect kept); None keeps the source.
+    size: int | None = 336
+    jpeg_quality: int = 90
+    #: Decode actors; None sizes the pool to the CPUs of the cluster.
+    num_workers: int | None = None
+    prompts: str | None = None
+    seed: int = 0
+    #: Convert only the first N samples (in shard order): a trial run.
+    limit: int | None = None
+    ray_address: str | None = None
+    #: Samples per output file (one unit of work); also capped by SAMPLE_BYTES_PER_FILE.
+    samples_per_file: int = 16
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.jpeg_quality <= 100:
+            raise ValueError(f"jpeg_quality must be in 1..100, got {self.jpeg_quality}")
+        if self.size is not None and self.size < 1:
+            raise ValueError(f"size must be >= 1, got {self.size}")
+        if self.num_workers is not None and self.num_workers < 1:
+            raise ValueError(f"num_workers must be >= 1, got {self.num_workers}")
+        if self.limit is not None and self.limit < 1:
+            raise ValueError(f"limit must be >= 1, got {self.limit}")
+        if self.samples_per_file < 1:
+            raise ValueError(f"samples_per_file must be >= 1, got {self.samples_per_file}")
+
+    def recorded(self) -> dict[str, Any]:
+        """What goes into the commit marker: every option that shapes the output."""
+        d = dataclasses.asdict(self)
+        for transient in ("ray_address", "progress", "num_workers"):
+            d.pop(transient)
+        return d

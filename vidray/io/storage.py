@@ -1,0 +1,153 @@
+"""Object storage and local disk behind one small interface (fsspec underneath).
+
+URIs: a local path, ``file://...`` or ``s3://bucket/prefix``. S3 uses the standard AWS
+configuration chain (environment, profile, instance role; ``AWS_ENDPOINT_URL``
+included): vidray never takes credentials as arguments and never prints them.
+
+Retries are bounded here and only here: botocore retries transient errors (standard
+mode, ``S3_MAX_ATTEMPTS`` attempts in all) and s3fs's own retry loop is set to a single
+pass, so the two never multiply.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import posixpath
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import IO, Any
+
+import fsspec
+
+S3_MAX_ATTEMPTS = 5
+#: Bytes read ahead on sequential S3 reads (tar streams, parquet column chunks).
+S3_BLOCK_SIZE = 8 * 2**20
+
+
+class StorageError(Exception):
+    """Storage cannot be reached or holds nothing usable; the message is one line."""
+
+
+@cache
+def _s3() -> fsspec.AbstractFileSystem:
+    import s3fs
+
+    return s3fs.S3FileSystem(
+        retries=1,
+        default_block_size=S3_BLOCK_SIZE,
+        config_kwargs={"retries": {"mode": "standard", "max_attempts": S3_MAX_ATTEMPTS}},
+    )
+
+
+@cache
+def _local() -> fsspec.AbstractFileSystem:
+    return fsspec.filesystem("file")
+
+
+@dataclass(frozen=True)
+class Location:
+    """A root directory on some filesystem. Cheap to pickle: it holds only the URI."""
+
+    uri: str
+
+    @property
+    def scheme(self) -> str:
+        return "s3" if self.uri.startswith("s3://") else "file"
+
+    @property
+    def fs(self) -> fsspec.AbstractFileSystem:
+        return _s3() if self.scheme == "s3" else _local()
+
+    @property
+    def path(self) -> str:
+        """The root as the filesystem names it (no scheme)."""
+        if self.scheme == "s3":
+            return self.uri[len("s3://") :].rstrip("/")
+        return self.uri.rstrip("/") or "/"
+
+    def join(self, *parts: str) -> str:
+        return posixpath.join(self.path, *parts)
+
+    def relative(self, path: str) -> str:
+        return posixpath.relpath(path, self.path)
+
+    def display(self, rel: str = "") -> str:
+        base = self.uri.rstrip("/")
+        return f"{base}/{rel}" if rel else base
+
+
+def location(uri: str) -> Location:
+    """Parse a user-given URI; local paths become absolute."""
+    if uri.startswith("s3://"):
+        if len(uri) <= len("s3://") or uri[len("s3://")] == "/":
+            raise StorageError(f"bad S3 URI {uri!r}: expected s3://bucket/prefix")
+        return Location(uri.rstrip("/"))
+    if uri.startswith("file://"):
+        uri = uri[len("file://") :]
+    if "://" in uri:
+        raise StorageError(f"unsupported storage URI {uri!r}: use a local path, file:// or s3://")
+    return Location(os.path.abspath(uri))
+
+
+def check_reachable(loc: Location) -> None:
+    """Fail fast, in one line, when the storage behind ``loc`` cannot be used."""
+    try:
+        if loc.scheme == "s3":
+            bucket = loc.path.split("/", 1)[0]
+            loc.fs.ls(bucket, refresh=True)
+        elif not os.path.exists(loc.path):
+            return
+    except FileNotFoundError as e:
+        raise StorageError(f"{loc.display()}: bucket not found") from e
+    except PermissionError as e:
+        raise StorageError(f"{loc.display()}: access denied") from e
+    except Exception as e:
+        raise StorageError(f"cannot reach {loc.display()}: {type(e).__name__}: {e}") from e
+
+
+def list_files(loc: Location, suffixes: tuple[str, ...], subdir: str = "") -> list[str]:
+    """Sorted relative paths of files under ``loc/subdir`` ending in ``suffixes``."""
+    base = loc.join(subdir) if subdir else loc.path
+    try:
+        found = loc.fs.find(base)
+    except FileNotFoundError:
+        return []
+    rels = [loc.relative(p) for p in found if p.endswith(suffixes)]
+    return sorted(r for r in rels if not r.startswith(".."))
+
+
+def open_read(loc: Location, rel: str) -> IO[bytes]:
+    return loc.fs.open(loc.join(rel), "rb")
+
+
+def write_atomic(loc: Location, rel: str, write: Callable[[IO[bytes]], Any]) -> None:
+    """Write ``rel`` so that no reader ever sees a partial file.
+
+    An S3 object appears only when its upload completes; on a local disk the data goes
+    to a temporary name in the same directory and is renamed into place.
+    """
+    path = loc.join(rel)
+    fs = loc.fs
+    if loc.scheme == "s3":
+        with fs.open(path, "wb") as f:
+            write(f)
+        return
+    fs.makedirs(posixpath.dirname(path), exist_ok=True)
+    tmp = f"{path}.tmp-{uuid.uuid4().hex}"
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def remove(loc: Location, rel: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        loc.fs.rm(loc.join(rel))

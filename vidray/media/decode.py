@@ -1,0 +1,188 @@
+"""CPU decoding with PyAV: open from bytes, probe, fetch the frames shown at given times.
+
+Only the frames that are delivered are scaled, colour-converted (one swscale pass,
+straight to the output size) and JPEG-encoded; every other decoded frame is dropped
+as soon as the next one arrives.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import av
+import av.error
+from PIL import Image
+
+from vidray.media import sampling
+
+#: Targets further apart than this are reached by seeking to the key frame before
+#: them rather than by decoding forward. Web video puts key frames every 2-10 s, so a
+#: smaller gap would often seek backwards past frames already decoded.
+SEEK_GAP_S = 4.0
+
+
+class DecodeFailure(Exception):
+    """A sample-level failure: becomes an error row with ``reason``, never a crash."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    duration: float | None
+    fps: float | None
+    width: int
+    height: int
+
+
+class Video:
+    """One opened video stream. Use as a context manager."""
+
+    def __init__(self, data: bytes, *, threads: int = 1) -> None:
+        try:
+            self._container = av.open(io.BytesIO(data), mode="r")
+        except (av.error.FFmpegError, ValueError, OSError) as e:
+            raise DecodeFailure("decode_error", f"cannot open container: {e}") from e
+        if not self._container.streams.video:
+            self._container.close()
+            raise DecodeFailure("no_video_stream", "the file has no video stream")
+        self._stream = self._container.streams.video[0]
+        # One FFmpeg thread per decoder: decode actors already run one per core.
+        self._stream.codec_context.thread_count = threads
+        self._tb = self._stream.time_base
+        self._start = self._stream.start_time or 0
+
+    def __enter__(self) -> Video:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._container.close()
+
+    def info(self) -> VideoInfo:
+        """Container-level facts; nothing is decoded."""
+        s = self._stream
+        duration = None
+        if s.duration is not None and s.time_base is not None:
+            duration = float(s.duration * s.time_base)
+        elif self._container.duration is not None:
+            duration = self._container.duration / av.time_base
+        rate = s.average_rate or s.guessed_rate
+        fps = float(rate) if rate else None
+        return VideoInfo(
+            duration=duration,
+            fps=fps,
+            width=s.codec_context.width,
+            height=s.codec_context.height,
+        )
+
+    def _time(self, frame: av.VideoFrame) -> float:
+        return float((frame.pts - self._start) * self._tb)
+
+    def _seek(self, t: float) -> None:
+        self._container.seek(int(self._start + t / self._tb), stream=self._stream, backward=True)
+
+    def frames_at(self, targets: list[float]) -> list[tuple[float, av.VideoFrame]]:
+        """The distinct frames shown at ``targets`` (seconds), with their own times.
+
+        Decodes forward and seeks only across gaps wider than ``SEEK_GAP_S``. If a seek
+        lands after its target (a container with a bad index), the video is decoded
+        again from the start without seeking, so the answer never depends on seeking.
+        """
+        try:
+            return self._frames_at(sorted(targets), allow_seek=True)
+        except _SeekOvershoot:
+            self._seek(0.0)
+            return self._frames_at(sorted(targets), allow_seek=False)
+        except av.error.FFmpegError as e:
+            raise DecodeFailure("decode_error", f"decoding failed: {e}") from e
+
+    def _frames_at(
+        self, targets: list[float], *, allow_seek: bool
+    ) -> list[tuple[float, av.VideoFrame]]:
+        chosen: list[tuple[float, av.VideoFrame]] = []
+
+        def take(t: float, frame: av.VideoFrame) -> None:
+            if not chosen or chosen[-1][0] != t:
+                chosen.append((t, frame))
+
+        i, n = 0, len(targets)
+        prev: tuple[float, av.VideoFrame] | None = None
+        pos = 0.0  # time of the last decoded frame (or the start)
+        while i < n:
+            seeked = allow_seek and targets[i] - pos > SEEK_GAP_S
+            if seeked:
+                self._seek(targets[i])
+                prev = None
+            needs_seek = False
+            for frame in self._container.decode(self._stream):
+                if frame.pts is None:
+                    continue
+                t = self._time(frame)
+                if seeked and prev is None and t > targets[i]:
+                    raise _SeekOvershoot
+                while i < n and t > targets[i]:
+                    # ``prev`` is the frame on screen at targets[i]; with no ``prev``
+                    # the target precedes the first frame, which then stands for it.
+                    take(*(prev if prev is not None else (t, frame)))
+                    i += 1
+                if i == n:
+                    break
+                prev, pos = (t, frame), t
+                if allow_seek and targets[i] - t > SEEK_GAP_S:
+                    needs_seek = True
+                    break
+            else:
+                # End of stream: the last frame stays on screen until the end.
+                if prev is None:
+                    raise DecodeFailure("decode_error", "no frame could be decoded")
+                while i < n:
+                    take(*prev)
+                    i += 1
+            if not needs_seek:
+                break
+        return chosen
+
+
+class _SeekOvershoot(Exception):
+    pass
+
+
+def encode_jpeg(frame: av.VideoFrame, size: tuple[int, int], quality: int) -> bytes:
+    """Scale and convert in one swscale pass, then JPEG-encode with libjpeg(-turbo)."""
+    width, height = size
+    rgb = frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA")
+    image = Image.fromarray(rgb.to_ndarray())
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=quality)
+    return out.getvalue()
+
+
+def sample_video(
+    data: bytes,
+    *,
+    policy: sampling.SamplingPolicy,
+    clip: tuple[float | None, float | None],
+    size: int | None,
+    quality: int,
+) -> tuple[VideoInfo, list[float], list[bytes], tuple[int, int]]:
+    """Decode ``data`` once and return (info, frame times, JPEGs, (width, height))."""
+    with Video(data) as video:
+        info = video.info()
+        start = clip[0] if clip[0] is not None else 0.0
+        end = clip[1] if clip[1] is not None else info.duration
+        if end is None:
+            raise DecodeFailure("decode_error", "the container reports no duration")
+        if start < 0 or not end > start:
+            raise DecodeFailure("bad_span", f"empty or negative span [{start}, {end}]")
+        if info.duration is not None and end > info.duration + 1e-3:
+            raise DecodeFailure(
+                "bad_span", f"span [{start}, {end}] ends after the video ({info.duration:.3f} s)"
+            )
+        frames = video.frames_at(sampling.targets_for(policy, start, end))
+        out_size = sampling.scaled_size(info.width, info.height, size)
+        jpegs = [encode_jpeg(f, out_size, quality) for _, f in frames]
+        return info, [t for t, _ in frames], jpegs, out_size

@@ -1,0 +1,388 @@
+"""The only place that knows the order of the stages.
+
+    list shards -> read (one Ray task per shard, streaming units of samples)
+                -> convert (actor pool: decode, sample, JPEG, write the unit's files)
+                -> commit (driver: ``_SUCCESS`` last)
+
+A unit is at most ``samples_per_file`` consecutive samples of one shard (and at most
+``SAMPLE_BYTES_PER_FILE`` bytes of video). It travels as one Ray Data block, is
+converted by one actor call, and becomes one data file plus one error file, so file
+names never depend on how Ray Data scheduled the work.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import pyarrow as pa
+
+from vidray import __version__, prompts, sink, sources
+from vidray.config import ConvertOptions
+from vidray.io import storage
+from vidray.media import decode
+from vidray.sources.base import Conversation, Sample, SourceContext
+
+log = logging.getLogger("vidray")
+
+#: A unit closes early once it holds this many bytes of video. With Ray Data's default
+#: 128 MiB target block size, blocks are only sliced above 192 MiB, so a unit (or a
+#: run of merged units) below 64 MiB is never cut in two.
+SAMPLE_BYTES_PER_FILE = 48 * 2**20
+#: CPU share reserved by a read task: reads mostly wait on storage.
+READ_CPUS = 0.1
+#: At most this share of the cluster's CPUs goes to decode actors, so read tasks
+#: always find room (a 2-CPU laptop with two 1-CPU actors would stall).
+DECODE_SHARE = 0.8
+
+WORK_SCHEMA = pa.schema(
+    [
+        pa.field("unit", pa.string()),
+        pa.field("expected", pa.int64()),
+        pa.field("sample", pa.string()),
+        pa.field("video", pa.string()),
+        pa.field("data", pa.binary()),
+        pa.field("clip_start", pa.float64()),
+        pa.field("clip_end", pa.float64()),
+        pa.field("conversations", pa.string()),
+        pa.field("reason", pa.string()),
+        pa.field("message", pa.string()),
+    ]
+)
+
+
+class ConvertError(Exception):
+    """A conversion that cannot start: bad input location, nothing found, ..."""
+
+
+# ---------------------------------------------------------------------------- read
+
+
+def _work_table(unit: str, samples: list[Sample]) -> pa.Table:
+    rows = [
+        {
+            "unit": unit,
+            "expected": len(samples),
+            "sample": s.id,
+            "video": s.video,
+            "data": s.data,
+            "clip_start": s.clip[0],
+            "clip_end": s.clip[1],
+            "conversations": json.dumps([c.to_json() for c in s.conversations]),
+            "reason": s.error[0] if s.error else None,
+            "message": s.error[1] if s.error else None,
+        }
+        for s in samples
+    ]
+    return pa.Table.from_pylist(rows, schema=WORK_SCHEMA)
+
+
+def read_units(
+    source_name: str,
+    ctx: SourceContext,
+    input_uri: str,
+    shard: str,
+    cap: int | None,
+    samples_per_file: int,
+) -> Iterator[pa.Table]:
+    """Stream one shard as blocks of whole units."""
+    source = sources.get(source_name, ctx)
+    loc = storage.location(input_uri)
+    unit: list[Sample] = []
+    size = index = 0
+    samples = source.samples(loc, shard)
+    for sample in samples if cap is None else itertools.islice(samples, cap):
+        unit.append(sample)
+        size += len(sample.data or b"")
+        if len(unit) >= samples_per_file or size >= SAMPLE_BYTES_PER_FILE:
+            yield _work_table(sink.unit_name(shard, index), unit)
+            unit, size, index = [], 0, index + 1
+    if unit:
+        yield _work_table(sink.unit_name(shard, index), unit)
+
+
+def _read_tasks(opts: ConvertOptions, ctx: SourceContext, plan: list[tuple[str, int | None]]):
+    from ray.data.block import BlockMetadata
+    from ray.data.datasource import Datasource, ReadTask
+
+    class ShardDatasource(Datasource):
+        def estimate_inmemory_data_size(self) -> int | None:
+            return None
+
+        def get_read_tasks(self, parallelism: int, **_: Any) -> list[ReadTask]:
+            return [
+                ReadTask(
+                    partial(
+                        read_units,
+                        opts.source,
+                        ctx,
+                        opts.input,
+                        shard,
+                        cap,
+                        opts.samples_per_file,
+                    ),
+                    BlockMetadata(
+                        num_rows=None, size_bytes=None, input_files=[shard], exec_stats=None
+                    ),
+                    schema=WORK_SCHEMA,
+                )
+                for shard, cap in plan
+            ]
+
+        def get_name(self) -> str:
+            return f"Read[{opts.source}]"
+
+    return ShardDatasource()
+
+
+# ------------------------------------------------------------------------- convert
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    source: str
+    output: str
+    sampling: Any
+    size: int | None
+    jpeg_quality: int
+
+
+class ConvertStage:
+    """Decode each sample once, sample its frames, and write each unit's files."""
+
+    def __init__(self, cfg: StageConfig) -> None:
+        self.cfg = cfg
+        self.out = storage.location(cfg.output)
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        units: dict[str, list[dict[str, Any]]] = {}
+        for row in batch.to_pylist():
+            units.setdefault(row["unit"], []).append(row)
+        results = []
+        for unit, samples in units.items():
+            expected = samples[0]["expected"]
+            if len(samples) != expected:
+                # Blocks are built from whole units (see SAMPLE_BYTES_PER_FILE); a split
+                # unit would make its file incomplete, so refuse loudly.
+                raise RuntimeError(f"unit {unit} arrived split: {len(samples)} of {expected}")
+            rows: list[dict[str, Any]] = []
+            errors: list[dict[str, Any]] = []
+            for s in samples:
+                self._convert(s, rows, errors)
+            results.append(sink.write_unit(self.out, unit, len(samples), rows, errors))
+        return pa.Table.from_pylist(results, schema=sink.UNIT_RESULT_SCHEMA)
+
+    def _error(self, s: dict[str, Any], reason: str, message: str) -> dict[str, Any]:
+        return {
+            "id": s["sample"],
+            "source": self.cfg.source,
+            "video": s["video"],
+            "reason": reason,
+            "message": message,
+        }
+
+    def _convert(self, s: dict[str, Any], rows: list, errors: list) -> None:
+        if s["reason"]:
+            errors.append(self._error(s, s["reason"], s["message"]))
+            return
+        try:
+            info, times, jpegs, (w, h) = decode.sample_video(
+                s["data"],
+                policy=self.cfg.sampling,
+                clip=(s["clip_start"], s["clip_end"]),
+                size=self.cfg.size,
+                quality=self.cfg.jpeg_quality,
+            )
+        except decode.DecodeFailure as e:
+            errors.append(self._error(s, e.reason, e.message))
+            return
+        for c in map(Conversation.from_json, json.loads(s["conversations"])):
+            rows.append(
+                {
+                    "id": c.id,
+                    "source": self.cfg.source,
+                    "video": s["video"],
+                    "clip_start": s["clip_start"],
+                    "clip_end": s["clip_end"],
+                    "conversations": [{"from": f, "value": v} for f, v in c.turns],
+                    "query": c.query,
+                    "frames": jpegs,
+                    "frame_timestamps": times,
+                    "width": w,
+                    "height": h,
+                    "video_duration": info.duration,
+                    "video_fps": info.fps,
+                }
+            )
+
+
+# ---------------------------------------------------------------------------- plan
+
+
+@dataclass
+class Summary:
+    output: str
+    samples: int = 0
+    rows: int = 0
+    frames: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    units: int = 0
+    elapsed_s: float = 0.0
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def error_count(self) -> int:
+        return sum(self.errors.values())
+
+    @property
+    def samples_per_s(self) -> float:
+        return self.samples / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def describe(self) -> str:
+        reasons = ", ".join(f"{k}={v}" for k, v in sorted(self.errors.items())) or "none"
+        return (
+            f"{self.samples} samples -> {self.rows} rows, {self.frames} frames, "
+            f"{self.error_count} errors ({reasons}) in {self.elapsed_s:.1f} s "
+            f"({self.samples_per_s:.1f} clips/s); output: {self.output}"
+        )
+
+
+def plan_shards(
+    source: sources.Source, loc: storage.Location, shards: list[str], limit: int | None
+) -> list[tuple[str, int | None]]:
+    """Each shard with the number of samples to take from it (None: all)."""
+    if limit is None:
+        return [(s, None) for s in shards]
+    plan: list[tuple[str, int | None]] = []
+    left = limit
+    for shard in shards:
+        n = source.count(loc, shard, left)
+        if n:
+            plan.append((shard, n))
+            left -= n
+        if left == 0:
+            break
+    return plan
+
+
+def _versions() -> dict[str, str]:
+    import av
+    import pyarrow
+    import ray
+
+    return {
+        "vidray": __version__,
+        "ray": ray.__version__,
+        "pyarrow": pyarrow.__version__,
+        "av": av.__version__,
+    }
+
+
+def _ensure_ray(address: str | None) -> None:
+    import ray
+
+    if ray.is_initialized():
+        return
+    if address or os.environ.get("RAY_ADDRESS"):
+        ray.init(address=address, logging_level=logging.WARNING)
+    else:
+        ray.init(include_dashboard=False, logging_level=logging.WARNING)
+
+
+class _Progress:
+    def __init__(self, enabled: bool, every_s: float = 5.0) -> None:
+        self.enabled, self.every_s = enabled, every_s
+        self.start = self.last = time.monotonic()
+
+    def update(self, s: Summary, final: bool = False) -> None:
+        now = time.monotonic()
+        if not self.enabled or (not final and now - self.last < self.every_s):
+            return
+        self.last = now
+        rate = s.samples / max(now - self.start, 1e-9)
+        print(
+            f"[vidray] {s.samples} samples, {s.rows} rows, {s.error_count} errors, "
+            f"{s.units} files, {rate:.1f} samples/s",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def convert(opts: ConvertOptions) -> Summary:
+    """Run one conversion to completion and commit it. Raises ``ConvertError`` for
+    problems found before any work starts."""
+    import ray
+    import ray.data
+
+    try:
+        pool = prompts.load_prompts(opts.prompts)
+        source = sources.get(opts.source, SourceContext(prompts=pool, seed=opts.seed))
+        inp, out = storage.location(opts.input), storage.location(opts.output)
+        storage.check_reachable(inp)
+        storage.check_reachable(out)
+        shards = source.units(inp)
+    except (sources.UnknownSource, prompts.PromptError, storage.StorageError) as e:
+        raise ConvertError(str(e)) from e
+    if not shards:
+        raise ConvertError(
+            f"nothing found at {inp.display()}: {opts.source} expects {source.layout}"
+        )
+    plan = plan_shards(source, inp, shards, opts.limit)
+
+    _ensure_ray(opts.ray_address)
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False
+    ctx.verbose_stats_logs = False
+    total_cpus = float(ray.cluster_resources().get("CPU", 1))
+    workers = opts.num_workers or max(1, int(total_cpus))
+    cpus_per_actor = min(1.0, DECODE_SHARE * total_cpus / workers)
+
+    started = time.monotonic()
+    sink.begin(out)
+    ds = ray.data.read_datasource(
+        _read_tasks(opts, source.ctx, plan),
+        override_num_blocks=len(plan),
+        num_cpus=READ_CPUS,
+    )
+    stage = StageConfig(opts.source, out.uri, opts.sampling, opts.size, opts.jpeg_quality)
+    results_ds = ds.map_batches(
+        ConvertStage,
+        fn_constructor_args=(stage,),
+        batch_size=None,
+        batch_format="pyarrow",
+        compute=ray.data.ActorPoolStrategy(size=workers),
+        num_cpus=cpus_per_actor,
+    )
+    summary = Summary(output=out.display())
+    results: list[dict[str, Any]] = []
+    progress = _Progress(opts.progress)
+    reasons: Counter[str] = Counter()
+    for r in results_ds.iter_rows():
+        results.append(dict(r))
+        summary.samples += r["samples"]
+        summary.rows += r["rows"]
+        summary.frames += r["frames"]
+        summary.units += 1
+        reasons.update(json.loads(r["errors"]))
+        summary.errors = dict(reasons)
+        progress.update(summary)
+    summary.elapsed_s = time.monotonic() - started
+    progress.update(summary, final=True)
+    info = {
+        "source": opts.source,
+        "options": opts.recorded(),
+        "versions": _versions(),
+        "elapsed_s": round(summary.elapsed_s, 3),
+        "workers": workers,
+    }
+    summary.manifest = sink.commit(out, results, info)
+    return summary

@@ -1,0 +1,55 @@
+"""The one output row of vidray and its explicit Arrow schemas.
+
+Every Parquet file vidray writes uses one of the two schemas below; nothing is
+inferred from data. ``docs/output-schema.md`` documents the same columns for readers.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+#: Bump when a column changes meaning or type; written into ``_SUCCESS``.
+SCHEMA_VERSION = 1
+
+TURN = pa.struct([pa.field("from", pa.string()), pa.field("value", pa.string())])
+
+#: One row per conversation, with its frames already sampled and JPEG-encoded.
+OUTPUT_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("video", pa.string(), nullable=False),
+        pa.field("clip_start", pa.float64()),
+        pa.field("clip_end", pa.float64()),
+        pa.field("conversations", pa.list_(TURN), nullable=False),
+        pa.field("query", pa.string()),
+        pa.field("frames", pa.list_(pa.binary()), nullable=False),
+        pa.field("frame_timestamps", pa.list_(pa.float64()), nullable=False),
+        pa.field("width", pa.int32(), nullable=False),
+        pa.field("height", pa.int32(), nullable=False),
+        pa.field("video_duration", pa.float64()),
+        pa.field("video_fps", pa.float64()),
+    ]
+)
+
+#: One row per input sample that could not be converted.
+ERROR_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("video", pa.string()),
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("message", pa.string(), nullable=False),
+    ]
+)
+
+#: Short codes of ``ERROR_SCHEMA.reason``.
+REASONS = {
+    "missing_video": "the annotation names a video that is not in the input",
+    "missing_annotation": "a video has no annotation next to it",
+    "bad_annotation": "the annotation is malformed or lacks a required field",
+    "bad_member": "a tar member that is not a regular file (link, device, ...)",
+    "decode_error": "the video could not be opened or decoded",
+    "no_video_stream": "the file has no video stream",
+    "bad_span": "the annotated span lies outside the video",
+}
