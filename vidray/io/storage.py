@@ -35,11 +35,12 @@ class StorageError(Exception):
 def _s3() -> fsspec.AbstractFileSystem:
     import s3fs
 
-    return s3fs.S3FileSystem(
-        retries=1,
+    fs = s3fs.S3FileSystem(
         default_block_size=S3_BLOCK_SIZE,
         config_kwargs={"retries": {"mode": "standard", "max_attempts": S3_MAX_ATTEMPTS}},
     )
+    fs.retries = 1  # s3fs's own loop: one pass, botocore does the retrying
+    return fs
 
 
 @cache

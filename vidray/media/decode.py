@@ -112,18 +112,24 @@ class Video:
         i, n = 0, len(targets)
         prev: tuple[float, av.VideoFrame] | None = None
         pos = 0.0  # time of the last decoded frame (or the start)
+        sought = -1  # index of the target the last seek aimed at: never seek twice for it
         while i < n:
-            seeked = allow_seek and targets[i] - pos > SEEK_GAP_S
+            seeked = allow_seek and sought != i and targets[i] - pos > SEEK_GAP_S
             if seeked:
                 self._seek(targets[i])
-                prev = None
+                sought, prev, before = i, None, pos
             needs_seek = False
             for frame in self._container.decode(self._stream):
                 if frame.pts is None:
                     continue
                 t = self._time(frame)
-                if seeked and prev is None and t > targets[i]:
-                    raise _SeekOvershoot
+                if seeked and prev is None:
+                    if t > targets[i]:
+                        raise _SeekOvershoot
+                    if t <= before:
+                        # No key frame between here and the target: seeking only
+                        # rewinds, so decode straight on from now on.
+                        allow_seek = False
                 while i < n and t > targets[i]:
                     # ``prev`` is the frame on screen at targets[i]; with no ``prev``
                     # the target precedes the first frame, which then stands for it.
@@ -132,7 +138,7 @@ class Video:
                 if i == n:
                     break
                 prev, pos = (t, frame), t
-                if allow_seek and targets[i] - t > SEEK_GAP_S:
+                if allow_seek and sought != i and targets[i] - t > SEEK_GAP_S:
                     needs_seek = True
                     break
             else:

@@ -129,9 +129,13 @@ class TarShardSource(Source):
         if self.video_ext in group.rejected or self.meta_ext in group.rejected:
             reason = group.rejected.get(self.video_ext) or group.rejected[self.meta_ext]
             return Sample(sid, ref, error=("bad_member", reason))
-        if self.meta_ext not in group.files:
+        has_video, has_meta = self.video_ext in group.files, self.meta_ext in group.files
+        if not has_video and not has_meta:
+            found = ", ".join(f"{group.key}.{ext}" for ext in sorted(group.files))
+            return Sample(sid, ref, error=("bad_member", f"unexpected member(s) {found}"))
+        if not has_meta:
             return Sample(sid, ref, error=("missing_annotation", f"no {group.key}.json"))
-        if self.video_ext not in group.files:
+        if not has_video:
             return Sample(sid, ref, error=("missing_video", f"no {group.key}.mp4"))
         try:
             meta = json.loads(group.files[self.meta_ext])

@@ -1,0 +1,126 @@
+"""Real parts for every test: a local S3-compatible server (moto in server mode), one
+Ray head node started with ``ray start --head`` (token authentication on) shared by
+the whole session, and inputs generated as real H.264 in each source's layout."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Before Ray is imported anywhere: workers share this interpreter, and the cluster
+# uses token authentication as `ray start` does by default.
+os.environ["RAY_ENABLE_UV_RUN_RUNTIME_ENV"] = "0"
+os.environ["RAY_AUTH_MODE"] = "token"
+os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))
+# Credentials for the local S3 server only; the canary lets tests check leaks.
+os.environ["AWS_ACCESS_KEY_ID"] = "vidray-test-key"
+os.environ["AWS_SECRET_ACCESS_KEY"] = "CANARY-" + secrets.token_hex(8)
+os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
+for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+    os.environ.pop(var, None)
+
+from vidray import synth  # noqa: E402
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port}")
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """moto's S3 server on 127.0.0.1, reached through AWS_ENDPOINT_URL like real S3."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port)
+        endpoint = f"http://127.0.0.1:{port}"
+        os.environ["AWS_ENDPOINT_URL"] = endpoint
+        yield endpoint
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def ray_head(s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """One Ray head node for the session, started as users start one."""
+    ray_tmp = Path("/tmp") / f"vidray-ray-{os.getpid()}"
+    gcs_port, dash_port = free_port(), free_port()
+    cmd = [
+        str(BIN / "ray"), "start", "--head", f"--port={gcs_port}",
+        "--dashboard-host=127.0.0.1", f"--dashboard-port={dash_port}",
+        "--include-dashboard=true", "--num-cpus=2", f"--temp-dir={ray_tmp}",
+        "--disable-usage-stats",
+    ]  # fmt: skip
+    subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+    import ray
+
+    address = f"127.0.0.1:{gcs_port}"
+    ray.init(address=address, logging_level="WARNING")
+    try:
+        yield {"address": address, "dashboard": f"http://127.0.0.1:{dash_port}"}
+    finally:
+        ray.shutdown()
+        subprocess.run([str(BIN / "ray"), "stop", "--force"], capture_output=True, timeout=120)
+        shutil.rmtree(ray_tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def webvid_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two WebVid shards of 5 clips; one clip is random bytes named .mp4."""
+    root = tmp_path_factory.mktemp("webvid")
+    keys = synth.write_webvid(root, shards=2, per_shard=5, corrupt={"1000074"})
+    assert "1000074" in keys
+    return root
+
+
+@pytest.fixture(scope="session")
+def finevideo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("finevideo")
+    synth.write_finevideo(root, files=2, per_file=3, qa_per_video=3)
+    return root
+
+
+@pytest.fixture(scope="session")
+def s3_bucket(s3_endpoint: str) -> str:
+    import boto3
+
+    name = f"vidray-{secrets.token_hex(4)}"
+    boto3.client("s3").create_bucket(Bucket=name)
+    return name
+
+
+def upload_dir(local: Path, bucket: str, prefix: str) -> None:
+    import boto3
+
+    s3 = boto3.client("s3")
+    for path in sorted(local.rglob("*")):
+        if path.is_file():
+            s3.upload_file(str(path), bucket, f"{prefix}/{path.relative_to(local).as_posix()}")

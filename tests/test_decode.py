@@ -1,0 +1,71 @@
+"""Decoding real H.264: the frame delivered for a time is the frame shown then."""
+
+import pytest
+
+from vidray import synth
+from vidray.media import decode, sampling
+from vidray.media.sampling import SamplingPolicy
+
+
+def delivered(data: bytes, policy: SamplingPolicy, clip=(None, None), size=None):
+    info, times, jpegs, out_size = decode.sample_video(
+        data, policy=policy, clip=clip, size=size, quality=95
+    )
+    return info, times, [synth.read_index_jpeg(j) for j in jpegs], out_size
+
+
+@pytest.mark.parametrize("gop", [1, 12, 250])
+@pytest.mark.parametrize("num_frames", [1, 8, 30])
+def test_uniform_frames_are_exact(gop, num_frames):
+    spec = synth.VideoSpec(num_frames=200, fps=10, gop=gop)  # 20 s: seeking kicks in
+    info, times, shown, _ = delivered(synth.encode_mp4(spec), SamplingPolicy(num_frames=num_frames))
+    assert info.duration == pytest.approx(20.0) and info.fps == pytest.approx(10.0)
+    # each JPEG shows the frame whose timestamp was reported ...
+    assert shown == [round(t * spec.fps) for t in times]
+    # ... and that frame is the one on screen at each uniform target
+    frame_times = [i / spec.fps for i in range(spec.num_frames)]
+    targets = sampling.uniform_targets(0.0, 20.0, num_frames)
+    assert shown == sampling.select_frames(frame_times, targets)
+
+
+def test_fps_policy_and_clip_span():
+    spec = synth.VideoSpec(num_frames=100, fps=10, gop=25)
+    data = synth.encode_mp4(spec)
+    _, times, shown, _ = delivered(data, SamplingPolicy(mode="fps", fps=2.0), clip=(3.0, 6.0))
+    assert shown == [32, 37, 42, 47, 52, 57]
+    assert all(3.0 <= t < 6.0 for t in times)
+
+
+def test_short_video_yields_every_frame_once():
+    data = synth.encode_mp4(synth.VideoSpec(num_frames=3, fps=10))
+    _, times, shown, _ = delivered(data, SamplingPolicy(num_frames=8))
+    assert shown == [0, 1, 2]
+    assert times == pytest.approx([0.0, 0.1, 0.2])
+
+
+def test_resize_keeps_aspect_and_index():
+    data = synth.encode_mp4(synth.VideoSpec(num_frames=20, width=160, height=96))
+    _, times, shown, size = delivered(data, SamplingPolicy(num_frames=4), size=48)
+    assert size == (80, 48)
+    assert shown == [round(t * 10) for t in times]
+
+
+def test_span_outside_video_is_bad_span():
+    data = synth.encode_mp4(synth.VideoSpec(num_frames=20, fps=10))
+    with pytest.raises(decode.DecodeFailure) as e:
+        delivered(data, SamplingPolicy(), clip=(1.0, 5.0))
+    assert e.value.reason == "bad_span"
+
+
+@pytest.mark.parametrize("blob", [b"", b"\x00" * 1000, b"not a video at all" * 50])
+def test_garbage_is_decode_error(blob):
+    with pytest.raises(decode.DecodeFailure) as e:
+        delivered(blob, SamplingPolicy())
+    assert e.value.reason == "decode_error"
+
+
+def test_truncated_file_is_decode_error():
+    data = synth.encode_mp4(synth.VideoSpec(num_frames=40))
+    with pytest.raises(decode.DecodeFailure) as e:
+        delivered(data[: len(data) // 3], SamplingPolicy())
+    assert e.value.reason == "decode_error"
