@@ -1,0 +1,131 @@
+"""End-to-end conversions on the session's Ray head node."""
+
+import json
+import os
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from vidray import sink, synth
+from vidray.config import ConvertOptions
+from vidray.pipeline import convert
+from vidray.schema import ERROR_SCHEMA, OUTPUT_SCHEMA
+
+CORRUPT = "webvid:00000000.tar#1000074.mp4"
+
+
+def run(src: str, inp, out, **kw):
+    kw.setdefault("size", 48)
+    kw.setdefault("progress", False)
+    return convert(ConvertOptions(source=src, input=str(inp), output=str(out), **kw))
+
+
+def fingerprint(out) -> list[tuple]:
+    table = sink.read_output(str(out))
+    return sorted(
+        (r["id"], json.dumps(r["conversations"]), tuple(r["frames"]), tuple(r["frame_timestamps"]))
+        for r in table.to_pylist()
+    )
+
+
+def test_webvid_local_to_local(ray_head, webvid_dir, tmp_path):
+    out = tmp_path / "out"
+    summary = run("webvid", webvid_dir, out, samples_per_file=3)
+    assert (summary.samples, summary.rows, summary.errors) == (10, 9, {"decode_error": 1})
+
+    data = sink.read_output(str(out))
+    assert data.schema == OUTPUT_SCHEMA
+    rows = data.to_pylist()
+    assert len({r["id"] for r in rows}) == 9
+    for r in rows:
+        shard, member = r["video"].split("#")
+        assert shard in ("00000000.tar", "00000001.tar") and member.endswith(".mp4")
+        assert r["id"] == f"webvid:{r['video']}" and r["source"] == "webvid"
+        human, gpt = r["conversations"]
+        assert human["from"] == "human" and human["value"] == "<image>\n" + r["query"]
+        assert gpt["from"] == "gpt" and gpt["value"] in [c.strip() for c in synth.CAPTIONS]
+        assert (r["width"], r["height"]) == (80, 48)
+        assert r["clip_start"] is None and r["clip_end"] is None
+        assert r["video_fps"] == pytest.approx(10.0)
+        assert len(r["frames"]) == 8 == len(r["frame_timestamps"])
+        # every frame shows the frame of the video at its reported time
+        shown = [synth.read_index_jpeg(f) for f in r["frames"]]
+        assert shown == [round(t * 10) for t in r["frame_timestamps"]]
+        assert r["frame_timestamps"] == sorted(r["frame_timestamps"])
+        assert r["frame_timestamps"][-1] < r["video_duration"]
+
+    errors = sink.read_output(str(out), "errors")
+    assert errors.schema == ERROR_SCHEMA
+    (err,) = errors.to_pylist()
+    assert (err["id"], err["reason"], err["video"]) == (
+        CORRUPT,
+        "decode_error",
+        "00000000.tar#1000074.mp4",
+    )
+    assert err["message"]
+
+    manifest = sink.read_manifest(sink.storage.location(str(out)))
+    assert manifest["counts"]["samples"] == 10 and manifest["counts"]["errors"] == 1
+    assert manifest["data_files"] == [
+        "data/00000000-00000.parquet",
+        "data/00000000-00001.parquet",
+        "data/00000001-00000.parquet",
+        "data/00000001-00001.parquet",
+    ]
+    on_disk = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.parquet"))
+    assert on_disk == sorted(manifest["data_files"] + manifest["error_files"])
+    assert pq.read_schema(out / manifest["data_files"][0]) == OUTPUT_SCHEMA
+
+
+def test_worker_count_does_not_change_output(ray_head, webvid_dir, tmp_path):
+    one = run("webvid", webvid_dir, tmp_path / "one", num_workers=1, samples_per_file=2, seed=5)
+    two = run("webvid", webvid_dir, tmp_path / "two", num_workers=2, samples_per_file=2, seed=5)
+    assert one.rows == two.rows == 9
+    assert fingerprint(tmp_path / "one") == fingerprint(tmp_path / "two")
+    other_seed = run("webvid", webvid_dir, tmp_path / "three", samples_per_file=2, seed=6)
+    assert other_seed.rows == 9
+    assert fingerprint(tmp_path / "three") != fingerprint(tmp_path / "one")
+
+
+def test_rerun_replaces_files_and_drops_stale_ones(ray_head, webvid_dir, tmp_path):
+    out = tmp_path / "out"
+    run("webvid", webvid_dir, out, samples_per_file=2)
+    first = fingerprint(out)
+    names = sorted(os.listdir(out / "data"))
+    run("webvid", webvid_dir, out, samples_per_file=2)
+    assert sorted(os.listdir(out / "data")) == names
+    assert fingerprint(out) == first
+    run("webvid", webvid_dir, out, samples_per_file=5)
+    assert sorted(os.listdir(out / "data")) == ["00000000-00000.parquet", "00000001-00000.parquet"]
+    assert fingerprint(out) == first
+
+
+def test_limit_takes_the_first_samples(ray_head, webvid_dir, tmp_path):
+    summary = run("webvid", webvid_dir, tmp_path / "out", limit=7, samples_per_file=4)
+    assert summary.samples == 7
+    ids = {r["id"] for r in sink.read_output(str(tmp_path / "out")).to_pylist()}
+    shard1 = {i for i in ids if "00000001.tar" in i}
+    assert len(ids) == 6 and len(shard1) == 2  # 5 from shard 0 (one corrupt), 2 from shard 1
+
+
+def test_fps_policy_end_to_end(ray_head, finevideo_dir, tmp_path):
+    summary = run("finevideo", finevideo_dir, tmp_path / "out", sampling=_fps(2.0, 5))
+    assert summary.rows == 18 and summary.error_count == 0
+    for r in sink.read_output(str(tmp_path / "out")).to_pylist():
+        assert len(r["frames"]) == 5  # 4-5 s videos at 2 fps exceed the cap of 5
+
+
+def _fps(rate: float, cap: int):
+    from vidray.media.sampling import SamplingPolicy
+
+    return SamplingPolicy(mode="fps", fps=rate, max_frames=cap)
+
+
+def test_empty_input_is_a_clear_error(ray_head, tmp_path):
+    from vidray.pipeline import ConvertError
+
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConvertError, match="nothing found at .*expects INPUT/\\*.tar"):
+        run("webvid", tmp_path / "empty", tmp_path / "out")
+    assert not Path(tmp_path / "out").exists()
