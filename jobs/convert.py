@@ -14,7 +14,7 @@ from pathlib import Path
 # Use the vidray that was uploaded with --working-dir, even without an install.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from vidray.cli import main  # noqa: E402
+from vidray.cli import main
 
 if __name__ == "__main__":
     raise SystemExit(main(["convert", *sys.argv[1:]]))

@@ -126,6 +126,6 @@ def test_empty_input_is_a_clear_error(ray_head, tmp_path):
     from vidray.pipeline import ConvertError
 
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ConvertError, match="nothing found at .*expects INPUT/\\*.tar"):
+    with pytest.raises(ConvertError, match=r"nothing found at .*expects INPUT/\*\.tar"):
         run("webvid", tmp_path / "empty", tmp_path / "out")
     assert not Path(tmp_path / "out").exists()

@@ -1,0 +1,42 @@
+"""`ray job submit` against the session's head node, token authentication on."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from vidray import sink
+
+REPO = Path(__file__).resolve().parent.parent
+RAY = str(Path(sys.executable).parent / "ray")
+
+
+def ray_cli(*args: str, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [RAY, *args], capture_output=True, text=True, timeout=400, env=env, cwd=REPO
+    )
+
+
+def test_job_submit_converts(ray_head, webvid_dir, tmp_path):
+    out = tmp_path / "out"
+    env = {**os.environ, "RAY_ADDRESS": ray_head["dashboard"]}
+    res = ray_cli(
+        "job", "submit", "--working-dir", ".", "--",
+        "python", "jobs/convert.py", "webvid", str(webvid_dir), str(out),
+        "--size", "48", "--num-workers", "1",
+        env=env,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    assert "10 samples -> 9 rows" in res.stdout
+    manifest = sink.read_manifest(sink.storage.location(str(out)))
+    assert manifest["counts"]["rows"] == 9 and manifest["counts"]["errors"] == 1
+    # nothing secret travels in the job's arguments or output
+    assert os.environ["AWS_SECRET_ACCESS_KEY"] not in res.stdout + res.stderr
+    assert os.environ["RAY_AUTH_TOKEN"] not in res.stdout + res.stderr
+
+
+def test_job_api_refuses_a_client_without_the_token(ray_head):
+    env = {k: v for k, v in os.environ.items() if k != "RAY_AUTH_TOKEN"}
+    env.update(RAY_ADDRESS=ray_head["dashboard"], RAY_AUTH_TOKEN="0" * 64)
+    res = ray_cli("job", "list", env=env)
+    assert res.returncode != 0
