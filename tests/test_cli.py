@@ -67,3 +67,10 @@ def test_unreachable_storage(tmp_path):
     last = res.stderr.strip().splitlines()[-1]
     assert last.startswith("vidray: error: cannot reach s3://some-bucket/webvid")
     assert os.environ["AWS_SECRET_ACCESS_KEY"] not in res.stderr + res.stdout
+
+
+def test_credentials_in_uri_are_refused_and_not_echoed(tmp_path):
+    res = vidray("convert", "webvid", "s3://AKIAXXXX:TOPSECRET@bucket/x", str(tmp_path / "o"))
+    assert res.returncode == 2
+    assert "must not carry credentials" in res.stderr
+    assert "TOPSECRET" not in res.stderr + res.stdout

@@ -83,7 +83,13 @@ class Location:
 def location(uri: str) -> Location:
     """Parse a user-given URI; local paths become absolute."""
     if uri.startswith("s3://"):
-        if len(uri) <= len("s3://") or uri[len("s3://")] == "/":
+        bucket = uri[len("s3://") :].split("/", 1)[0]
+        if "@" in bucket or ":" in bucket:
+            # Never echo it: the part before '@' may be a key and secret.
+            raise StorageError(
+                "S3 URIs must not carry credentials; use the AWS configuration chain"
+            )
+        if not bucket:
             raise StorageError(f"bad S3 URI {uri!r}: expected s3://bucket/prefix")
         return Location(uri.rstrip("/"))
     if uri.startswith("file://"):
