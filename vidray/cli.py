@@ -187,11 +187,12 @@ def cmd_demo(directory: str | None) -> int:
 
     root = Path(directory or tempfile.mkdtemp(prefix="vidray-demo-")).resolve()
     t0 = time.monotonic()
-    keys = synth.write_webvid(root / "webvid", shards=2, per_shard=8)
+    # One WebVid clip is random bytes, to show how a bad sample is reported.
+    keys = synth.write_webvid(root / "webvid", shards=2, per_shard=8, corrupt={"1000111"})
     qas = synth.write_finevideo(root / "finevideo", files=2, per_file=3)
     print(
-        f"generated {len(keys)} WebVid clips and 6 FineVideo videos ({qas} QAs) in {root} "
-        f"({time.monotonic() - t0:.1f} s)"
+        f"generated {len(keys)} WebVid clips (one corrupt) and 6 FineVideo videos "
+        f"({qas} QAs) in {root} ({time.monotonic() - t0:.1f} s)"
     )
     for name in ("webvid", "finevideo"):
         opts = ConvertOptions(
@@ -204,8 +205,9 @@ def cmd_demo(directory: str | None) -> int:
         summary = convert(opts)
         print(f"{name:10s} {summary.describe()}")
     print(
-        f"demo done in {time.monotonic() - t0:.1f} s; read it with "
-        f"pyarrow.parquet.read_table('{root / 'out' / 'webvid' / 'data'}')"
+        f"demo done in {time.monotonic() - t0:.1f} s; read the rows with "
+        f"vidray.sink.read_output('{root / 'out' / 'webvid'}'), the failures with "
+        f"read_output(..., 'errors')"
     )
     return 0
 

@@ -225,6 +225,18 @@ class ConvertStage:
             )
 
 
+def _bound_stage(cfg: StageConfig) -> type[ConvertStage]:
+    """A stage class with ``cfg`` built in. The small config then travels with the
+    class definition instead of as an actor argument in the object store, which an
+    actor restart could not recover once released."""
+
+    class Stage(ConvertStage):
+        def __init__(self) -> None:
+            super().__init__(cfg)
+
+    return Stage
+
+
 # ---------------------------------------------------------------------------- plan
 
 
@@ -339,6 +351,8 @@ def convert(opts: ConvertOptions) -> Summary:
     plan = plan_shards(source, inp, shards, opts.limit)
 
     _ensure_ray(opts.ray_address)
+    # vidray prints its own progress and summary; Ray Data's logs stay in its log files.
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
     ctx.verbose_stats_logs = False
@@ -355,8 +369,7 @@ def convert(opts: ConvertOptions) -> Summary:
     )
     stage = StageConfig(opts.source, out.uri, opts.sampling, opts.size, opts.jpeg_quality)
     results_ds = ds.map_batches(
-        ConvertStage,
-        fn_constructor_args=(stage,),
+        _bound_stage(stage),
         batch_size=None,
         batch_format="pyarrow",
         compute=ray.data.ActorPoolStrategy(size=workers),
