@@ -86,6 +86,13 @@ def add_convert_arguments(p: argparse.ArgumentParser) -> None:
         help="decode actors (default: one per CPU of the cluster)",
     )
     run.add_argument(
+        "--cpus-per-worker",
+        type=_positive_float,
+        default=None,
+        help="CPUs each decode actor reserves (default: 80%% of the CPUs present, shared); "
+        "set it on autoscaling clusters, e.g. --num-workers 400 --cpus-per-worker 1",
+    )
+    run.add_argument(
         "--prompts",
         default=None,
         help="caption-instruction pool: filtered_train.json-style JSON or one per line "
@@ -125,6 +132,7 @@ def options_from_args(args: argparse.Namespace):
         size=None if args.native_size else args.size,
         jpeg_quality=args.jpeg_quality,
         num_workers=args.num_workers,
+        cpus_per_worker=args.cpus_per_worker,
         prompts=args.prompts,
         seed=args.seed,
         limit=args.limit,

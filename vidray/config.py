@@ -20,6 +20,8 @@ class ConvertOptions:
     jpeg_quality: int = 90
     #: Decode actors; None sizes the pool to the CPUs of the cluster.
     num_workers: int | None = None
+    #: CPUs each decode actor reserves; None: a share of the CPUs present at start.
+    cpus_per_worker: float | None = None
     prompts: str | None = None
     seed: int = 0
     #: Convert only the first N samples (in shard order): a trial run.
@@ -36,6 +38,8 @@ class ConvertOptions:
             raise ValueError(f"size must be >= 1, got {self.size}")
         if self.num_workers is not None and self.num_workers < 1:
             raise ValueError(f"num_workers must be >= 1, got {self.num_workers}")
+        if self.cpus_per_worker is not None and not self.cpus_per_worker > 0:
+            raise ValueError(f"cpus_per_worker must be > 0, got {self.cpus_per_worker}")
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"limit must be >= 1, got {self.limit}")
         if self.samples_per_file < 1:
@@ -44,6 +48,6 @@ class ConvertOptions:
     def recorded(self) -> dict[str, Any]:
         """What goes into the commit marker: every option that shapes the output."""
         d = dataclasses.asdict(self)
-        for transient in ("ray_address", "progress", "num_workers"):
+        for transient in ("ray_address", "progress", "num_workers", "cpus_per_worker"):
             d.pop(transient)
         return d

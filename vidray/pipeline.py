@@ -358,7 +358,9 @@ def convert(opts: ConvertOptions) -> Summary:
     ctx.verbose_stats_logs = False
     total_cpus = float(ray.cluster_resources().get("CPU", 1))
     workers = opts.num_workers or max(1, int(total_cpus))
-    cpus_per_actor = min(1.0, DECODE_SHARE * total_cpus / workers)
+    # By default the pool fits the CPUs present now; on an autoscaling cluster pass
+    # cpus_per_worker so that pending actors make the autoscaler add nodes.
+    cpus_per_actor = opts.cpus_per_worker or min(1.0, DECODE_SHARE * total_cpus / workers)
 
     started = time.monotonic()
     sink.begin(out)
