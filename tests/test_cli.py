@@ -74,3 +74,15 @@ def test_credentials_in_uri_are_refused_and_not_echoed(tmp_path):
     assert res.returncode == 2
     assert "must not carry credentials" in res.stderr
     assert "TOPSECRET" not in res.stderr + res.stdout
+
+
+def test_convert_exits_0_with_failed_samples_and_shows_progress(ray_head, webvid_dir, tmp_path):
+    res = vidray(
+        "convert", "webvid", str(webvid_dir), str(tmp_path / "out"),
+        "--ray-address", ray_head["address"], "--size", "32", "--num-frames", "2",
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "[vidray] 10 samples, 9 rows, 1 errors" in res.stderr  # the final progress line
+    summary = res.stdout.strip().splitlines()[-1]
+    assert summary.startswith("10 samples -> 9 rows, 18 frames, 1 errors (decode_error=1)")
+    assert str(tmp_path / "out") in summary

@@ -40,3 +40,12 @@ def test_job_api_refuses_a_client_without_the_token(ray_head):
     env.update(RAY_ADDRESS=ray_head["dashboard"], RAY_AUTH_TOKEN="0" * 64)
     res = ray_cli("job", "list", env=env)
     assert res.returncode != 0
+
+
+def test_nothing_shipped_turns_token_auth_off():
+    shipped = [*REPO.joinpath("cluster").rglob("*"), *REPO.joinpath("jobs").rglob("*")]
+    texts = [p.read_text() for p in shipped if p.is_file()]
+    assert texts
+    for text in texts:
+        assert "RAY_AUTH_MODE=disabled" not in text.replace(" ", "")
+        assert "mode: disabled" not in text
