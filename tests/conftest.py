@@ -4,9 +4,11 @@ the whole session, and inputs generated as real H.264 in each source's layout.""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -88,8 +90,28 @@ def ray_head(s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         yield {"address": address, "dashboard": f"http://127.0.0.1:{dash_port}"}
     finally:
         ray.shutdown()
-        subprocess.run([str(BIN / "ray"), "stop", "--force"], capture_output=True, timeout=120)
+        stop_cluster(ray_tmp)
         shutil.rmtree(ray_tmp, ignore_errors=True)
+
+
+def stop_cluster(temp_dir: Path, grace: float = 10.0) -> None:
+    """Stop the Ray processes started with ``temp_dir`` and no others (``ray stop``
+    would stop every Ray cluster on the machine). Workers exit with their raylet."""
+    mine = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+        except (OSError, ValueError):
+            continue
+        if proc.name.isdigit() and str(temp_dir).encode() in cmdline:
+            mine.append(int(proc.name))
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in mine:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in mine):
+            time.sleep(0.2)
 
 
 @pytest.fixture(scope="session")

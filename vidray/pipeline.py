@@ -5,9 +5,9 @@
                 -> commit (driver: ``_SUCCESS`` last)
 
 A unit is at most ``samples_per_file`` consecutive samples of one shard (and at most
-``SAMPLE_BYTES_PER_FILE`` bytes of video). It travels as one Ray Data block, is
-converted by one actor call, and becomes one data file plus one error file, so file
-names never depend on how Ray Data scheduled the work.
+``SAMPLE_BYTES_PER_FILE`` bytes of video). It travels as one row, so Ray Data never
+splits it; it is converted by one actor call and becomes one data file plus one error
+file, so file names never depend on how Ray Data scheduled the work.
 """
 
 from __future__ import annotations
@@ -34,28 +34,37 @@ from vidray.sources.base import Conversation, Sample, SourceContext
 
 log = logging.getLogger("vidray")
 
-#: A unit closes early once it holds this many bytes of video. With Ray Data's default
-#: 128 MiB target block size, blocks are only sliced above 192 MiB, so a unit (or a
-#: run of merged units) below 64 MiB is never cut in two.
+#: A unit closes early once it holds this many bytes of video: bounds the memory of a
+#: read task and of an actor call.
 SAMPLE_BYTES_PER_FILE = 48 * 2**20
+#: Target Ray Data block size: below a typical unit, so each unit is a block of its own.
+UNIT_BLOCK_BYTES = 2**20
 #: CPU share reserved by a read task: reads mostly wait on storage.
 READ_CPUS = 0.1
 #: At most this share of the cluster's CPUs goes to decode actors, so read tasks
 #: always find room (a 2-CPU laptop with two 1-CPU actors would stall).
 DECODE_SHARE = 0.8
 
-WORK_SCHEMA = pa.schema(
+SAMPLE_TYPE = pa.struct(
     [
-        pa.field("unit", pa.string()),
-        pa.field("expected", pa.int64()),
         pa.field("sample", pa.string()),
         pa.field("video", pa.string()),
         pa.field("data", pa.binary()),
         pa.field("clip_start", pa.float64()),
         pa.field("clip_end", pa.float64()),
-        pa.field("conversations", pa.string()),
+        pa.field("conversations", pa.string()),  # JSON list of Conversation
         pa.field("reason", pa.string()),
         pa.field("message", pa.string()),
+    ]
+)
+#: One row per unit: Ray Data may merge or slice blocks, but never splits a row, so a
+#: unit always reaches one actor call whole.
+WORK_SCHEMA = pa.schema(
+    [
+        pa.field("unit", pa.string()),
+        pa.field("shard", pa.string()),
+        pa.field("index", pa.int64()),
+        pa.field("samples", pa.list_(SAMPLE_TYPE)),
     ]
 )
 
@@ -67,11 +76,9 @@ class ConvertError(Exception):
 # ---------------------------------------------------------------------------- read
 
 
-def _work_table(unit: str, samples: list[Sample]) -> pa.Table:
-    rows = [
+def _work_row(shard: str, index: int, samples: list[Sample]) -> pa.Table:
+    items = [
         {
-            "unit": unit,
-            "expected": len(samples),
             "sample": s.id,
             "video": s.video,
             "data": s.data,
@@ -83,7 +90,8 @@ def _work_table(unit: str, samples: list[Sample]) -> pa.Table:
         }
         for s in samples
     ]
-    return pa.Table.from_pylist(rows, schema=WORK_SCHEMA)
+    row = {"unit": sink.unit_name(shard, index), "shard": shard, "index": index}
+    return pa.Table.from_pylist([{**row, "samples": items}], schema=WORK_SCHEMA)
 
 
 def read_units(
@@ -94,7 +102,7 @@ def read_units(
     cap: int | None,
     samples_per_file: int,
 ) -> Iterator[pa.Table]:
-    """Stream one shard as blocks of whole units."""
+    """Stream one shard as one-row tables, a unit each."""
     source = sources.get(source_name, ctx)
     loc = storage.location(input_uri)
     unit: list[Sample] = []
@@ -104,10 +112,10 @@ def read_units(
         unit.append(sample)
         size += len(sample.data or b"")
         if len(unit) >= samples_per_file or size >= SAMPLE_BYTES_PER_FILE:
-            yield _work_table(sink.unit_name(shard, index), unit)
+            yield _work_row(shard, index, unit)
             unit, size, index = [], 0, index + 1
     if unit:
-        yield _work_table(sink.unit_name(shard, index), unit)
+        yield _work_row(shard, index, unit)
 
 
 def _read_tasks(opts: ConvertOptions, ctx: SourceContext, plan: list[tuple[str, int | None]]):
@@ -164,21 +172,15 @@ class ConvertStage:
         self.out = storage.location(cfg.output)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        units: dict[str, list[dict[str, Any]]] = {}
-        for row in batch.to_pylist():
-            units.setdefault(row["unit"], []).append(row)
         results = []
-        for unit, samples in units.items():
-            expected = samples[0]["expected"]
-            if len(samples) != expected:
-                # Blocks are built from whole units (see SAMPLE_BYTES_PER_FILE); a split
-                # unit would make its file incomplete, so refuse loudly.
-                raise RuntimeError(f"unit {unit} arrived split: {len(samples)} of {expected}")
+        for unit in batch.to_pylist():
             rows: list[dict[str, Any]] = []
             errors: list[dict[str, Any]] = []
-            for s in samples:
+            for s in unit["samples"]:
                 self._convert(s, rows, errors)
-            results.append(sink.write_unit(self.out, unit, len(samples), rows, errors))
+            results.append(
+                sink.write_unit(self.out, unit["unit"], len(unit["samples"]), rows, errors)
+            )
         return pa.Table.from_pylist(results, schema=sink.UNIT_RESULT_SCHEMA)
 
     def _error(self, s: dict[str, Any], reason: str, message: str) -> dict[str, Any]:
@@ -225,18 +227,6 @@ class ConvertStage:
             )
 
 
-def _bound_stage(cfg: StageConfig) -> type[ConvertStage]:
-    """A stage class with ``cfg`` built in. The small config then travels with the
-    class definition instead of as an actor argument in the object store, which an
-    actor restart could not recover once released."""
-
-    class Stage(ConvertStage):
-        def __init__(self) -> None:
-            super().__init__(cfg)
-
-    return Stage
-
-
 # ---------------------------------------------------------------------------- plan
 
 
@@ -249,6 +239,9 @@ class Summary:
     errors: dict[str, int] = field(default_factory=dict)
     units: int = 0
     elapsed_s: float = 0.0
+    #: Seconds until the first unit was done: start-up (actors, imports) plus one unit.
+    first_unit_s: float = 0.0
+    first_unit_samples: int = 0
     manifest: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -258,6 +251,13 @@ class Summary:
     @property
     def samples_per_s(self) -> float:
         return self.samples / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    @property
+    def steady_samples_per_s(self) -> float:
+        """Rate after the first unit, i.e. without the pipeline's start-up."""
+        span = self.elapsed_s - self.first_unit_s
+        rest = self.samples - self.first_unit_samples
+        return rest / span if span > 0 and rest > 0 else self.samples_per_s
 
     def describe(self) -> str:
         reasons = ", ".join(f"{k}={v}" for k, v in sorted(self.errors.items())) or "none"
@@ -355,6 +355,9 @@ def convert(opts: ConvertOptions) -> Summary:
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
+    # Blocks are cut between rows only, and a row is a unit: a small target gives one
+    # block per unit, so units spread over the actors instead of queuing behind a block.
+    ctx.target_max_block_size = UNIT_BLOCK_BYTES
     ctx.verbose_stats_logs = False
     total_cpus = float(ray.cluster_resources().get("CPU", 1))
     workers = opts.num_workers or max(1, int(total_cpus))
@@ -368,11 +371,15 @@ def convert(opts: ConvertOptions) -> Summary:
         _read_tasks(opts, source.ctx, plan),
         override_num_blocks=len(plan),
         num_cpus=READ_CPUS,
+        # Each read task may start a Python worker (seconds of imports): no more at once
+        # than there are decode actors to feed.
+        concurrency=max(1, min(len(plan), workers)),
     )
     stage = StageConfig(opts.source, out.uri, opts.sampling, opts.size, opts.jpeg_quality)
     results_ds = ds.map_batches(
-        _bound_stage(stage),
-        batch_size=None,
+        ConvertStage,
+        fn_constructor_args=(stage,),
+        batch_size=1,
         batch_format="pyarrow",
         compute=ray.data.ActorPoolStrategy(size=workers),
         num_cpus=cpus_per_actor,
@@ -387,6 +394,9 @@ def convert(opts: ConvertOptions) -> Summary:
         summary.rows += r["rows"]
         summary.frames += r["frames"]
         summary.units += 1
+        if summary.units == 1:
+            summary.first_unit_s = time.monotonic() - started
+            summary.first_unit_samples = r["samples"]
         reasons.update(json.loads(r["errors"]))
         summary.errors = dict(reasons)
         progress.update(summary)
