@@ -88,17 +88,31 @@ def test_worker_count_does_not_change_output(ray_head, webvid_dir, tmp_path):
     assert fingerprint(tmp_path / "three") != fingerprint(tmp_path / "one")
 
 
-def test_rerun_replaces_files_and_drops_stale_ones(ray_head, webvid_dir, tmp_path):
+def test_rerun_resumes_and_another_command_is_refused(ray_head, webvid_dir, tmp_path):
+    from vidray.pipeline import ConvertError
+
     out = tmp_path / "out"
     run("webvid", webvid_dir, out, samples_per_file=2)
     first = fingerprint(out)
-    names = sorted(os.listdir(out / "data"))
-    run("webvid", webvid_dir, out, samples_per_file=2)
-    assert sorted(os.listdir(out / "data")) == names
+    stamps = {p.name: p.stat().st_mtime_ns for p in (out / "data").iterdir()}
+    again = run("webvid", webvid_dir, out, samples_per_file=2)
+    assert (again.units, again.resumed_units) == (0, 6)  # nothing redone
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "data").iterdir()} == stamps
     assert fingerprint(out) == first
-    run("webvid", webvid_dir, out, samples_per_file=5)
+    with pytest.raises(ConvertError, match=r"different command \(differs in: samples_per_file"):
+        run("webvid", webvid_dir, out, samples_per_file=5)
+    assert fingerprint(out) == first
+    run("webvid", webvid_dir, out, samples_per_file=5, overwrite=True)
     assert sorted(os.listdir(out / "data")) == ["00000000-00000.parquet", "00000001-00000.parquet"]
     assert fingerprint(out) == first
+
+
+def test_foreign_output_is_refused(ray_head, webvid_dir, tmp_path):
+    from vidray.pipeline import ConvertError
+
+    (tmp_path / "out" / "data").mkdir(parents=True)
+    with pytest.raises(ConvertError, match="no vidray command claims"):
+        run("webvid", webvid_dir, tmp_path / "out")
 
 
 def test_limit_takes_the_first_samples(ray_head, webvid_dir, tmp_path):

@@ -113,6 +113,12 @@ def add_convert_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="Ray cluster to use (default: RAY_ADDRESS, else a local Ray instance)",
     )
+    run.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace OUTPUT when it holds the output of a different command (otherwise "
+        "refused); a rerun of the same command resumes instead",
+    )
     run.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
@@ -138,6 +144,7 @@ def options_from_args(args: argparse.Namespace):
         limit=args.limit,
         ray_address=args.ray_address,
         samples_per_file=args.samples_per_file,
+        overwrite=args.overwrite,
         progress=not args.quiet,
     )
 
@@ -208,6 +215,7 @@ def cmd_demo(directory: str | None) -> int:
             input=str(root / name),
             output=str(root / "out" / name),
             samples_per_file=4,
+            overwrite=True,
             progress=False,
         )
         summary = convert(opts)

@@ -29,6 +29,8 @@ class ConvertOptions:
     ray_address: str | None = None
     #: Samples per output file (one unit of work); also capped by SAMPLE_BYTES_PER_FILE.
     samples_per_file: int = 16
+    #: Replace an OUTPUT written by a different command instead of refusing.
+    overwrite: bool = False
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -48,6 +50,12 @@ class ConvertOptions:
     def recorded(self) -> dict[str, Any]:
         """What goes into the commit marker: every option that shapes the output."""
         d = dataclasses.asdict(self)
-        for transient in ("ray_address", "progress", "num_workers", "cpus_per_worker"):
+        for transient in (
+            "ray_address",
+            "progress",
+            "num_workers",
+            "cpus_per_worker",
+            "overwrite",
+        ):
             d.pop(transient)
         return d

@@ -64,6 +64,7 @@ WORK_SCHEMA = pa.schema(
         pa.field("unit", pa.string()),
         pa.field("shard", pa.string()),
         pa.field("index", pa.int64()),
+        pa.field("last", pa.bool_()),
         pa.field("samples", pa.list_(SAMPLE_TYPE)),
     ]
 )
@@ -76,7 +77,7 @@ class ConvertError(Exception):
 # ---------------------------------------------------------------------------- read
 
 
-def _work_row(shard: str, index: int, samples: list[Sample]) -> pa.Table:
+def _work_row(shard: str, index: int, samples: list[Sample], last: bool) -> pa.Table:
     items = [
         {
             "sample": s.id,
@@ -90,7 +91,7 @@ def _work_row(shard: str, index: int, samples: list[Sample]) -> pa.Table:
         }
         for s in samples
     ]
-    row = {"unit": sink.unit_name(shard, index), "shard": shard, "index": index}
+    row = {"unit": sink.unit_name(shard, index), "shard": shard, "index": index, "last": last}
     return pa.Table.from_pylist([{**row, "samples": items}], schema=WORK_SCHEMA)
 
 
@@ -101,24 +102,37 @@ def read_units(
     shard: str,
     cap: int | None,
     samples_per_file: int,
+    skip: frozenset[int] = frozenset(),
 ) -> Iterator[pa.Table]:
-    """Stream one shard as one-row tables, a unit each."""
+    """Stream one shard as one-row tables, a unit each, leaving out the units in
+    ``skip`` (committed by an earlier run)."""
     source = sources.get(source_name, ctx)
     loc = storage.location(input_uri)
+    samples = source.samples(loc, shard)
+    if cap is not None:
+        samples = itertools.islice(samples, cap)
+    pending: tuple[int, list[Sample]] | None = None  # held back to learn if it is last
     unit: list[Sample] = []
     size = index = 0
-    samples = source.samples(loc, shard)
-    for sample in samples if cap is None else itertools.islice(samples, cap):
+    for sample in samples:
         unit.append(sample)
         size += len(sample.data or b"")
         if len(unit) >= samples_per_file or size >= SAMPLE_BYTES_PER_FILE:
-            yield _work_row(shard, index, unit)
-            unit, size, index = [], 0, index + 1
+            if pending and pending[0] not in skip:
+                yield _work_row(shard, *pending, last=False)
+            pending, unit, size, index = (index, unit), [], 0, index + 1
     if unit:
-        yield _work_row(shard, index, unit)
+        if pending and pending[0] not in skip:
+            yield _work_row(shard, *pending, last=False)
+        pending = (index, unit)
+    if pending and pending[0] not in skip:
+        yield _work_row(shard, *pending, last=True)
 
 
-def _read_tasks(opts: ConvertOptions, ctx: SourceContext, plan: list[tuple[str, int | None]]):
+Plan = list[tuple[str, int | None, frozenset[int]]]  # (shard, sample cap, units to skip)
+
+
+def _read_tasks(opts: ConvertOptions, ctx: SourceContext, plan: Plan):
     from ray.data.block import BlockMetadata
     from ray.data.datasource import Datasource, ReadTask
 
@@ -137,13 +151,14 @@ def _read_tasks(opts: ConvertOptions, ctx: SourceContext, plan: list[tuple[str, 
                         shard,
                         cap,
                         opts.samples_per_file,
+                        skip,
                     ),
                     BlockMetadata(
                         num_rows=None, size_bytes=None, input_files=[shard], exec_stats=None
                     ),
                     schema=WORK_SCHEMA,
                 )
-                for shard, cap in plan
+                for shard, cap, skip in plan
             ]
 
         def get_name(self) -> str:
@@ -179,7 +194,16 @@ class ConvertStage:
             for s in unit["samples"]:
                 self._convert(s, rows, errors)
             results.append(
-                sink.write_unit(self.out, unit["unit"], len(unit["samples"]), rows, errors)
+                sink.write_unit(
+                    self.out,
+                    unit["unit"],
+                    len(unit["samples"]),
+                    rows,
+                    errors,
+                    shard=unit["shard"],
+                    index=unit["index"],
+                    last=unit["last"],
+                )
             )
         return pa.Table.from_pylist(results, schema=sink.UNIT_RESULT_SCHEMA)
 
@@ -238,6 +262,8 @@ class Summary:
     frames: int = 0
     errors: dict[str, int] = field(default_factory=dict)
     units: int = 0
+    #: Units an earlier run of the same command had committed (not redone).
+    resumed_units: int = 0
     elapsed_s: float = 0.0
     #: Seconds until the first unit was done: start-up (actors, imports) plus one unit.
     first_unit_s: float = 0.0
@@ -261,26 +287,40 @@ class Summary:
 
     def describe(self) -> str:
         reasons = ", ".join(f"{k}={v}" for k, v in sorted(self.errors.items())) or "none"
+        resumed = f" (+{self.resumed_units} units committed earlier)" if self.resumed_units else ""
         return (
             f"{self.samples} samples -> {self.rows} rows, {self.frames} frames, "
             f"{self.error_count} errors ({reasons}) in {self.elapsed_s:.1f} s "
-            f"({self.samples_per_s:.1f} clips/s); output: {self.output}"
+            f"({self.samples_per_s:.1f} clips/s){resumed}; output: {self.output}"
         )
 
 
 def plan_shards(
-    source: sources.Source, loc: storage.Location, shards: list[str], limit: int | None
-) -> list[tuple[str, int | None]]:
-    """Each shard with the number of samples to take from it (None: all)."""
-    if limit is None:
-        return [(s, None) for s in shards]
-    plan: list[tuple[str, int | None]] = []
+    source: sources.Source,
+    loc: storage.Location,
+    shards: list[str],
+    limit: int | None,
+    committed: dict[str, dict[str, Any]],
+) -> Plan:
+    """Each shard to read, with its sample cap (None: all) and its committed units.
+    A shard whose units are all committed is not read at all."""
+    done: dict[str, set[int]] = {}
+    last: dict[str, int] = {}
+    for r in committed.values():
+        done.setdefault(r["shard"], set()).add(r["index"])
+        if r["last"]:
+            last[r["shard"]] = r["index"]
+    plan: Plan = []
     left = limit
     for shard in shards:
-        n = source.count(loc, shard, left)
-        if n:
-            plan.append((shard, n))
-            left -= n
+        cap = None
+        if left is not None:
+            cap = source.count(loc, shard, left)
+            left -= cap
+        skip = frozenset(done.get(shard, ()))
+        complete = shard in last and skip >= set(range(last[shard] + 1))
+        if cap != 0 and not complete:
+            plan.append((shard, cap, skip))
         if left == 0:
             break
     return plan
@@ -342,13 +382,19 @@ def convert(opts: ConvertOptions) -> Summary:
         storage.check_reachable(inp)
         storage.check_reachable(out)
         shards = source.units(inp)
-    except (sources.UnknownSource, prompts.PromptError, storage.StorageError) as e:
+        if not shards:
+            raise ConvertError(
+                f"nothing found at {inp.display()}: {opts.source} expects {source.layout}"
+            )
+        committed = sink.begin(out, opts.recorded(), overwrite=opts.overwrite)
+    except (
+        sources.UnknownSource,
+        prompts.PromptError,
+        storage.StorageError,
+        sink.OutputConflict,
+    ) as e:
         raise ConvertError(str(e)) from e
-    if not shards:
-        raise ConvertError(
-            f"nothing found at {inp.display()}: {opts.source} expects {source.layout}"
-        )
-    plan = plan_shards(source, inp, shards, opts.limit)
+    plan = plan_shards(source, inp, shards, opts.limit, committed)
 
     _ensure_ray(opts.ray_address)
     # vidray prints its own progress and summary; Ray Data's logs stay in its log files.
@@ -366,9 +412,37 @@ def convert(opts: ConvertOptions) -> Summary:
     cpus_per_actor = opts.cpus_per_worker or min(1.0, DECODE_SHARE * total_cpus / workers)
 
     started = time.monotonic()
-    sink.begin(out)
+    summary = Summary(output=out.display(), resumed_units=len(committed))
+    results = _run(opts, source.ctx, out, plan, workers, cpus_per_actor, summary, started)
+    summary.elapsed_s = time.monotonic() - started
+    info = {
+        "source": opts.source,
+        "options": opts.recorded(),
+        "versions": _versions(),
+        "elapsed_s": round(summary.elapsed_s, 3),
+        "workers": workers,
+    }
+    summary.manifest = sink.commit(out, [*committed.values(), *results], info)
+    return summary
+
+
+def _run(
+    opts: ConvertOptions,
+    ctx: SourceContext,
+    out: storage.Location,
+    plan: Plan,
+    workers: int,
+    cpus_per_actor: float,
+    summary: Summary,
+    started: float,
+) -> list[dict[str, Any]]:
+    """Execute the Ray Data pipeline over ``plan``; return the units it committed."""
+    import ray.data
+
+    if not plan:
+        return []
     ds = ray.data.read_datasource(
-        _read_tasks(opts, source.ctx, plan),
+        _read_tasks(opts, ctx, plan),
         override_num_blocks=len(plan),
         num_cpus=READ_CPUS,
         # Each read task may start a Python worker (seconds of imports): no more at once
@@ -384,7 +458,6 @@ def convert(opts: ConvertOptions) -> Summary:
         compute=ray.data.ActorPoolStrategy(size=workers),
         num_cpus=cpus_per_actor,
     )
-    summary = Summary(output=out.display())
     results: list[dict[str, Any]] = []
     progress = _Progress(opts.progress)
     reasons: Counter[str] = Counter()
@@ -400,14 +473,5 @@ def convert(opts: ConvertOptions) -> Summary:
         reasons.update(json.loads(r["errors"]))
         summary.errors = dict(reasons)
         progress.update(summary)
-    summary.elapsed_s = time.monotonic() - started
     progress.update(summary, final=True)
-    info = {
-        "source": opts.source,
-        "options": opts.recorded(),
-        "versions": _versions(),
-        "elapsed_s": round(summary.elapsed_s, 3),
-        "workers": workers,
-    }
-    summary.manifest = sink.commit(out, results, info)
-    return summary
+    return results

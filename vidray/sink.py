@@ -1,15 +1,23 @@
-"""The Parquet sink: one data file and one error file per unit of work, and a commit
-marker written last.
+"""The Parquet sink and its commit protocol.
 
 A unit is a run of consecutive samples of one input shard; its files are named after
 the shard and the unit's position in it, so the same input always maps to the same
-file names and a rerun replaces files instead of adding new ones. Every file is
-written atomically (see ``storage.write_atomic``). ``_SUCCESS`` lists the files of the
-finished run; readers should trust it rather than a directory listing.
+file names. A unit is written in three steps:
+
+1. its data and error files are written, atomically, under ``_staging/``;
+2. its commit record ``_units/<unit>.json`` is written: the unit is now committed;
+3. the files are moved to ``data/`` and ``errors/`` (published).
+
+A reader listing ``data/`` therefore sees committed, complete files only. A crash
+between 2 and 3 is finished by the next run, which also skips committed units
+(resume). ``_vidray_run.json`` fingerprints the command that owns OUTPUT: another
+command is refused unless asked to overwrite. ``_SUCCESS`` is written last, when every
+unit is committed, and lists every file of the output.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import posixpath
 import time
@@ -26,11 +34,22 @@ from vidray.schema import ERROR_SCHEMA, OUTPUT_SCHEMA, SCHEMA_VERSION
 DATA_DIR = "data"
 ERRORS_DIR = "errors"
 MARKER = "_SUCCESS"
+UNITS_DIR = "_units"
+STAGING_DIR = "_staging"
+RUN_FILE = "_vidray_run.json"
+
+
+class OutputConflict(Exception):
+    """OUTPUT belongs to another command (or to no vidray command)."""
+
 
 #: What the convert stage reports per unit, one row each.
 UNIT_RESULT_SCHEMA = pa.schema(
     [
         pa.field("unit", pa.string()),
+        pa.field("shard", pa.string()),
+        pa.field("index", pa.int64()),
+        pa.field("last", pa.bool_()),  # the shard's last unit
         pa.field("samples", pa.int64()),
         pa.field("rows", pa.int64()),
         pa.field("frames", pa.int64()),
@@ -53,22 +72,41 @@ def _write_table(out: storage.Location, rel: str, table: pa.Table) -> None:
     )
 
 
+def _json(out: storage.Location, rel: str) -> Any:
+    with storage.open_read(out, rel) as f:
+        return json.loads(f.read())
+
+
+def _write_json(out: storage.Location, rel: str, value: Any) -> None:
+    body = json.dumps(value, indent=2, sort_keys=True).encode()
+    storage.write_atomic(out, rel, lambda f: f.write(body))
+
+
 def write_unit(
-    out: storage.Location, unit: str, samples: int, rows: list[dict], errors: list[dict]
+    out: storage.Location,
+    unit: str,
+    samples: int,
+    rows: list[dict],
+    errors: list[dict],
+    *,
+    shard: str = "",
+    index: int = 0,
+    last: bool = False,
 ) -> dict[str, Any]:
-    """Write the unit's files (replacing earlier ones) and return its result row."""
+    """Stage, commit and publish one unit; return its result row."""
     data_rel = f"{DATA_DIR}/{unit}.parquet"
     error_rel = f"{ERRORS_DIR}/{unit}.parquet"
     if rows:
-        _write_table(out, data_rel, pa.Table.from_pylist(rows, schema=OUTPUT_SCHEMA))
-    else:
-        storage.remove(out, data_rel)
+        table = pa.Table.from_pylist(rows, schema=OUTPUT_SCHEMA)
+        _write_table(out, f"{STAGING_DIR}/{data_rel}", table)
     if errors:
-        _write_table(out, error_rel, pa.Table.from_pylist(errors, schema=ERROR_SCHEMA))
-    else:
-        storage.remove(out, error_rel)
-    return {
+        table = pa.Table.from_pylist(errors, schema=ERROR_SCHEMA)
+        _write_table(out, f"{STAGING_DIR}/{error_rel}", table)
+    result = {
         "unit": unit,
+        "shard": shard,
+        "index": index,
+        "last": last,
         "samples": samples,
         "rows": len(rows),
         "frames": sum(len(r["frames"]) for r in rows),
@@ -76,17 +114,69 @@ def write_unit(
         "data_file": data_rel if rows else None,
         "error_file": error_rel if errors else None,
     }
+    _write_json(out, f"{UNITS_DIR}/{unit}.json", result)
+    publish(out, result)
+    return result
 
 
-def begin(out: storage.Location) -> None:
-    """Withdraw the previous commit: while a run is under way, no marker vouches for it."""
+def publish(out: storage.Location, result: dict[str, Any]) -> None:
+    """Move a committed unit's staged files into place; idempotent."""
+    unit = result["unit"]
+    for sub, key in ((DATA_DIR, "data_file"), (ERRORS_DIR, "error_file")):
+        rel = f"{sub}/{unit}.parquet"
+        staged = f"{STAGING_DIR}/{rel}"
+        if result[key] and storage.exists(out, staged):
+            storage.move(out, staged, rel)
+        elif not result[key]:
+            storage.remove(out, rel)
+
+
+def committed_units(out: storage.Location) -> dict[str, dict[str, Any]]:
+    records = storage.list_files(out, (".json",), UNITS_DIR)
+    return {r["unit"]: r for r in (_json(out, rel) for rel in records)}
+
+
+def fingerprint(options: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(options, sort_keys=True).encode()).hexdigest()
+
+
+def begin(
+    out: storage.Location, options: dict[str, Any], *, overwrite: bool = False
+) -> dict[str, dict[str, Any]]:
+    """Claim OUTPUT for the command described by ``options``; return the units an
+    earlier run of the same command committed (they are not redone)."""
+    run = {"fingerprint": fingerprint(options), "options": options}
+    previous = _json(out, RUN_FILE) if storage.exists(out, RUN_FILE) else None
+    if overwrite:
+        for rel in (DATA_DIR, ERRORS_DIR, UNITS_DIR, STAGING_DIR, MARKER, RUN_FILE):
+            storage.remove_tree(out, rel)
+    elif previous is None:
+        if any(storage.exists(out, rel) for rel in (DATA_DIR, ERRORS_DIR, UNITS_DIR, MARKER)):
+            raise OutputConflict(
+                f"{out.display()} already holds output that no vidray command claims; "
+                "pass --overwrite to replace it"
+            )
+    elif previous["fingerprint"] != run["fingerprint"]:
+        old = previous.get("options", {})
+        changed = sorted(k for k in {*old, *options} if old.get(k) != options.get(k))
+        raise OutputConflict(
+            f"{out.display()} holds the output of a different command "
+            f"(differs in: {', '.join(changed)}); pass --overwrite to replace it"
+        )
+    # While the run is under way no marker vouches for the whole output.
     storage.remove(out, MARKER)
+    if previous is None or overwrite:
+        _write_json(out, RUN_FILE, run)
+    committed = committed_units(out)
+    for result in committed.values():
+        publish(out, result)  # finish publications a crash interrupted
+    return committed
 
 
 def commit(
     out: storage.Location, results: Iterable[dict[str, Any]], info: dict[str, Any]
 ) -> dict[str, Any]:
-    """Drop files no unit of this run wrote, then write ``_SUCCESS`` last."""
+    """Drop files and staging leftovers no committed unit owns, then write ``_SUCCESS``."""
     results = sorted(results, key=lambda r: r["unit"])
     units = [r["unit"] for r in results]
     if len(units) != len(set(units)):
@@ -99,6 +189,7 @@ def commit(
         for rel in storage.list_files(out, (".parquet",), sub):
             if rel not in keep:
                 storage.remove(out, rel)
+    storage.remove_tree(out, STAGING_DIR)
     reasons: Counter[str] = Counter()
     for r in results:
         reasons.update(json.loads(r["errors"]))
@@ -117,21 +208,24 @@ def commit(
         "data_files": data_files,
         "error_files": error_files,
     }
-    body = json.dumps(manifest, indent=2, sort_keys=True).encode()
-    storage.write_atomic(out, MARKER, lambda f: f.write(body))
+    _write_json(out, MARKER, manifest)
     return manifest
 
 
 def read_manifest(out: storage.Location) -> dict[str, Any]:
-    with storage.open_read(out, MARKER) as f:
-        return json.loads(f.read())
+    return _json(out, MARKER)
 
 
 def read_output(uri: str, kind: str = DATA_DIR) -> pa.Table:
-    """Read the committed ``data`` (or ``errors``) files of an output root."""
+    """Read the committed ``data`` (or ``errors``) files of an output root; while a
+    job is still running, the units committed so far."""
     out = storage.location(uri)
-    manifest = read_manifest(out)
-    files = manifest["data_files" if kind == DATA_DIR else "error_files"]
+    key = "data_files" if kind == DATA_DIR else "error_files"
+    if storage.exists(out, MARKER):
+        files = read_manifest(out)[key]
+    else:
+        results = committed_units(out).values()
+        files = sorted(r[key[:-1]] for r in results if r[key[:-1]])
     schema = OUTPUT_SCHEMA if kind == DATA_DIR else ERROR_SCHEMA
     tables = []
     for rel in files:

@@ -158,3 +158,22 @@ def write_atomic(loc: Location, rel: str, write: Callable[[IO[bytes]], Any]) -> 
 def remove(loc: Location, rel: str) -> None:
     with contextlib.suppress(FileNotFoundError):
         loc.fs.rm(loc.join(rel))
+
+
+def exists(loc: Location, rel: str) -> bool:
+    return bool(loc.fs.exists(loc.join(rel)))
+
+
+def move(loc: Location, src: str, dst: str) -> None:
+    """Rename ``src`` to ``dst`` (replacing it). Local: an atomic rename. S3: a
+    server-side copy, which appears whole, then a delete of ``src``."""
+    if loc.scheme == "s3":
+        loc.fs.mv(loc.join(src), loc.join(dst))
+        return
+    os.makedirs(posixpath.dirname(loc.join(dst)), exist_ok=True)
+    os.replace(loc.join(src), loc.join(dst))
+
+
+def remove_tree(loc: Location, rel: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        loc.fs.rm(loc.join(rel), recursive=True)
