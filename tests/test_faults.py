@@ -1,0 +1,91 @@
+"""Faults injected into real runs; every run must end with the clean run's output.
+
+The golden-output method: a clean run's sorted (id, sha256 of the row) list is what a
+faulted run must end with, with no file more and none missing.
+"""
+
+import hashlib
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from vidray import sink, synth
+from vidray.config import ConvertOptions
+from vidray.media.sampling import SamplingPolicy
+from vidray.pipeline import convert
+
+
+def golden(out: Path) -> list[tuple[str, str]]:
+    rows = sink.read_output(str(out)).to_pylist()
+    errors = sink.read_output(str(out), "errors").to_pylist()
+    return sorted(
+        (r["id"], hashlib.sha256(json.dumps(r, default=bytes.hex).encode()).hexdigest())
+        for r in rows + errors
+    )
+
+
+@pytest.fixture(scope="module")
+def slow_webvid(tmp_path_factory) -> Path:
+    """Enough work that a run can be interrupted half-way."""
+    root = tmp_path_factory.mktemp("slow-webvid")
+    spec = synth.VideoSpec(num_frames=150, fps=10, width=160, height=96, gop=15)
+    synth.write_webvid(root, shards=3, per_shard=12, spec=spec, corrupt={"1000148"})
+    return root
+
+
+ARGS = ["--samples-per-file", "1", "--fps", "10", "--max-frames", "150", "--size", "64"]
+
+
+def options(inp: Path, out: Path) -> ConvertOptions:
+    return ConvertOptions(
+        source="webvid",
+        input=str(inp),
+        output=str(out),
+        sampling=SamplingPolicy(mode="fps", fps=10.0, max_frames=150),
+        size=64,
+        samples_per_file=1,
+        progress=False,
+    )
+
+
+def test_driver_killed_then_rerun_gives_the_clean_output(ray_head, slow_webvid, tmp_path):
+    clean = convert(options(slow_webvid, tmp_path / "clean"))
+    assert clean.samples == 36 and clean.errors == {"decode_error": 1}
+    expected = golden(tmp_path / "clean")
+
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "vidray", "convert", "webvid", str(slow_webvid), str(out)]
+    driver = subprocess.Popen(
+        [*cmd, *ARGS, "--ray-address", ray_head["address"], "--quiet"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    units = out / sink.UNITS_DIR
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(units.glob("*.json"))) < 4:
+        time.sleep(0.02)
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
+    committed = {p.stem for p in units.glob("*.json")}
+    assert 4 <= len(committed) < 36, "the run was not interrupted half-way"
+    # A reader listing the output sees committed units only, never a partial file.
+    listed = {p.stem for p in [*(out / "data").glob("*"), *(out / "errors").glob("*")]}
+    assert listed <= committed
+    assert not (out / sink.MARKER).exists()
+    stamps = {p.name: p.stat().st_mtime_ns for p in (out / "data").glob("*.parquet")}
+
+    resumed = convert(options(slow_webvid, out))
+    assert resumed.resumed_units >= len(committed)
+    assert golden(out) == expected
+    # committed files were not rewritten
+    for name, stamp in stamps.items():
+        assert (out / "data" / name).stat().st_mtime_ns == stamp
+    files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.parquet"))
+    clean_files = sorted(p.relative_to(tmp_path / "clean").as_posix()
+                         for p in (tmp_path / "clean").rglob("*.parquet"))  # fmt: skip
+    assert files == clean_files
