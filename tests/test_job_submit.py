@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from vidray import sink
@@ -20,12 +21,18 @@ def ray_cli(*args: str, env: dict) -> subprocess.CompletedProcess:
 def test_job_submit_converts(ray_head, webvid_dir, tmp_path):
     out = tmp_path / "out"
     env = {**os.environ, "RAY_ADDRESS": ray_head["dashboard"]}
-    res = ray_cli(
+    args = [
         "job", "submit", "--working-dir", ".", "--",
         "python", "jobs/convert.py", "webvid", str(webvid_dir), str(out),
         "--size", "48", "--num-workers", "1",
-        env=env,
-    )  # fmt: skip
+    ]  # fmt: skip
+    for _ in range(20):
+        res = ray_cli(*args, env=env)
+        # A fresh head's job agent can take a while to register on a loaded machine;
+        # the server then asks to try again later.
+        if "No available agent to submit job" not in res.stdout + res.stderr:
+            break
+        time.sleep(3)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     assert "10 samples -> 9 rows" in res.stdout
     manifest = sink.read_manifest(sink.storage.location(str(out)))
