@@ -87,7 +87,11 @@ def ray_head(s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     address = f"127.0.0.1:{gcs_port}"
     ray.init(address=address, logging_level="WARNING")
     try:
-        yield {"address": address, "dashboard": f"http://127.0.0.1:{dash_port}"}
+        yield {
+            "address": address,
+            "dashboard": f"http://127.0.0.1:{dash_port}",
+            "temp_dir": ray_tmp,
+        }
     finally:
         ray.shutdown()
         stop_cluster(ray_tmp)

@@ -54,3 +54,23 @@ def test_finevideo_s3_to_s3(ray_head, finevideo_dir, s3_bucket):
     assert secret not in marker
     for key in keys:
         assert secret not in s3.get_object(Bucket=s3_bucket, Key=key)["Body"].read()
+
+
+def test_canary_secret_never_reaches_ray_logs(ray_head, finevideo_dir, s3_bucket):
+    """Every log file the cluster wrote so far (drivers, workers, raylet, dashboard,
+    job logs) is free of the secret key the S3 runs used."""
+    upload_dir(finevideo_dir, s3_bucket, "canary")
+    convert(
+        ConvertOptions(
+            source="finevideo",
+            input=f"s3://{s3_bucket}/canary",
+            output=f"s3://{s3_bucket}/canary-out",
+            size=32,
+            progress=False,
+        )
+    )
+    secret = os.environ["AWS_SECRET_ACCESS_KEY"].encode()
+    logs = [p for p in ray_head["temp_dir"].rglob("*") if p.is_file() and "logs" in p.parts]
+    assert len(logs) > 10
+    leaked = [str(p) for p in logs if secret in p.read_bytes()]
+    assert leaked == []
