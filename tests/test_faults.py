@@ -6,6 +6,7 @@ faulted run must end with, with no file more and none missing.
 
 import hashlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -89,3 +90,34 @@ def test_driver_killed_then_rerun_gives_the_clean_output(ray_head, slow_webvid, 
     clean_files = sorted(p.relative_to(tmp_path / "clean").as_posix()
                          for p in (tmp_path / "clean").rglob("*.parquet"))  # fmt: skip
     assert files == clean_files
+
+
+def test_decode_worker_killed_mid_run(ray_head, slow_webvid, tmp_path):
+    import threading
+
+    from ray.util.state import list_actors
+
+    convert(options(slow_webvid, tmp_path / "clean"))
+    expected = golden(tmp_path / "clean")
+
+    out = tmp_path / "out"
+    killed: list[int] = []
+
+    def kill_one_worker() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(list((out / "_units").glob("*"))) < 3:
+            time.sleep(0.02)
+        for actor in list_actors(filters=[("state", "=", "ALIVE")], detail=True):
+            if "ConvertStage" in actor["class_name"] and actor.get("pid"):
+                os.kill(actor["pid"], signal.SIGKILL)
+                killed.append(actor["pid"])
+                return
+
+    killer = threading.Thread(target=kill_one_worker)
+    killer.start()
+    summary = convert(options(slow_webvid, out))
+    killer.join()
+    assert killed, "no decode worker was killed"
+    assert len(list((out / "_units").glob("*"))) == 36
+    assert summary.samples == 36  # each unit reported once, the retried one included
+    assert golden(out) == expected
