@@ -30,6 +30,7 @@ os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
 for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
     os.environ.pop(var, None)
 
+from tests.faultproxy import FaultProxy  # noqa: E402
 from vidray import synth  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -52,8 +53,9 @@ def wait_for_port(port: int, timeout: float = 30.0) -> None:
 
 
 @pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
-    """moto's S3 server on 127.0.0.1, reached through AWS_ENDPOINT_URL like real S3."""
+def s3_proxy() -> Iterator[FaultProxy]:
+    """moto's S3 server on 127.0.0.1 behind a fault-injecting proxy (faults off unless
+    a test turns them on); clients reach it through AWS_ENDPOINT_URL like real S3."""
     port = free_port()
     proc = subprocess.Popen(
         [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
@@ -62,12 +64,18 @@ def s3_endpoint() -> Iterator[str]:
     )
     try:
         wait_for_port(port)
-        endpoint = f"http://127.0.0.1:{port}"
-        os.environ["AWS_ENDPOINT_URL"] = endpoint
-        yield endpoint
+        proxy = FaultProxy(port).start()
+        os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{proxy.port}"
+        yield proxy
+        proxy.stop()
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(s3_proxy: FaultProxy) -> str:
+    return f"http://127.0.0.1:{s3_proxy.port}"
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ import json
 import os
 
 import boto3
+import pytest
 
 from tests.conftest import upload_dir
 from vidray import sink
@@ -74,3 +75,56 @@ def test_canary_secret_never_reaches_ray_logs(ray_head, finevideo_dir, s3_bucket
     assert len(logs) > 10
     leaked = [str(p) for p in logs if secret in p.read_bytes()]
     assert leaked == []
+
+
+def test_transient_s3_faults_change_nothing(ray_head, s3_proxy, finevideo_dir, s3_bucket):
+    """503 SlowDown, connection resets and slow answers on the first attempt of about
+    half of all requests; the run must end exactly as a run without faults."""
+    upload_dir(finevideo_dir, s3_bucket, "faulty")
+
+    def run(out: str):
+        return convert(
+            ConvertOptions(
+                source="finevideo",
+                input=f"s3://{s3_bucket}/faulty",
+                output=f"s3://{s3_bucket}/{out}",
+                size=32,
+                samples_per_file=2,
+                progress=False,
+            )
+        )
+
+    run("clean")
+    s3_proxy.faults = True
+    try:
+        summary = run("faulted")
+    finally:
+        s3_proxy.faults = False
+    assert summary.rows == 18 and summary.error_count == 0
+    assert min(s3_proxy.injected[f] for f in ("503", "reset", "slow")) > 0
+
+    def content(out: str) -> list[tuple]:
+        rows = sink.read_output(f"s3://{s3_bucket}/{out}").to_pylist()
+        return sorted((r["id"], tuple(r["frames"]), json.dumps(r["conversations"])) for r in rows)
+
+    assert content("faulted") == content("clean")
+    s3 = boto3.client("s3")
+    keys = {
+        prefix: sorted(
+            o["Key"].split("/", 1)[1]
+            for o in s3.list_objects_v2(Bucket=s3_bucket, Prefix=f"{prefix}/")["Contents"]
+        )
+        for prefix in ("clean", "faulted")
+    }
+    assert keys["faulted"] == keys["clean"]  # no stray or missing object
+
+
+def test_retries_are_bounded_in_one_place(s3_proxy):
+    """A request that always fails is tried S3_MAX_ATTEMPTS times in all: s3fs and
+    botocore do not multiply each other's retries."""
+    from vidray.io import storage
+
+    before = s3_proxy.requests["/always-503-bucket"]
+    with pytest.raises(storage.StorageError, match="cannot reach"):
+        storage.check_reachable(storage.location("s3://always-503-bucket/x"))
+    assert s3_proxy.requests["/always-503-bucket"] - before == storage.S3_MAX_ATTEMPTS

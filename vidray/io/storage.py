@@ -22,6 +22,7 @@ from typing import IO, Any
 
 import fsspec
 
+#: Attempts per S3 request in all, the first included.
 S3_MAX_ATTEMPTS = 5
 #: Bytes read ahead on sequential S3 reads (tar streams, parquet column chunks).
 S3_BLOCK_SIZE = 8 * 2**20
@@ -37,7 +38,7 @@ def _s3() -> fsspec.AbstractFileSystem:
 
     fs = s3fs.S3FileSystem(
         default_block_size=S3_BLOCK_SIZE,
-        config_kwargs={"retries": {"mode": "standard", "max_attempts": S3_MAX_ATTEMPTS}},
+        config_kwargs={"retries": {"mode": "standard", "total_max_attempts": S3_MAX_ATTEMPTS}},
     )
     fs.retries = 1  # s3fs's own loop: one pass, botocore does the retrying
     return fs
