@@ -32,9 +32,7 @@ def baseline(opts: ConvertOptions) -> int:
     directly, so both sides decode, scale, encode and write exactly the same way."""
     source = sources.get(opts.source)
     inp = storage.location(opts.input)
-    stage = ConvertStage(
-        StageConfig(opts.source, opts.output, opts.sampling, opts.size, opts.jpeg_quality)
-    )
+    stage = ConvertStage(StageConfig.from_options(opts, opts.output))
     clips = 0
     for shard in source.units(inp):
         for block in read_units(

@@ -114,6 +114,18 @@ def add_convert_arguments(p: argparse.ArgumentParser) -> None:
         help="Ray cluster to use (default: RAY_ADDRESS, else a local Ray instance)",
     )
     run.add_argument(
+        "--sample-timeout",
+        type=_positive_float,
+        default=300.0,
+        help="seconds one decode attempt of a sample may take (default: 300)",
+    )
+    run.add_argument(
+        "--decode-attempts",
+        type=_positive_int,
+        default=2,
+        help="attempts per sample before a crash or timeout becomes an error row (default: 2)",
+    )
+    run.add_argument(
         "--overwrite",
         action="store_true",
         help="replace OUTPUT when it holds the output of a different command (otherwise "
@@ -144,6 +156,8 @@ def options_from_args(args: argparse.Namespace):
         limit=args.limit,
         ray_address=args.ray_address,
         samples_per_file=args.samples_per_file,
+        sample_timeout_s=args.sample_timeout,
+        decode_attempts=args.decode_attempts,
         overwrite=args.overwrite,
         progress=not args.quiet,
     )

@@ -29,6 +29,11 @@ class ConvertOptions:
     ray_address: str | None = None
     #: Samples per output file (one unit of work); also capped by SAMPLE_BYTES_PER_FILE.
     samples_per_file: int = 16
+    #: Per-sample decode limits: seconds per attempt, and attempts before an error row.
+    sample_timeout_s: float = 300.0
+    decode_attempts: int = 2
+    #: The module the isolated decoder process runs (tests swap in a faulty one).
+    decoder_module: str = "vidray.media.isolate"
     #: Replace an OUTPUT written by a different command instead of refusing.
     overwrite: bool = False
     progress: bool = True
@@ -44,6 +49,10 @@ class ConvertOptions:
             raise ValueError(f"cpus_per_worker must be > 0, got {self.cpus_per_worker}")
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"limit must be >= 1, got {self.limit}")
+        if not self.sample_timeout_s > 0:
+            raise ValueError(f"sample_timeout_s must be > 0, got {self.sample_timeout_s}")
+        if self.decode_attempts < 1:
+            raise ValueError(f"decode_attempts must be >= 1, got {self.decode_attempts}")
         if self.samples_per_file < 1:
             raise ValueError(f"samples_per_file must be >= 1, got {self.samples_per_file}")
 
@@ -56,6 +65,9 @@ class ConvertOptions:
             "num_workers",
             "cpus_per_worker",
             "overwrite",
+            "sample_timeout_s",
+            "decode_attempts",
+            "decoder_module",
         ):
             d.pop(transient)
         return d

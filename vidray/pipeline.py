@@ -29,7 +29,7 @@ import pyarrow as pa
 from vidray import __version__, prompts, sink, sources
 from vidray.config import ConvertOptions
 from vidray.io import storage
-from vidray.media import decode
+from vidray.media import decode, isolate
 from vidray.sources.base import Conversation, Sample, SourceContext
 
 log = logging.getLogger("vidray")
@@ -177,6 +177,22 @@ class StageConfig:
     sampling: Any
     size: int | None
     jpeg_quality: int
+    sample_timeout_s: float = 300.0
+    decode_attempts: int = 2
+    decoder_module: str = "vidray.media.isolate"
+
+    @classmethod
+    def from_options(cls, opts: ConvertOptions, output_uri: str) -> StageConfig:
+        return cls(
+            opts.source,
+            output_uri,
+            opts.sampling,
+            opts.size,
+            opts.jpeg_quality,
+            opts.sample_timeout_s,
+            opts.decode_attempts,
+            opts.decoder_module,
+        )
 
 
 class ConvertStage:
@@ -185,6 +201,11 @@ class ConvertStage:
     def __init__(self, cfg: StageConfig) -> None:
         self.cfg = cfg
         self.out = storage.location(cfg.output)
+        self.decoder = isolate.IsolatedDecoder(
+            timeout_s=cfg.sample_timeout_s,
+            attempts=cfg.decode_attempts,
+            module=cfg.decoder_module,
+        )
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         results = []
@@ -221,7 +242,7 @@ class ConvertStage:
             errors.append(self._error(s, s["reason"], s["message"]))
             return
         try:
-            info, times, jpegs, (w, h) = decode.sample_video(
+            info, times, jpegs, (w, h) = self.decoder.sample_video(
                 s["data"],
                 policy=self.cfg.sampling,
                 clip=(s["clip_start"], s["clip_end"]),
@@ -449,7 +470,7 @@ def _run(
         # than there are decode actors to feed.
         concurrency=max(1, min(len(plan), workers)),
     )
-    stage = StageConfig(opts.source, out.uri, opts.sampling, opts.size, opts.jpeg_quality)
+    stage = StageConfig.from_options(opts, out.uri)
     results_ds = ds.map_batches(
         ConvertStage,
         fn_constructor_args=(stage,),

@@ -52,4 +52,7 @@ REASONS = {
     "decode_error": "the video could not be opened or decoded",
     "no_video_stream": "the file has no video stream",
     "bad_span": "the annotated span lies outside the video",
+    "too_large": "the header claims a frame size or duration beyond vidray's caps",
+    "decode_crash": "the decoder process died on this sample, every attempt",
+    "timeout": "decoding this sample outlived the per-sample time limit, every attempt",
 }

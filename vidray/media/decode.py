@@ -22,6 +22,11 @@ from vidray.media import sampling
 SEEK_GAP_S = 4.0
 
 
+#: Caps against hostile or absurd headers, checked before any frame is decoded.
+MAX_PIXELS = 8192 * 4608  # 8K
+MAX_DURATION_S = 24 * 3600.0
+
+
 class DecodeFailure(Exception):
     """A sample-level failure: becomes an error row with ``reason``, never a crash."""
 
@@ -178,6 +183,14 @@ def sample_video(
     """Decode ``data`` once and return (info, frame times, JPEGs, (width, height))."""
     with Video(data) as video:
         info = video.info()
+        if info.width * info.height > MAX_PIXELS:
+            raise DecodeFailure(
+                "too_large", f"frame size {info.width}x{info.height} exceeds {MAX_PIXELS} pixels"
+            )
+        if info.duration is not None and info.duration > MAX_DURATION_S:
+            raise DecodeFailure(
+                "too_large", f"duration {info.duration:.0f} s exceeds {MAX_DURATION_S:.0f} s"
+            )
         start = clip[0] if clip[0] is not None else 0.0
         end = clip[1] if clip[1] is not None else info.duration
         if end is None:

@@ -1,0 +1,20 @@
+"""The isolated decoder's child, with two poisons a real FFmpeg crash would stand for:
+a video starting with ``CRASH`` aborts the process, one starting with ``HANG`` blocks."""
+
+import os
+import time
+from typing import Any
+
+from vidray.media import decode, isolate
+
+
+def handle(data: bytes, **kwargs: Any) -> Any:
+    if data.startswith(b"CRASH"):
+        os.abort()
+    if data.startswith(b"HANG"):
+        time.sleep(3600)
+    return decode.sample_video(data, **kwargs)
+
+
+if __name__ == "__main__":
+    isolate.serve(handle)

@@ -1,0 +1,87 @@
+"""Poison samples: a decoder crash or hang costs one sample, never the job."""
+
+import io
+import json
+import tarfile
+
+import pytest
+
+from vidray import sink, synth
+from vidray.config import ConvertOptions
+from vidray.media import decode
+from vidray.media.isolate import IsolatedDecoder
+from vidray.media.sampling import SamplingPolicy
+from vidray.pipeline import convert
+
+KW = {"policy": SamplingPolicy(num_frames=4), "clip": (None, None), "size": 32, "quality": 90}
+
+
+@pytest.fixture
+def decoder():
+    d = IsolatedDecoder(timeout_s=2.0, attempts=2, module="tests.poison_child")
+    yield d
+    d.close()
+
+
+def test_isolated_result_equals_in_process(decoder):
+    data = synth.encode_mp4(synth.VideoSpec(num_frames=30))
+    assert decoder.sample_video(data, **KW) == decode.sample_video(data, **KW)
+
+
+@pytest.mark.parametrize(("poison", "reason"), [(b"CRASH", "decode_crash"), (b"HANG", "timeout")])
+def test_poison_becomes_a_reason_and_the_decoder_recovers(decoder, poison, reason):
+    with pytest.raises(decode.DecodeFailure) as e:
+        decoder.sample_video(poison + b"\0" * 100, **KW)
+    assert e.value.reason == reason
+    assert "2 attempt" in e.value.message
+    good = synth.encode_mp4(synth.VideoSpec(num_frames=20))
+    assert len(decoder.sample_video(good, **KW)[1]) == 4
+
+
+def test_ordinary_failures_are_not_retried(decoder):
+    with pytest.raises(decode.DecodeFailure) as e:
+        decoder.sample_video(b"not a video", **KW)
+    assert e.value.reason == "decode_error"
+
+
+def test_huge_claimed_frame_size_is_too_large():
+    data = synth.encode_mp4(synth.VideoSpec(num_frames=5, width=64, height=48))
+    # A real frame just past the 8K cap: refused before any frame is decoded.
+    big = synth.encode_mp4(synth.VideoSpec(num_frames=1, width=8192, height=4624, gop=1))
+    with pytest.raises(decode.DecodeFailure) as e:
+        decode.sample_video(big, **KW)
+    assert e.value.reason == "too_large"
+    assert decode.sample_video(data, **KW)[1]
+
+
+def test_poison_in_a_unit_spares_the_rest(ray_head, tmp_path):
+    root = tmp_path / "in"
+    root.mkdir()
+    good = synth.encode_mp4(synth.VideoSpec(num_frames=20))
+    with tarfile.open(root / "00000000.tar", "w") as tar:
+        for key, video in [("a", good), ("b", b"CRASH"), ("c", good), ("d", b"HANG"), ("e", good)]:
+            meta = json.dumps({"text": f"caption {key}"}).encode()
+            for name, blob in ((f"{key}.mp4", video), (f"{key}.json", meta)):
+                info = tarfile.TarInfo(name)
+                info.size = len(blob)
+                tar.addfile(info, io.BytesIO(blob))
+    summary = convert(
+        ConvertOptions(
+            source="webvid",
+            input=str(root),
+            output=str(tmp_path / "out"),
+            size=32,
+            sample_timeout_s=3.0,
+            decode_attempts=2,
+            decoder_module="tests.poison_child",
+            progress=False,
+        )
+    )
+    assert summary.units == 1 and summary.samples == 5
+    assert summary.errors == {"decode_crash": 1, "timeout": 1}
+    rows = sink.read_output(str(tmp_path / "out")).to_pylist()
+    assert sorted(r["conversations"][1]["value"] for r in rows) == [
+        "caption a",
+        "caption c",
+        "caption e",
+    ]

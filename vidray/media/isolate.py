@@ -1,0 +1,136 @@
+"""Decode in a child process, so a sample that crashes or hangs FFmpeg costs that
+sample only.
+
+FFmpeg can kill its process (SIGSEGV on some truncated streams) or block, and no
+``try`` helps there. Each decode actor keeps one child Python process running
+``python -m vidray.media.isolate`` and hands it samples over a pipe. A child that dies
+(``decode_crash``) or outlives the per-sample time limit (``timeout``) is replaced and
+the sample is tried again, up to ``attempts`` times; then the sample becomes an error
+row and the rest of the unit goes on.
+
+Frames: 8-byte big-endian length, then a pickle. Requests are ``(data, kwargs)`` for
+``decode.sample_video``; answers are ``("ok", result)`` or ``("fail", (reason, message))``.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import select
+import subprocess
+import sys
+import time
+from typing import IO, Any
+
+from vidray.media.decode import DecodeFailure
+
+
+def _send(stream: IO[bytes], obj: Any) -> None:
+    body = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(len(body).to_bytes(8, "big") + body)
+    stream.flush()
+
+
+def _read_exactly(fd: int, n: int, deadline: float | None) -> bytes:
+    chunks, left = [], n
+    while left:
+        if deadline is not None:
+            wait = deadline - time.monotonic()
+            if wait <= 0 or not select.select([fd], [], [], wait)[0]:
+                raise TimeoutError
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            raise EOFError
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _recv(fd: int, deadline: float | None = None) -> Any:
+    size = int.from_bytes(_read_exactly(fd, 8, deadline), "big")
+    return pickle.loads(_read_exactly(fd, size, deadline))
+
+
+class IsolatedDecoder:
+    """``sample_video`` in a replaceable child process, with a time limit per sample."""
+
+    def __init__(
+        self, *, timeout_s: float = 300.0, attempts: int = 2, module: str = "vidray.media.isolate"
+    ) -> None:
+        if timeout_s <= 0 or attempts < 1:
+            raise ValueError(f"bad limits: timeout_s={timeout_s}, attempts={attempts}")
+        self.timeout_s, self.attempts, self.module = timeout_s, attempts, module
+        self._child: subprocess.Popen[bytes] | None = None
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        if self._child is None or self._child.poll() is not None:
+            # The child imports what this process imports (a Ray working_dir included).
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+            self._child = subprocess.Popen(
+                [sys.executable, "-m", self.module],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env=env,
+            )
+        return self._child
+
+    def _kill(self) -> None:
+        if self._child is not None:
+            self._child.kill()
+            self._child.wait()
+            self._child = None
+
+    def sample_video(self, data: bytes, **kwargs: Any) -> Any:
+        failure = ("decode_crash", "")
+        for _ in range(self.attempts):
+            child = self._start()
+            assert child.stdin is not None and child.stdout is not None
+            try:
+                _send(child.stdin, (data, kwargs))
+                status, payload = _recv(child.stdout.fileno(), time.monotonic() + self.timeout_s)
+            except TimeoutError:
+                self._kill()
+                failure = ("timeout", f"no answer within {self.timeout_s:g} s")
+                continue
+            except (EOFError, BrokenPipeError):
+                code = child.wait()
+                self._child = None
+                failure = ("decode_crash", f"the decoder process died (exit status {code})")
+                continue
+            if status == "ok":
+                return payload
+            raise DecodeFailure(*payload)
+        reason, message = failure
+        raise DecodeFailure(reason, f"{message}; gave up after {self.attempts} attempt(s)")
+
+    def close(self) -> None:
+        if self._child is not None and self._child.stdin is not None:
+            self._child.stdin.close()
+        self._kill()
+
+    def __del__(self) -> None:
+        self.close()
+
+
+def serve(handle: Any = None) -> None:
+    """The child's loop: decode requests until stdin closes."""
+    from vidray.media import decode
+
+    handle = handle or decode.sample_video
+    inp, out = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # nothing else may write into the answer stream
+    while True:
+        try:
+            data, kwargs = _recv(inp.fileno())
+        except EOFError:
+            return
+        try:
+            _send(out, ("ok", handle(data, **kwargs)))
+        except DecodeFailure as e:
+            _send(out, ("fail", (e.reason, e.message)))
+        except Exception as e:  # a bug or an unexpected library error: still one sample
+            _send(out, ("fail", ("decode_error", f"{type(e).__name__}: {e}")))
+
+
+if __name__ == "__main__":
+    serve()
