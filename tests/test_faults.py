@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from vidray import sink, synth
@@ -121,3 +122,47 @@ def test_decode_worker_killed_mid_run(ray_head, slow_webvid, tmp_path):
     assert len(list((out / "_units").glob("*"))) == 36
     assert summary.samples == 36  # each unit reported once, the retried one included
     assert golden(out) == expected
+
+
+def test_retry_failed_redoes_only_the_failures(ray_head, slow_webvid, tmp_path):
+    import dataclasses
+    import tarfile
+
+    from tests.flaky_child import FLAKY_LIST
+
+    convert(dataclasses.replace(options(slow_webvid, tmp_path / "clean"), samples_per_file=4))
+    expected = golden(tmp_path / "clean")
+
+    # two good videos of different units fail on the first run
+    with tarfile.open(slow_webvid / "00000001.tar") as tar:
+        blobs = [tar.extractfile(m).read() for m in tar.getmembers() if m.name.endswith(".mp4")]
+    FLAKY_LIST.write_text("\n".join(hashlib.sha256(b).hexdigest() for b in (blobs[1], blobs[6])))
+    out = tmp_path / "out"
+    opts = dataclasses.replace(
+        options(slow_webvid, out),
+        samples_per_file=4,
+        decoder_module="tests.flaky_child",
+        decode_attempts=1,
+    )
+    try:
+        first = convert(opts)
+        assert first.errors == {"decode_crash": 2, "decode_error": 1}
+        untouched = {
+            p.name: p.stat().st_mtime_ns
+            for p in (out / "data").glob("*.parquet")
+            if not p.name.startswith("00000001-0000")
+        }
+        FLAKY_LIST.write_text("")  # the fault is fixed
+        retried = convert(dataclasses.replace(opts, retry_failed=True))
+    finally:
+        FLAKY_LIST.unlink(missing_ok=True)
+    # only units with errors were redone: the two flaky ones and the corrupt one's
+    assert retried.units == 3
+    assert retried.errors == {"decode_error": 1}
+    assert golden(out) == expected
+    for name, stamp in untouched.items():
+        if name != "00000000-00001.parquet":  # the corrupt sample's unit, redone too
+            assert (out / "data" / name).stat().st_mtime_ns == stamp
+    # same bytes as the clean run, file by file
+    for p in sorted((tmp_path / "clean" / "data").glob("*.parquet")):
+        assert pq.read_table(out / "data" / p.name).equals(pq.read_table(p))

@@ -131,6 +131,12 @@ def add_convert_arguments(p: argparse.ArgumentParser) -> None:
         help="replace OUTPUT when it holds the output of a different command (otherwise "
         "refused); a rerun of the same command resumes instead",
     )
+    run.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="redo only the samples recorded in OUTPUT/errors (same command otherwise) and "
+        "merge them into their units",
+    )
     run.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
@@ -159,6 +165,7 @@ def options_from_args(args: argparse.Namespace):
         sample_timeout_s=args.sample_timeout,
         decode_attempts=args.decode_attempts,
         overwrite=args.overwrite,
+        retry_failed=args.retry_failed,
         progress=not args.quiet,
     )
 

@@ -36,6 +36,8 @@ class ConvertOptions:
     decoder_module: str = "vidray.media.isolate"
     #: Replace an OUTPUT written by a different command instead of refusing.
     overwrite: bool = False
+    #: Redo only the samples recorded in errors/ and merge them into their units.
+    retry_failed: bool = False
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -53,6 +55,8 @@ class ConvertOptions:
             raise ValueError(f"sample_timeout_s must be > 0, got {self.sample_timeout_s}")
         if self.decode_attempts < 1:
             raise ValueError(f"decode_attempts must be >= 1, got {self.decode_attempts}")
+        if self.retry_failed and self.overwrite:
+            raise ValueError("retry_failed and overwrite exclude each other")
         if self.samples_per_file < 1:
             raise ValueError(f"samples_per_file must be >= 1, got {self.samples_per_file}")
 
@@ -65,6 +69,7 @@ class ConvertOptions:
             "num_workers",
             "cpus_per_worker",
             "overwrite",
+            "retry_failed",
             "sample_timeout_s",
             "decode_attempts",
             "decoder_module",

@@ -66,6 +66,8 @@ WORK_SCHEMA = pa.schema(
         pa.field("index", pa.int64()),
         pa.field("last", pa.bool_()),
         pa.field("samples", pa.list_(SAMPLE_TYPE)),
+        # --retry-failed: the sample ids to redo; the unit's other rows are kept
+        pa.field("retry", pa.list_(pa.string())),
     ]
 )
 
@@ -77,7 +79,9 @@ class ConvertError(Exception):
 # ---------------------------------------------------------------------------- read
 
 
-def _work_row(shard: str, index: int, samples: list[Sample], last: bool) -> pa.Table:
+def _work_row(
+    shard: str, index: int, samples: list[Sample], last: bool, retry: tuple[str, ...] | None
+) -> pa.Table:
     items = [
         {
             "sample": s.id,
@@ -91,7 +95,13 @@ def _work_row(shard: str, index: int, samples: list[Sample], last: bool) -> pa.T
         }
         for s in samples
     ]
-    row = {"unit": sink.unit_name(shard, index), "shard": shard, "index": index, "last": last}
+    row = {
+        "unit": sink.unit_name(shard, index),
+        "shard": shard,
+        "index": index,
+        "last": last,
+        "retry": retry,
+    }
     return pa.Table.from_pylist([{**row, "samples": items}], schema=WORK_SCHEMA)
 
 
@@ -103,9 +113,12 @@ def read_units(
     cap: int | None,
     samples_per_file: int,
     skip: frozenset[int] = frozenset(),
+    retry: dict[int, tuple[str, ...]] | None = None,
 ) -> Iterator[pa.Table]:
     """Stream one shard as one-row tables, a unit each, leaving out the units in
-    ``skip`` (committed by an earlier run)."""
+    ``skip`` (committed by an earlier run); ``retry`` names the samples to redo in
+    the units it lists."""
+    retry = retry or {}
     source = sources.get(source_name, ctx)
     loc = storage.location(input_uri)
     samples = source.samples(loc, shard)
@@ -119,17 +132,18 @@ def read_units(
         size += len(sample.data or b"")
         if len(unit) >= samples_per_file or size >= SAMPLE_BYTES_PER_FILE:
             if pending and pending[0] not in skip:
-                yield _work_row(shard, *pending, last=False)
+                yield _work_row(shard, *pending, False, retry.get(pending[0]))
             pending, unit, size, index = (index, unit), [], 0, index + 1
     if unit:
         if pending and pending[0] not in skip:
-            yield _work_row(shard, *pending, last=False)
+            yield _work_row(shard, *pending, False, retry.get(pending[0]))
         pending = (index, unit)
     if pending and pending[0] not in skip:
-        yield _work_row(shard, *pending, last=True)
+        yield _work_row(shard, *pending, True, retry.get(pending[0]))
 
 
-Plan = list[tuple[str, int | None, frozenset[int]]]  # (shard, sample cap, units to skip)
+#: Per shard: (shard, sample cap, unit indices to skip, {unit index: sample ids to redo})
+Plan = list[tuple[str, int | None, frozenset[int], dict[int, tuple[str, ...]]]]
 
 
 def _read_tasks(opts: ConvertOptions, ctx: SourceContext, plan: Plan):
@@ -152,13 +166,14 @@ def _read_tasks(opts: ConvertOptions, ctx: SourceContext, plan: Plan):
                         cap,
                         opts.samples_per_file,
                         skip,
+                        retry,
                     ),
                     BlockMetadata(
                         num_rows=None, size_bytes=None, input_files=[shard], exec_stats=None
                     ),
                     schema=WORK_SCHEMA,
                 )
-                for shard, cap, skip in plan
+                for shard, cap, skip, retry in plan
             ]
 
         def get_name(self) -> str:
@@ -195,6 +210,12 @@ class StageConfig:
         )
 
 
+def _in_sample_order(rows: list[dict[str, Any]], samples: list[dict[str, Any]]) -> list[dict]:
+    """Rows ordered as a clean run writes them: by their sample's place in the unit."""
+    place = {s["video"]: i for i, s in enumerate(samples)}
+    return sorted(rows, key=lambda r: place[r["video"]])
+
+
 class ConvertStage:
     """Decode each sample once, sample its frames, and write each unit's files."""
 
@@ -212,14 +233,20 @@ class ConvertStage:
         for unit in batch.to_pylist():
             rows: list[dict[str, Any]] = []
             errors: list[dict[str, Any]] = []
-            for s in unit["samples"]:
+            samples = unit["samples"]
+            if unit["retry"] is not None:
+                # Keep the unit's converted rows, redo only the samples that failed.
+                rows = sink.read_unit_rows(self.out, unit["unit"])
+                redo = set(unit["retry"])
+                samples = [s for s in samples if s["sample"] in redo]
+            for s in samples:
                 self._convert(s, rows, errors)
             results.append(
                 sink.write_unit(
                     self.out,
                     unit["unit"],
                     len(unit["samples"]),
-                    rows,
+                    _in_sample_order(rows, unit["samples"]) if unit["retry"] is not None else rows,
                     errors,
                     shard=unit["shard"],
                     index=unit["index"],
@@ -322,9 +349,12 @@ def plan_shards(
     shards: list[str],
     limit: int | None,
     committed: dict[str, dict[str, Any]],
+    retry: dict[str, tuple[str, ...]] | None = None,
 ) -> Plan:
     """Each shard to read, with its sample cap (None: all) and its committed units.
-    A shard whose units are all committed is not read at all."""
+    A shard whose units are all committed is not read at all. With ``retry`` (unit
+    name -> sample ids), only those committed units are read again."""
+    retry = retry or {}
     done: dict[str, set[int]] = {}
     last: dict[str, int] = {}
     for r in committed.values():
@@ -338,10 +368,15 @@ def plan_shards(
         if left is not None:
             cap = source.count(loc, shard, left)
             left -= cap
-        skip = frozenset(done.get(shard, ()))
+        redo = {
+            r["index"]: retry[r["unit"]]
+            for r in committed.values()
+            if r["shard"] == shard and r["unit"] in retry
+        }
+        skip = frozenset(done.get(shard, ())) - redo.keys()
         complete = shard in last and skip >= set(range(last[shard] + 1))
         if cap != 0 and not complete:
-            plan.append((shard, cap, skip))
+            plan.append((shard, cap, skip, redo))
         if left == 0:
             break
     return plan
@@ -415,7 +450,11 @@ def convert(opts: ConvertOptions) -> Summary:
         sink.OutputConflict,
     ) as e:
         raise ConvertError(str(e)) from e
-    plan = plan_shards(source, inp, shards, opts.limit, committed)
+    retry = sink.failed_samples(out, committed) if opts.retry_failed else {}
+    if opts.retry_failed and not committed:
+        raise ConvertError(f"--retry-failed: {out.display()} holds no output of this command")
+    plan = plan_shards(source, inp, shards, opts.limit, committed, retry)
+    committed = {u: r for u, r in committed.items() if u not in retry}
 
     _ensure_ray(opts.ray_address)
     # vidray prints its own progress and summary; Ray Data's logs stay in its log files.

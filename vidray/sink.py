@@ -136,6 +136,27 @@ def committed_units(out: storage.Location) -> dict[str, dict[str, Any]]:
     return {r["unit"]: r for r in (_json(out, rel) for rel in records)}
 
 
+def failed_samples(
+    out: storage.Location, committed: dict[str, dict[str, Any]]
+) -> dict[str, tuple[str, ...]]:
+    """Unit name -> ids of its samples recorded in ``errors/``."""
+    failed = {}
+    for unit, r in committed.items():
+        if r["error_file"]:
+            with storage.open_read(out, r["error_file"]) as f:
+                failed[unit] = tuple(pq.read_table(f, columns=["id"]).column("id").to_pylist())
+    return failed
+
+
+def read_unit_rows(out: storage.Location, unit: str) -> list[dict[str, Any]]:
+    """The committed data rows of ``unit`` (none if it has no data file)."""
+    rel = f"{DATA_DIR}/{unit}.parquet"
+    if not storage.exists(out, rel):
+        return []
+    with storage.open_read(out, rel) as f:
+        return pq.read_table(f, schema=OUTPUT_SCHEMA).to_pylist()
+
+
 def fingerprint(options: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(options, sort_keys=True).encode()).hexdigest()
 
