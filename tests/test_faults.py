@@ -166,3 +166,20 @@ def test_retry_failed_redoes_only_the_failures(ray_head, slow_webvid, tmp_path):
     # same bytes as the clean run, file by file
     for p in sorted((tmp_path / "clean" / "data").glob("*.parquet")):
         assert pq.read_table(out / "data" / p.name).equals(pq.read_table(p))
+
+
+def test_node_removed_mid_run(slow_webvid, tmp_path):
+    """A node of a separate three-node cluster is removed while its actors convert."""
+    res = subprocess.run(
+        [sys.executable, "-m", "tests.node_loss", str(slow_webvid), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    report = json.loads(res.stdout.strip().splitlines()[-1])
+    committed, had_actors = report["committed_at_removal"]
+    assert committed < 36 and had_actors  # removed mid-run, with decode actors on it
+    assert report["faulted"] == report["clean"]
+    assert len(report["clean"]) == 36

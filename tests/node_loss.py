@@ -1,0 +1,74 @@
+"""Run by test_faults in its own process: a three-node local cluster
+(ray.cluster_utils.Cluster) converts the same input twice, once cleanly and once with
+a worker node removed mid-run; prints both outputs' golden lists as JSON."""
+
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+import ray
+from ray.cluster_utils import Cluster
+
+from tests.test_faults import golden, options
+from vidray import sink
+from vidray.pipeline import convert
+
+
+def main(inp: Path, work: Path) -> None:
+    cluster = Cluster(
+        initialize_head=True,
+        head_node_args={"num_cpus": 1, "object_store_memory": 200 * 2**20},
+    )
+    workers = [cluster.add_node(num_cpus=1, object_store_memory=200 * 2**20) for _ in range(2)]
+    cluster.wait_for_nodes()
+    ray.init(address=cluster.address)
+
+    def opts(out: Path):
+        import dataclasses
+
+        return dataclasses.replace(
+            options(inp, out), num_workers=3, cpus_per_worker=0.5, progress=False
+        )
+
+    convert(opts(work / "clean"))
+    removed = []
+
+    def remove_a_node() -> None:
+        units = work / "faulted" / sink.UNITS_DIR
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and len(list(units.glob("*.json"))) < 4:
+            time.sleep(0.02)
+        from ray.util.state import list_actors
+
+        busy = {
+            a["node_id"]
+            for a in list_actors(filters=[("state", "=", "ALIVE")], detail=True)
+            if "ConvertStage" in a["class_name"]
+        }
+        # the worker node that runs decode actors (the head keeps the driver)
+        victim = next((w for w in workers if w.node_id in busy), workers[0])
+        cluster.remove_node(victim, allow_graceful=False)
+        removed.append(len(list(units.glob("*.json"))))
+        removed.append(victim.node_id in busy)
+
+    remover = threading.Thread(target=remove_a_node)
+    remover.start()
+    convert(opts(work / "faulted"))
+    remover.join()
+    print(
+        json.dumps(
+            {
+                "clean": golden(work / "clean"),
+                "faulted": golden(work / "faulted"),
+                "committed_at_removal": removed,
+            }
+        )
+    )
+    ray.shutdown()
+    cluster.shutdown()
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), Path(sys.argv[2]))
