@@ -40,6 +40,10 @@ def test_job_submit_converts(ray_head, webvid_dir, tmp_path):
     # nothing secret travels in the job's arguments or output
     assert os.environ["AWS_SECRET_ACCESS_KEY"] not in res.stdout + res.stderr
     assert os.environ["RAY_AUTH_TOKEN"] not in res.stdout + res.stderr
+    # nor in the job's metadata as the job API reports it
+    jobs = ray_cli("job", "list", env=env)
+    assert jobs.returncode == 0 and "jobs/convert.py" in jobs.stdout
+    assert os.environ["AWS_SECRET_ACCESS_KEY"] not in jobs.stdout + jobs.stderr
 
 
 def test_job_api_refuses_a_client_without_the_token(ray_head):
