@@ -30,6 +30,7 @@ from vidray import __version__, prompts, sink, sources
 from vidray.config import ConvertOptions
 from vidray.io import storage
 from vidray.media import decode, isolate
+from vidray.media.sampling import SamplingPolicy
 from vidray.sources.base import Conversation, Sample, SourceContext
 
 log = logging.getLogger("vidray")
@@ -189,7 +190,7 @@ def _read_tasks(opts: ConvertOptions, ctx: SourceContext, plan: Plan):
 class StageConfig:
     source: str
     output: str
-    sampling: Any
+    sampling: SamplingPolicy
     size: int | None
     jpeg_quality: int
     sample_timeout_s: float = 300.0
@@ -246,7 +247,7 @@ class ConvertStage:
                     self.out,
                     unit["unit"],
                     len(unit["samples"]),
-                    _in_sample_order(rows, unit["samples"]) if unit["retry"] is not None else rows,
+                    _in_sample_order(rows, unit["samples"]),
                     errors,
                     shard=unit["shard"],
                     index=unit["index"],
