@@ -5,6 +5,7 @@ the whole session, and inputs generated as real H.264 in each source's layout.""
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import secrets
 import shutil
@@ -12,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tarfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -158,3 +160,17 @@ def upload_dir(local: Path, bucket: str, prefix: str) -> None:
     for path in sorted(local.rglob("*")):
         if path.is_file():
             s3.upload_file(str(path), bucket, f"{prefix}/{path.relative_to(local).as_posix()}")
+
+
+def add_tar_member(
+    tar: tarfile.TarFile, name: str, data: bytes = b"", kind: bytes = tarfile.REGTYPE
+) -> None:
+    """Add a regular member, or (``kind`` SYMTYPE/LNKTYPE) a link pointing out of the tree."""
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    if kind == tarfile.REGTYPE:
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    else:
+        info.linkname = "../../etc/passwd"
+        tar.addfile(info)

@@ -9,6 +9,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from tests.conftest import add_tar_member as add
 from vidray import sink, synth
 from vidray.config import ConvertOptions
 from vidray.pipeline import convert
@@ -29,17 +30,6 @@ def audio_only_mp4() -> bytes:
         for packet in stream.encode():
             out.mux(packet)
     return buf.getvalue()
-
-
-def add(tar: tarfile.TarFile, name: str, data: bytes = b"", kind: bytes = tarfile.REGTYPE):
-    info = tarfile.TarInfo(name)
-    info.type = kind
-    if kind == tarfile.REGTYPE:
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
-    else:
-        info.linkname = "../../etc/passwd"
-        tar.addfile(info)
 
 
 def test_bad_input_corpus(ray_head, tmp_path):

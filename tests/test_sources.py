@@ -1,25 +1,14 @@
 """Sources read their native layout; bad inputs become error samples, never crashes."""
 
-import io
 import json
 import tarfile
 
 import pytest
 
+from tests.conftest import add_tar_member as add
 from vidray import prompts, synth
 from vidray.io import storage
 from vidray.sources import SourceContext, UnknownSource, get
-
-
-def add(tar: tarfile.TarFile, name: str, data: bytes, kind: bytes = tarfile.REGTYPE) -> None:
-    info = tarfile.TarInfo(name)
-    info.type = kind
-    if kind == tarfile.REGTYPE:
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
-    else:
-        info.linkname = "/etc/passwd"
-        tar.addfile(info)
 
 
 def test_webvid_pairs_members_and_records_every_problem(tmp_path):
