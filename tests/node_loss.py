@@ -1,6 +1,6 @@
 """Run by test_faults in its own process: a three-node local cluster
 (ray.cluster_utils.Cluster) converts the same input twice, once cleanly and once with
-a worker node removed mid-run; prints both outputs' golden lists as JSON."""
+a worker node removed mid-run; writes both outputs' golden lists to report.json."""
 
 import json
 import sys
@@ -57,15 +57,13 @@ def main(inp: Path, work: Path) -> None:
     remover.start()
     convert(opts(work / "faulted"))
     remover.join()
-    print(
-        json.dumps(
-            {
-                "clean": golden(work / "clean"),
-                "faulted": golden(work / "faulted"),
-                "committed_at_removal": removed,
-            }
-        )
-    )
+    # A file, not stdout: Ray forwards worker and raylet log lines to the driver's stdout.
+    report = {
+        "clean": golden(work / "clean"),
+        "faulted": golden(work / "faulted"),
+        "committed_at_removal": removed,
+    }
+    (work / "report.json").write_text(json.dumps(report))
     ray.shutdown()
     cluster.shutdown()
 
