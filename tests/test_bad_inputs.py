@@ -13,6 +13,7 @@ from tests.conftest import add_tar_member as add
 from vidray import sink, synth
 from vidray.config import ConvertOptions
 from vidray.pipeline import convert
+from vidray.schema import REASONS
 
 
 def audio_only_mp4() -> bytes:
@@ -91,6 +92,7 @@ def test_bad_input_corpus(ray_head, tmp_path):
     got |= {e["video"].split("#", 1)[1][:-4]: e["reason"] for e in errors}
     assert got == expected
     assert all(e["message"] for e in errors)
+    assert {e["reason"] for e in errors} <= set(REASONS)  # every code is documented
     # nothing outside OUTPUT changed
     after = {p for p in Path(tmp_path).rglob("*") if out not in p.parents and p != out}
     assert after == before
