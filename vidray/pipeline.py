@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 
@@ -33,7 +33,7 @@ from vidray.media import decode, isolate
 from vidray.media.sampling import SamplingPolicy
 from vidray.sources.base import Conversation, Sample, SourceContext
 
-log = logging.getLogger("vidray")
+T = TypeVar("T")
 
 #: A unit closes early once it holds this many bytes of video: bounds the memory of a
 #: read task and of an actor call.
@@ -120,27 +120,39 @@ def read_units(
     ``skip`` (committed by an earlier run); ``retry`` names the samples to redo in
     the units it lists."""
     retry = retry or {}
-    source = sources.get(source_name, ctx)
-    loc = storage.location(input_uri)
-    samples = source.samples(loc, shard)
+    samples = sources.get(source_name, ctx).samples(storage.location(input_uri), shard)
     if cap is not None:
         samples = itertools.islice(samples, cap)
-    pending: tuple[int, list[Sample]] | None = None  # held back to learn if it is last
+    for (index, unit), last in _mark_last(enumerate(_chunk(samples, samples_per_file))):
+        if index not in skip:
+            yield _work_row(shard, index, unit, last, retry.get(index))
+
+
+def _chunk(samples: Iterator[Sample], per_file: int) -> Iterator[list[Sample]]:
+    """Consecutive samples, ``per_file`` at a time or ``SAMPLE_BYTES_PER_FILE`` of video."""
     unit: list[Sample] = []
-    size = index = 0
+    size = 0
     for sample in samples:
         unit.append(sample)
         size += len(sample.data or b"")
-        if len(unit) >= samples_per_file or size >= SAMPLE_BYTES_PER_FILE:
-            if pending and pending[0] not in skip:
-                yield _work_row(shard, *pending, False, retry.get(pending[0]))
-            pending, unit, size, index = (index, unit), [], 0, index + 1
+        if len(unit) >= per_file or size >= SAMPLE_BYTES_PER_FILE:
+            yield unit
+            unit, size = [], 0
     if unit:
-        if pending and pending[0] not in skip:
-            yield _work_row(shard, *pending, False, retry.get(pending[0]))
-        pending = (index, unit)
-    if pending and pending[0] not in skip:
-        yield _work_row(shard, *pending, True, retry.get(pending[0]))
+        yield unit
+
+
+def _mark_last(items: Iterator[T]) -> Iterator[tuple[T, bool]]:
+    """Each item with whether it is the last one (one item of lookahead)."""
+    it = iter(items)
+    try:
+        prev = next(it)
+    except StopIteration:
+        return
+    for item in it:
+        yield prev, False
+        prev = item
+    yield prev, True
 
 
 #: Per shard: (shard, sample cap, unit indices to skip, {unit index: sample ids to redo})
