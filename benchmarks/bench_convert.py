@@ -20,19 +20,19 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from vidray import sink, sources, synth
+from vidray import sink, synth
 from vidray.config import ConvertOptions
 from vidray.io import storage
 from vidray.media.sampling import SamplingPolicy
-from vidray.pipeline import ConvertStage, StageConfig, convert, read_units
+from vidray.pipeline import ConvertStage, StageConfig, build_source, convert, read_units
 
 
 def baseline(opts: ConvertOptions) -> int:
     """The same work in one process, no Ray: the pipeline's own reader and stage, called
     directly, so both sides decode, scale, encode and write exactly the same way."""
-    source = sources.get(opts.source)
+    source = build_source(opts)
     inp = storage.location(opts.input)
-    stage = ConvertStage(StageConfig.from_options(opts, opts.output))
+    stage = ConvertStage(StageConfig.from_options(opts, opts.output, source, opts.input))
     clips = 0
     for shard in source.units(inp):
         for block in read_units(

@@ -33,6 +33,13 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
 def _quality(text: str) -> int:
     value = int(text)
     if not 1 <= value <= 100:
@@ -45,6 +52,48 @@ def add_convert_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", help="a registered source name (see `vidray sources`)")
     p.add_argument("input", help="dataset root as published: local path, file:// or s3://")
     p.add_argument("output", help="output root: local path, file:// or s3://")
+    data = p.add_argument_group("dataset")
+    data.add_argument(
+        "--videos",
+        default=None,
+        metavar="URI",
+        help="where the videos are when they are not under INPUT (default: the folder "
+        "the dataset's layout uses; see `vidray sources`)",
+    )
+    data.add_argument(
+        "--split",
+        default=None,
+        help="the dataset split to read, where the dataset has splits (default: train)",
+    )
+    data.add_argument(
+        "--min-duration",
+        type=_non_negative_float,
+        default=None,
+        metavar="S",
+        help="skip videos shorter than S seconds (read from the container, not decoded); "
+        "skipped videos are recorded as filtered_duration",
+    )
+    data.add_argument(
+        "--max-duration",
+        type=_non_negative_float,
+        default=None,
+        metavar="S",
+        help="skip videos longer than S seconds",
+    )
+    data.add_argument(
+        "--qa-mode",
+        choices=("split", "multiturn"),
+        default="split",
+        help="split: one row per question (default); multiturn: all questions on the same "
+        "video and span as one conversation",
+    )
+    data.add_argument(
+        "--mc-template",
+        default=None,
+        metavar="TEMPLATE",
+        help="how a multiple-choice question is shown, with {question} and {options} "
+        "(options are lines 'A. ...'); default: the recipe's wording",
+    )
     frames = p.add_argument_group("frame sampling")
     frames.add_argument(
         "--num-frames",
@@ -167,6 +216,12 @@ def options_from_args(args: argparse.Namespace):
         overwrite=args.overwrite,
         retry_failed=args.retry_failed,
         progress=not args.quiet,
+        videos=args.videos,
+        split=args.split,
+        min_duration=args.min_duration,
+        max_duration=args.max_duration,
+        qa_mode=args.qa_mode,
+        **({"mc_template": args.mc_template} if args.mc_template is not None else {}),
     )
 
 

@@ -8,6 +8,12 @@ from typing import Any
 
 from vidray.media.sampling import SamplingPolicy
 
+#: The recipe's wording, with the options on lines of their own ("A. ...").
+DEFAULT_MC_TEMPLATE = (
+    "{question}\nPlease choose the right answer from the following options:\n{options}"
+)
+QA_MODES = ("split", "multiturn")
+
 
 @dataclass(frozen=True)
 class ConvertOptions:
@@ -39,6 +45,18 @@ class ConvertOptions:
     #: Redo only the samples recorded in errors/ and merge them into their units.
     retry_failed: bool = False
     progress: bool = True
+    #: Where the videos are when they are not inside the shards (annotation sources);
+    #: None: the source's default folder under ``input``.
+    videos: str | None = None
+    #: The dataset split to read, where a dataset has splits (None: the source's default).
+    split: str | None = None
+    #: Keep only videos whose container duration lies in [min, max] seconds.
+    min_duration: float | None = None
+    max_duration: float | None = None
+    #: ``split``: one row per question; ``multiturn``: one row per video and span.
+    qa_mode: str = "split"
+    #: How a multiple-choice question is shown; ``{question}`` and ``{options}``.
+    mc_template: str = DEFAULT_MC_TEMPLATE
 
     def __post_init__(self) -> None:
         if not 1 <= self.jpeg_quality <= 100:
@@ -57,6 +75,19 @@ class ConvertOptions:
             raise ValueError(f"decode_attempts must be >= 1, got {self.decode_attempts}")
         if self.retry_failed and self.overwrite:
             raise ValueError("retry_failed and overwrite exclude each other")
+        if self.qa_mode not in QA_MODES:
+            raise ValueError(f"qa_mode must be one of {QA_MODES}, got {self.qa_mode!r}")
+        for name in ("min_duration", "max_duration"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValueError(f"{name} must be >= 0, got {value}")
+        if (
+            self.min_duration is not None
+            and self.max_duration is not None
+            and self.min_duration > self.max_duration
+        ):
+            raise ValueError("min_duration is above max_duration")
+        check_mc_template(self.mc_template)
         if self.samples_per_file < 1:
             raise ValueError(f"samples_per_file must be >= 1, got {self.samples_per_file}")
 
@@ -76,3 +107,16 @@ class ConvertOptions:
         ):
             d.pop(transient)
         return d
+
+
+def check_mc_template(template: str) -> None:
+    """A template must show the question and the options, and nothing else."""
+    try:
+        template.format(question="q", options="o")
+    except (KeyError, IndexError, ValueError) as e:
+        raise ValueError(
+            f"mc_template may use only {{question}} and {{options}}: {template!r} ({e})"
+        ) from None
+    for part in ("{question}", "{options}"):
+        if part not in template:
+            raise ValueError(f"mc_template must contain {part}: {template!r}")

@@ -30,8 +30,15 @@ from vidray import __version__, prompts, sink, sources
 from vidray.config import ConvertOptions
 from vidray.io import storage
 from vidray.media import decode, isolate
-from vidray.media.sampling import SamplingPolicy
-from vidray.sources.base import Conversation, Sample, SourceContext
+from vidray.media.sampling import SamplingPolicy, select_frames, targets_for
+from vidray.sources.base import (
+    IMAGE_SUFFIXES,
+    AnnotationSource,
+    BadSplit,
+    Conversation,
+    Sample,
+    SourceContext,
+)
 
 T = TypeVar("T")
 
@@ -56,6 +63,8 @@ SAMPLE_TYPE = pa.struct(
         pa.field("conversations", pa.string()),  # JSON list of Conversation
         pa.field("reason", pa.string()),
         pa.field("message", pa.string()),
+        pa.field("clip_unit", pa.string()),
+        pa.field("media", pa.string()),
     ]
 )
 #: One row per unit: Ray Data may merge or slice blocks, but never splits a row, so a
@@ -93,6 +102,8 @@ def _work_row(
             "conversations": json.dumps([c.to_json() for c in s.conversations]),
             "reason": s.error[0] if s.error else None,
             "message": s.error[1] if s.error else None,
+            "clip_unit": s.clip_unit,
+            "media": s.media,
         }
         for s in samples
     ]
@@ -208,9 +219,20 @@ class StageConfig:
     sample_timeout_s: float = 300.0
     decode_attempts: int = 2
     decoder_module: str = "vidray.media.isolate"
+    #: The videos root of an annotation source (None: videos travel inside the shards).
+    videos: str | None = None
+    #: Frame rate of frame-image folders (``media == "frames"``).
+    frames_fps: float | None = None
+    duration_range: tuple[float | None, float | None] = (None, None)
 
     @classmethod
-    def from_options(cls, opts: ConvertOptions, output_uri: str) -> StageConfig:
+    def from_options(
+        cls, opts: ConvertOptions, output_uri: str, source: sources.Source, input_uri: str
+    ) -> StageConfig:
+        videos = frames_fps = None
+        if isinstance(source, AnnotationSource):
+            videos = source.videos_location(storage.location(input_uri)).uri
+            frames_fps = source.frames_fps
         return cls(
             opts.source,
             output_uri,
@@ -220,6 +242,9 @@ class StageConfig:
             opts.sample_timeout_s,
             opts.decode_attempts,
             opts.decoder_module,
+            videos,
+            frames_fps,
+            (opts.min_duration, opts.max_duration),
         )
 
 
@@ -235,6 +260,7 @@ class ConvertStage:
     def __init__(self, cfg: StageConfig) -> None:
         self.cfg = cfg
         self.out = storage.location(cfg.output)
+        self.videos = storage.location(cfg.videos) if cfg.videos else None
         self.decoder = isolate.IsolatedDecoder(
             timeout_s=cfg.sample_timeout_s,
             attempts=cfg.decode_attempts,
@@ -251,7 +277,7 @@ class ConvertStage:
                 # Keep the unit's converted rows, redo only the samples that failed.
                 rows = sink.read_unit_rows(self.out, unit["unit"])
                 redo = set(unit["retry"])
-                samples = [s for s in samples if s["sample"] in redo]
+                samples = [s for s in samples if redo.intersection(_row_ids(s))]
             for s in samples:
                 self._convert(s, rows, errors)
             results.append(
@@ -268,30 +294,44 @@ class ConvertStage:
             )
         return pa.Table.from_pylist(results, schema=sink.UNIT_RESULT_SCHEMA)
 
-    def _error(self, s: dict[str, Any], reason: str, message: str) -> dict[str, Any]:
-        return {
-            "id": s["sample"],
-            "source": self.cfg.source,
-            "video": s["video"],
-            "reason": reason,
-            "message": message,
-        }
+    def _errors(self, s: dict[str, Any], reason: str, message: str) -> list[dict[str, Any]]:
+        """One error row per conversation the sample carried (one for the sample when
+        it carried none), so no question disappears without its id."""
+        return [
+            {
+                "id": rid,
+                "source": self.cfg.source,
+                "video": s["video"],
+                "reason": reason,
+                "message": message,
+            }
+            for rid in _row_ids(s)
+        ]
 
     def _convert(self, s: dict[str, Any], rows: list, errors: list) -> None:
         if s["reason"]:
-            errors.append(self._error(s, s["reason"], s["message"]))
+            errors += self._errors(s, s["reason"], s["message"])
             return
         try:
-            info, times, jpegs, (w, h) = self.decoder.sample_video(
-                s["data"],
-                policy=self.cfg.sampling,
-                clip=(s["clip_start"], s["clip_end"]),
-                size=self.cfg.size,
-                quality=self.cfg.jpeg_quality,
-            )
+            if s["media"] == "frames":
+                info, times, jpegs, (w, h) = self._sample_frames(s)
+            else:
+                info, times, jpegs, (w, h) = self.decoder.sample_video(
+                    self._video_bytes(s),
+                    policy=self.cfg.sampling,
+                    clip=(s["clip_start"], s["clip_end"]),
+                    clip_unit=s["clip_unit"],
+                    size=self.cfg.size,
+                    quality=self.cfg.jpeg_quality,
+                    duration_range=self.cfg.duration_range,
+                )
         except decode.DecodeFailure as e:
-            errors.append(self._error(s, e.reason, e.message))
+            errors += self._errors(s, e.reason, e.message)
             return
+        if s["clip_unit"] == "frame" and info.fps:
+            # Rows carry spans in seconds, whatever unit the annotation used.
+            s = {**s, "clip_start": _frames_to_s(s["clip_start"], info.fps)}
+            s["clip_end"] = _frames_to_s(s["clip_end"], info.fps)
         for c in map(Conversation.from_json, json.loads(s["conversations"])):
             rows.append(
                 {
@@ -310,6 +350,55 @@ class ConvertStage:
                     "video_fps": info.fps,
                 }
             )
+
+    def _video_bytes(self, s: dict[str, Any]) -> bytes:
+        if s["data"] is not None:
+            return s["data"]
+        if self.videos is None:
+            raise decode.DecodeFailure("missing_video", "the sample carries no video")
+        try:
+            with storage.open_read(self.videos, s["video"]) as f:
+                return f.read()
+        except (FileNotFoundError, IsADirectoryError) as e:
+            raise decode.DecodeFailure(
+                "missing_video", f"{self.videos.display(s['video'])} does not exist"
+            ) from e
+
+    def _sample_frames(self, s: dict[str, Any]) -> Any:
+        """A video stored as a folder of frame images: choose the images from the
+        listing alone, then read, scale and re-encode only those."""
+        assert self.videos is not None and self.cfg.frames_fps
+        fps = self.cfg.frames_fps
+        names = storage.list_files(self.videos, IMAGE_SUFFIXES, s["video"])
+        if not names:
+            raise decode.DecodeFailure(
+                "missing_video", f"{self.videos.display(s['video'])} holds no frame images"
+            )
+        info = decode.VideoInfo(duration=len(names) / fps, fps=fps, width=0, height=0)
+        decode.check_duration(info, self.cfg.duration_range)
+        start, end = decode.clip_span(info, (s["clip_start"], s["clip_end"]), s["clip_unit"])
+        times = [i / fps for i in range(len(names))]
+        chosen = select_frames(times, targets_for(self.cfg.sampling, start, end))
+        images = []
+        for i in chosen:
+            with storage.open_read(self.videos, names[i]) as f:
+                images.append(f.read())
+        return self.decoder.sample_images(
+            images,
+            times=[times[i] for i in chosen],
+            info=info,
+            size=self.cfg.size,
+            quality=self.cfg.jpeg_quality,
+        )
+
+
+def _frames_to_s(value: float | None, fps: float) -> float | None:
+    return None if value is None else value / fps
+
+
+def _row_ids(s: dict[str, Any]) -> list[str]:
+    """The ids of the rows a sample yields: one per conversation, else the sample's."""
+    return [c["id"] for c in json.loads(s["conversations"])] or [s["sample"]]
 
 
 # ---------------------------------------------------------------------------- plan
@@ -438,6 +527,19 @@ class _Progress:
         )
 
 
+def build_source(opts: ConvertOptions) -> sources.Source:
+    """The source of ``opts``, with its instruction pool loaded."""
+    ctx = SourceContext(
+        prompts=prompts.load_prompts(opts.prompts),
+        seed=opts.seed,
+        videos=opts.videos,
+        split=opts.split,
+        qa_mode=opts.qa_mode,  # type: ignore[arg-type]
+        mc_template=opts.mc_template,
+    )
+    return sources.get(opts.source, ctx)
+
+
 def convert(opts: ConvertOptions) -> Summary:
     """Run one conversion to completion and commit it. Raises ``ConvertError`` for
     problems found before any work starts."""
@@ -445,11 +547,12 @@ def convert(opts: ConvertOptions) -> Summary:
     import ray.data
 
     try:
-        pool = prompts.load_prompts(opts.prompts)
-        source = sources.get(opts.source, SourceContext(prompts=pool, seed=opts.seed))
+        source = build_source(opts)
         inp, out = storage.location(opts.input), storage.location(opts.output)
         storage.check_reachable(inp)
         storage.check_reachable(out)
+        if isinstance(source, AnnotationSource):
+            storage.check_reachable(source.videos_location(inp))
         shards = source.units(inp)
         if not shards:
             raise ConvertError(
@@ -461,6 +564,7 @@ def convert(opts: ConvertOptions) -> Summary:
         prompts.PromptError,
         storage.StorageError,
         sink.OutputConflict,
+        BadSplit,
     ) as e:
         raise ConvertError(str(e)) from e
     retry = sink.failed_samples(out, committed) if opts.retry_failed else {}
@@ -486,7 +590,8 @@ def convert(opts: ConvertOptions) -> Summary:
 
     started = time.monotonic()
     summary = Summary(output=out.display(), resumed_units=len(committed))
-    results = _run(opts, source.ctx, out, plan, workers, cpus_per_actor, summary, started)
+    stage = StageConfig.from_options(opts, out.uri, source, inp.uri)
+    results = _run(opts, source.ctx, stage, plan, workers, cpus_per_actor, summary, started)
     summary.elapsed_s = time.monotonic() - started
     info = {
         "source": opts.source,
@@ -502,7 +607,7 @@ def convert(opts: ConvertOptions) -> Summary:
 def _run(
     opts: ConvertOptions,
     ctx: SourceContext,
-    out: storage.Location,
+    stage: StageConfig,
     plan: Plan,
     workers: int,
     cpus_per_actor: float,
@@ -522,7 +627,6 @@ def _run(
         # than there are decode actors to feed.
         concurrency=max(1, min(len(plan), workers)),
     )
-    stage = StageConfig.from_options(opts, out.uri)
     results_ds = ds.map_batches(
         ConvertStage,
         fn_constructor_args=(stage,),

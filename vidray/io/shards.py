@@ -68,11 +68,12 @@ def count_tar_keys(fileobj: IO[bytes], cap: int) -> int:
 
 
 def iter_parquet_rows(
-    fileobj: IO[bytes], columns: list[str], rows_per_read: int = 1
+    fileobj: IO[bytes], columns: list[str] | None, rows_per_read: int = 1
 ) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield ``(row_index, row)`` reading only ``columns``, one row group at a time."""
+    """Yield ``(row_index, row)`` reading only ``columns`` (None: all), one row group at
+    a time."""
     pf = pq.ParquetFile(fileobj)
-    missing = [c for c in columns if c not in pf.schema_arrow.names]
+    missing = [c for c in columns or () if c not in pf.schema_arrow.names]
     if missing:
         raise KeyError(f"parquet file lacks column(s) {missing}")
     index = 0

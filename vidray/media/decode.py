@@ -172,6 +172,56 @@ def encode_jpeg(frame: av.VideoFrame, size: tuple[int, int], quality: int) -> by
     return out.getvalue()
 
 
+def _check_caps(info: VideoInfo) -> None:
+    if info.width * info.height > MAX_PIXELS:
+        raise DecodeFailure(
+            "too_large", f"frame size {info.width}x{info.height} exceeds {MAX_PIXELS} pixels"
+        )
+    if info.duration is not None and info.duration > MAX_DURATION_S:
+        raise DecodeFailure(
+            "too_large", f"duration {info.duration:.0f} s exceeds {MAX_DURATION_S:.0f} s"
+        )
+
+
+def check_duration(info: VideoInfo, duration_range: tuple[float | None, float | None]) -> None:
+    low, high = duration_range
+    if low is None and high is None:
+        return
+    if info.duration is None:
+        raise DecodeFailure("decode_error", "the container reports no duration to filter on")
+    if (low is not None and info.duration < low) or (high is not None and info.duration > high):
+        bounds = f"[{low if low is not None else 0:g}, {high if high is not None else 'inf'}]"
+        raise DecodeFailure(
+            "filtered_duration", f"duration {info.duration:.3f} s is outside {bounds} s"
+        )
+
+
+def clip_span(
+    info: VideoInfo, clip: tuple[float | None, float | None], unit: str = "s"
+) -> tuple[float, float]:
+    """The clip in seconds, checked against the video. ``unit="frame"`` reads the span
+    as frame indices (EgoTaskQA intervals, MovieChat breakpoints) at the stream's rate."""
+    start, end = clip
+    if unit == "frame":
+        if not info.fps:
+            raise DecodeFailure("decode_error", "a span in frames needs the stream's frame rate")
+        start = None if start is None else start / info.fps
+        end = None if end is None else end / info.fps
+    elif unit != "s":
+        raise ValueError(f"span unit must be 's' or 'frame', got {unit!r}")
+    start = start if start is not None else 0.0
+    end = end if end is not None else info.duration
+    if end is None:
+        raise DecodeFailure("decode_error", "the container reports no duration")
+    if start < 0 or not end > start:
+        raise DecodeFailure("bad_span", f"empty or negative span [{start:g}, {end:g}] s")
+    if info.duration is not None and end > info.duration + 1e-3:
+        raise DecodeFailure(
+            "bad_span", f"span [{start:g}, {end:g}] s ends after the video ({info.duration:.3f} s)"
+        )
+    return start, end
+
+
 def sample_video(
     data: bytes,
     *,
@@ -179,29 +229,49 @@ def sample_video(
     clip: tuple[float | None, float | None],
     size: int | None,
     quality: int,
+    clip_unit: str = "s",
+    duration_range: tuple[float | None, float | None] = (None, None),
 ) -> tuple[VideoInfo, list[float], list[bytes], tuple[int, int]]:
     """Decode ``data`` once and return (info, frame times, JPEGs, (width, height))."""
     with Video(data) as video:
         info = video.info()
-        if info.width * info.height > MAX_PIXELS:
-            raise DecodeFailure(
-                "too_large", f"frame size {info.width}x{info.height} exceeds {MAX_PIXELS} pixels"
-            )
-        if info.duration is not None and info.duration > MAX_DURATION_S:
-            raise DecodeFailure(
-                "too_large", f"duration {info.duration:.0f} s exceeds {MAX_DURATION_S:.0f} s"
-            )
-        start = clip[0] if clip[0] is not None else 0.0
-        end = clip[1] if clip[1] is not None else info.duration
-        if end is None:
-            raise DecodeFailure("decode_error", "the container reports no duration")
-        if start < 0 or not end > start:
-            raise DecodeFailure("bad_span", f"empty or negative span [{start}, {end}]")
-        if info.duration is not None and end > info.duration + 1e-3:
-            raise DecodeFailure(
-                "bad_span", f"span [{start}, {end}] ends after the video ({info.duration:.3f} s)"
-            )
+        _check_caps(info)
+        check_duration(info, duration_range)
+        start, end = clip_span(info, clip, clip_unit)
         frames = video.frames_at(sampling.targets_for(policy, start, end))
         out_size = sampling.scaled_size(info.width, info.height, size)
         jpegs = [encode_jpeg(f, out_size, quality) for _, f in frames]
         return info, [t for t, _ in frames], jpegs, out_size
+
+
+def sample_images(
+    images: list[bytes],
+    *,
+    times: list[float],
+    info: VideoInfo,
+    size: int | None,
+    quality: int,
+) -> tuple[VideoInfo, list[float], list[bytes], tuple[int, int]]:
+    """Frames that are already images (ShareGPTVideo's JPEG folders): decode, scale to
+    the output size, re-encode. ``times`` and ``info`` come from the folder listing."""
+    out: list[bytes] = []
+    out_size: tuple[int, int] | None = None
+    for k, data in enumerate(images):
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                if image.width * image.height > MAX_PIXELS:
+                    raise DecodeFailure("too_large", f"image {k} exceeds {MAX_PIXELS} pixels")
+                rgb = image.convert("RGB")
+        except (OSError, ValueError, Image.DecompressionBombError) as e:
+            raise DecodeFailure("decode_error", f"frame image {k} is unreadable: {e}") from e
+        if out_size is None:
+            out_size = sampling.scaled_size(rgb.width, rgb.height, size)
+            info = VideoInfo(info.duration, info.fps, rgb.width, rgb.height)
+        if rgb.size != out_size:
+            rgb = rgb.resize(out_size, Image.Resampling.BOX)
+        buf = io.BytesIO()
+        rgb.save(buf, format="JPEG", quality=quality)
+        out.append(buf.getvalue())
+    if out_size is None:
+        raise DecodeFailure("decode_error", "the frame folder holds no images")
+    return info, times, out, out_size

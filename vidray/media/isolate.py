@@ -81,12 +81,20 @@ class IsolatedDecoder:
             self._child = None
 
     def sample_video(self, data: bytes, **kwargs: Any) -> Any:
+        """``decode.sample_video`` in the child."""
+        return self._call("video", data, kwargs)
+
+    def sample_images(self, images: list[bytes], **kwargs: Any) -> Any:
+        """``decode.sample_images`` in the child (JPEG decoding is no safer than video)."""
+        return self._call("images", images, kwargs)
+
+    def _call(self, op: str, data: Any, kwargs: dict[str, Any]) -> Any:
         failure = ("decode_crash", "")
         for _ in range(self.attempts):
             child = self._start()
             assert child.stdin is not None and child.stdout is not None
             try:
-                _send(child.stdin, (data, kwargs))
+                _send(child.stdin, (op, data, kwargs))
                 status, payload = _recv(child.stdout.fileno(), time.monotonic() + self.timeout_s)
             except TimeoutError:
                 self._kill()
@@ -113,19 +121,20 @@ class IsolatedDecoder:
 
 
 def serve(handle: Any = None) -> None:
-    """The child's loop: decode requests until stdin closes."""
+    """The child's loop: decode requests until stdin closes. ``handle`` replaces
+    ``decode.sample_video`` (the tests' faulty children do)."""
     from vidray.media import decode
 
-    handle = handle or decode.sample_video
+    handlers = {"video": handle or decode.sample_video, "images": decode.sample_images}
     inp, out = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing else may write into the answer stream
     while True:
         try:
-            data, kwargs = _recv(inp.fileno())
+            op, data, kwargs = _recv(inp.fileno())
         except EOFError:
             return
         try:
-            _send(out, ("ok", handle(data, **kwargs)))
+            _send(out, ("ok", handlers[op](data, **kwargs)))
         except DecodeFailure as e:
             _send(out, ("fail", (e.reason, e.message)))
         except Exception as e:  # a bug or an unexpected library error: still one sample

@@ -1,12 +1,37 @@
-"""The registry of sources: ``vidray convert SOURCE ...`` looks names up here."""
+"""The registry of sources: ``vidray convert SOURCE ...`` looks names up here.
+
+Every module of this package that defines a ``Source`` subclass with a ``name`` is a
+source; adding a dataset is adding a module.
+"""
 
 from __future__ import annotations
 
-from vidray.sources.base import Source, SourceContext
-from vidray.sources.finevideo import FineVideo
-from vidray.sources.webvid import WebVid
+import importlib
+import inspect
+import pkgutil
 
-REGISTRY: dict[str, type[Source]] = {cls.name: cls for cls in (WebVid, FineVideo)}
+from vidray.sources.base import AnnotationSource, Source, SourceContext
+
+
+def _discover() -> dict[str, type[Source]]:
+    found: dict[str, type[Source]] = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name == "base":
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if (
+                issubclass(cls, Source)
+                and cls.__module__ == module.__name__
+                and not inspect.isabstract(cls)
+            ):
+                if cls.name in found:
+                    raise RuntimeError(f"two sources named {cls.name!r}")
+                found[cls.name] = cls
+    return dict(sorted(found.items()))
+
+
+REGISTRY: dict[str, type[Source]] = _discover()
 
 
 class UnknownSource(KeyError):
@@ -22,4 +47,4 @@ def get(name: str, ctx: SourceContext | None = None) -> Source:
     return cls(ctx)
 
 
-__all__ = ["REGISTRY", "Source", "SourceContext", "UnknownSource", "get"]
+__all__ = ["REGISTRY", "AnnotationSource", "Source", "SourceContext", "UnknownSource", "get"]

@@ -8,13 +8,19 @@ live here and in ``vidray.io``.
 
 from __future__ import annotations
 
+import csv
+import dataclasses
+import fnmatch
+import io
 import json
+import posixpath
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from vidray import prompts
+from vidray.config import DEFAULT_MC_TEMPLATE
 from vidray.io import shards, storage
 
 
@@ -48,6 +54,10 @@ class Sample:
     conversations: list[Conversation] = field(default_factory=list)
     clip: tuple[float | None, float | None] = (None, None)
     error: tuple[str, str] | None = None  # (reason, message)
+    #: ``s``: ``clip`` in seconds; ``frame``: in frame indices of the stream.
+    clip_unit: Literal["s", "frame"] = "s"
+    #: ``video``: a video file (or ``data``); ``frames``: a folder of frame images.
+    media: Literal["video", "frames"] = "video"
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,12 @@ class SourceContext:
 
     prompts: tuple[str, ...] = prompts.BUILTIN_PROMPTS
     seed: int = 0
+    #: Where the videos are (annotation sources); None: the source's default folder.
+    videos: str | None = None
+    #: The dataset split to read; None: the source's default.
+    split: str | None = None
+    qa_mode: Literal["split", "multiturn"] = "split"
+    mc_template: str = DEFAULT_MC_TEMPLATE
 
     def instruction(self, sample_id: str) -> str:
         return prompts.draw(self.prompts, sample_id, self.seed)
@@ -73,6 +89,71 @@ def require_text(value: Any, name: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise BadAnnotation(f"{name} is missing or empty")
     return value.strip()
+
+
+def require(record: Any, key: str, kind: type | tuple[type, ...] = str) -> Any:
+    """``record[key]`` when it is a non-empty ``kind``; else ``BadAnnotation``."""
+    if not isinstance(record, dict):
+        raise BadAnnotation(f"record is a {type(record).__name__}, not an object")
+    value = record.get(key)
+    if not isinstance(value, kind) or (isinstance(value, str | list | dict) and not value):
+        raise BadAnnotation(f"{key!r} is missing, empty or not a {_kind_name(kind)}")
+    return value.strip() if isinstance(value, str) else value
+
+
+def require_number(record: Any, key: str) -> float:
+    """``record[key]`` as a finite float (numbers or numeric strings)."""
+    if not isinstance(record, dict):
+        raise BadAnnotation(f"record is a {type(record).__name__}, not an object")
+    value = record.get(key)
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise BadAnnotation(f"{key!r} is missing or not a number: {value!r}") from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise BadAnnotation(f"{key!r} is not finite: {value!r}")
+    return number
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(k.__name__ for k in kinds)
+
+
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def option_index(options: Sequence[str], answer: str) -> int:
+    """The index of the option whose text is ``answer`` (whitespace and case ignored)."""
+    want = " ".join(answer.split()).casefold()
+    for i, option in enumerate(options):
+        if " ".join(str(option).split()).casefold() == want:
+            return i
+    raise BadAnnotation(f"answer {answer!r} is none of the {len(options)} options")
+
+
+def render_choice(
+    template: str, question: str, options: Sequence[str], correct: Sequence[int]
+) -> tuple[str, str]:
+    """(prompt, answer) of a multiple-choice question: the options lettered ``A.``,
+    ``B.``, ... inside ``template``; the answer is each correct letter with its text."""
+    if not options:
+        raise BadAnnotation("multiple-choice question without options")
+    if len(options) > len(LETTERS):
+        raise BadAnnotation(f"{len(options)} options; at most {len(LETTERS)} can be lettered")
+    texts = [" ".join(str(o).split()) for o in options]
+    if any(not t for t in texts):
+        raise BadAnnotation("an option is empty")
+    if not correct:
+        raise BadAnnotation("no option is marked correct")
+    for i in correct:
+        if not 0 <= i < len(texts):
+            raise BadAnnotation(f"answer index {i} is outside the {len(texts)} options")
+    lines = "\n".join(f"{LETTERS[i]}. {t}" for i, t in enumerate(texts))
+    answer = "\n".join(f"{LETTERS[i]}. {texts[i]}" for i in sorted(set(correct)))
+    return template.format(question=question, options=lines), answer
 
 
 class Source(ABC):
@@ -183,3 +264,249 @@ class ParquetShardSource(Source):
                     yield Sample(sid, ref, error=("missing_video", "empty video cell"))
                     continue
                 yield Sample(sid, ref, data=data, conversations=convs)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One annotated question (or caption, or dialogue) on one video or span of it."""
+
+    #: Unique within the source, stable across runs: becomes the row id after the
+    #: source name. Use the dataset's own id where it has one.
+    key: str
+    #: The video, relative to the videos root (with ``find_videos_by_stem``: its name,
+    #: any extension).
+    video: str
+    #: (question, answer) turns; the first question gets the media token.
+    qa: tuple[tuple[str, str], ...]
+    #: The row's ``query``: the instruction or the (first) question.
+    query: str | None = None
+    span: tuple[float, float] | None = None
+    span_unit: Literal["s", "frame"] = "s"
+
+    @classmethod
+    def single(cls, key: str, video: str, question: str, answer: str, **kw: Any) -> Item:
+        return cls(key, video, ((question, answer),), question, **kw)
+
+
+ANNOTATION_SUFFIXES = (".json", ".jsonl", ".csv", ".parquet")
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".gif", ".mpg", ".mpeg")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+class AnnotationSource(Source):
+    """Annotation files next to a folder of videos (the common layout).
+
+    A subclass declares its annotation files per split (``fnmatch`` patterns relative to
+    INPUT), its default videos folder, and ``items(unit, key, record)``: how one
+    annotation record becomes ``Item``s. Records are read by file type here (``.json``
+    list or object, ``.jsonl``, ``.csv``, ``.parquet``); items on the same video and span
+    are grouped into one sample, so the video is decoded once for all of them.
+    """
+
+    #: split -> annotation file patterns, relative to INPUT.
+    annotation_files: ClassVar[dict[str, tuple[str, ...]]]
+    default_split: ClassVar[str] = "train"
+    #: The videos folder relative to INPUT when ``--videos`` is not given.
+    videos_dir: ClassVar[str] = "videos"
+    #: Item videos are names without a known extension: find them by one listing of the
+    #: videos root (any of ``VIDEO_SUFFIXES``), not by a probe per item.
+    find_videos_by_stem: ClassVar[bool] = False
+    #: Group only consecutive items (huge line-oriented files with one item per clip);
+    #: otherwise items are grouped across the whole annotation file.
+    group_consecutive: ClassVar[bool] = False
+    #: ``frames``: a video is a folder of frame images shot at ``frames_fps``.
+    media: ClassVar[Literal["video", "frames"]] = "video"
+    frames_fps: ClassVar[float | None] = None
+
+    def __init__(self, ctx: SourceContext | None = None) -> None:
+        super().__init__(ctx)
+        self._stems: dict[str, str] | None = None
+
+    # -- what a subclass fills in
+
+    @abstractmethod
+    def items(self, unit: str, key: str, record: Any) -> Iterable[Item]:
+        """The items of one record (``key``: its index or object key in ``unit``);
+        raise ``BadAnnotation`` when it is malformed."""
+
+    # -- shared machinery
+
+    def split(self) -> str:
+        split = self.ctx.split or self.default_split
+        if split not in self.annotation_files:
+            known = ", ".join(sorted(self.annotation_files))
+            raise BadSplit(f"{self.name} has no split {split!r}; its splits: {known}")
+        return split
+
+    def units(self, loc: storage.Location) -> list[str]:
+        patterns = self.annotation_files[self.split()]
+        found: set[str] = set()
+        for folder in sorted({_fixed_prefix(p) for p in patterns}):
+            for rel in storage.list_files(loc, ANNOTATION_SUFFIXES, folder):
+                if any(fnmatch.fnmatchcase(rel, p) for p in patterns):
+                    found.add(rel)
+        return sorted(found)
+
+    def videos_location(self, loc: storage.Location) -> storage.Location:
+        if self.ctx.videos:
+            return storage.location(self.ctx.videos)
+        if not self.videos_dir:
+            return loc
+        return storage.location(loc.uri.rstrip("/") + "/" + self.videos_dir)
+
+    def count(self, loc: storage.Location, unit: str, cap: int) -> int:
+        n = 0
+        for _ in self.samples(loc, unit):
+            n += 1
+            if n >= cap:
+                break
+        return n
+
+    def records(self, loc: storage.Location, unit: str) -> Iterator[tuple[str, Any]]:
+        """(key, record) pairs of one annotation file, by its type. A record that cannot
+        be parsed is yielded as a ``BadAnnotation`` instance."""
+        with storage.open_read(loc, unit) as f:
+            if unit.endswith(".parquet"):
+                for index, row in shards.iter_parquet_rows(f, None, rows_per_read=1024):
+                    yield str(index), row
+                return
+            text = io.TextIOWrapper(f, encoding="utf-8-sig")
+            if unit.endswith(".jsonl"):
+                for index, line in enumerate(text):
+                    if not line.strip():
+                        continue
+                    try:
+                        yield str(index), json.loads(line)
+                    except json.JSONDecodeError as e:
+                        yield str(index), BadAnnotation(f"line {index + 1}: invalid JSON: {e}")
+            elif unit.endswith(".csv"):
+                for index, row in enumerate(csv.DictReader(text)):
+                    yield str(index), row
+            else:
+                try:
+                    doc = json.load(text)
+                except json.JSONDecodeError as e:
+                    yield "", BadAnnotation(f"invalid JSON: {e}")
+                    return
+                if isinstance(doc, list):
+                    yield from ((str(i), r) for i, r in enumerate(doc))
+                elif isinstance(doc, dict):
+                    yield from doc.items()
+                else:
+                    yield "", BadAnnotation(f"a JSON {type(doc).__name__}, not a list or object")
+
+    def samples(self, loc: storage.Location, unit: str) -> Iterator[Sample]:
+        groups: dict[tuple[Any, ...], list[Item] | Sample] = {}
+        for key, record in self.records(loc, unit):
+            ref = shards.member_ref(unit, key) if key else unit
+            try:
+                if isinstance(record, BadAnnotation):
+                    raise record
+                items = list(self.items(unit, key, record))
+                if not items:
+                    raise BadAnnotation("the record holds no question or caption")
+                items = [self.resolve(loc, item) for item in items]
+            except BadAnnotation as e:
+                sid = self.sample_id(ref)
+                groups[("error", ref)] = Sample(sid, ref, error=("bad_annotation", str(e)))
+                continue
+            except MissingVideo as e:
+                sid = self.sample_id(ref)
+                groups[("error", ref)] = Sample(sid, e.video, error=("missing_video", str(e)))
+                continue
+            for item in items:
+                group = (item.video, item.span, item.span_unit)
+                if self.group_consecutive and groups and group not in groups:
+                    yield from map(self._sample, groups.values())
+                    groups.clear()
+                members = groups.setdefault(group, [])
+                assert isinstance(members, list)
+                members.append(item)
+        yield from map(self._sample, groups.values())
+
+    def resolve(self, loc: storage.Location, item: Item) -> Item:
+        """The item with its video path relative to the videos root. Override for
+        layouts that need a lookup; raise ``MissingVideo`` when it is absent."""
+        if not self.find_videos_by_stem:
+            return item
+        if self._stems is None:
+            self._stems = _index_by_stem(self.videos_location(loc))
+        stem = posixpath.splitext(item.video)[0] if _has_video_suffix(item.video) else item.video
+        found = self._stems.get(stem)
+        if found is None:
+            raise MissingVideo(item.video)
+        return dataclasses.replace(item, video=found)
+
+    def _sample(self, group: list[Item] | Sample) -> Sample:
+        if isinstance(group, Sample):
+            return group
+        first = group[0]
+        span = f"@{first.span[0]:g}-{first.span[1]:g}" if first.span else ""
+        sid = self.sample_id(f"{first.video}{span}")
+        if self.ctx.qa_mode == "multiturn" and len(group) > 1:
+            qa = tuple(turn for item in group for turn in item.qa)
+            query = first.query or first.qa[0][0]
+            convs = [_conversation(sid, qa, query)]
+        else:
+            convs = [
+                _conversation(self.sample_id(i.key), i.qa, i.query or i.qa[0][0]) for i in group
+            ]
+        return Sample(
+            sid,
+            first.video,
+            conversations=convs,
+            clip=first.span or (None, None),
+            clip_unit=first.span_unit,
+            media=self.media,
+        )
+
+    def multiple_choice(
+        self, question: str, options: Sequence[str], correct: Sequence[int]
+    ) -> tuple[str, str]:
+        """(prompt, answer) rendered with the run's ``--mc-template``."""
+        return render_choice(self.ctx.mc_template, question, options, correct)
+
+
+class BadSplit(ValueError):
+    """``--split`` names a split the source does not have."""
+
+
+class MissingVideo(Exception):
+    """Raised by ``resolve``: the item's video is not in the videos root."""
+
+    def __init__(self, video: str, message: str | None = None) -> None:
+        super().__init__(
+            message or f"no video named {video!r} (any of {', '.join(VIDEO_SUFFIXES)})"
+        )
+        self.video = video
+
+
+def _conversation(cid: str, qa: tuple[tuple[str, str], ...], query: str) -> Conversation:
+    turns: list[tuple[str, str]] = []
+    for k, (question, answer) in enumerate(qa):
+        turns += [("human", (IMAGE_TOKEN if k == 0 else "") + question), ("gpt", answer)]
+    return Conversation(cid, tuple(turns), query)
+
+
+def _fixed_prefix(pattern: str) -> str:
+    """The folder part of ``pattern`` before any wildcard: the only place to list."""
+    parts = pattern.split("/")[:-1]
+    fixed = []
+    for part in parts:
+        if any(c in part for c in "*?["):
+            break
+        fixed.append(part)
+    return "/".join(fixed)
+
+
+def _has_video_suffix(name: str) -> bool:
+    return name.lower().endswith(VIDEO_SUFFIXES)
+
+
+def _index_by_stem(videos: storage.Location) -> dict[str, str]:
+    """Video file stem -> relative path, from one recursive listing. On a clash the
+    first path in sorted order wins, so the choice is stable."""
+    index: dict[str, str] = {}
+    for rel in storage.list_files(videos, VIDEO_SUFFIXES):
+        index.setdefault(posixpath.splitext(posixpath.basename(rel))[0], rel)
+    return index
