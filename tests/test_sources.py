@@ -90,5 +90,5 @@ def test_finevideo_one_conversation_per_qa(finevideo_dir):
 
 
 def test_unknown_source():
-    with pytest.raises(UnknownSource, match="known: finevideo, webvid"):
+    with pytest.raises(UnknownSource, match=r"unknown source 'nope'; known: .*finevideo, .*webvid"):
         get("nope")

@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 import tempfile
+import textwrap
 import time
 from pathlib import Path
 
@@ -254,8 +255,14 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_sources() -> int:
     from vidray import sources
 
-    for name, cls in sorted(sources.REGISTRY.items()):
-        print(f"{name:12s} {cls.layout}")
+    for name, cls in sources.REGISTRY.items():
+        print(name)
+        print(textwrap.indent(textwrap.fill(cls.layout, 88), "    "))
+        if issubclass(cls, sources.AnnotationSource):
+            splits = ", ".join(
+                f"{s} (default)" if s == cls.default_split else s for s in cls.annotation_files
+            )
+            print(f"    splits: {splits}")
     return 0
 
 

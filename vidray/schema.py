@@ -55,4 +55,5 @@ REASONS = {
     "too_large": "the header claims a frame size or duration beyond vidray's caps",
     "decode_crash": "the decoder process died on this sample, every attempt",
     "timeout": "decoding this sample outlived the per-sample time limit, every attempt",
+    "filtered_duration": "the container's duration is outside --min-duration/--max-duration",
 }

@@ -1,0 +1,214 @@
+"""The machinery every annotation source shares: splits, record reading, grouping per
+video and span, the multi-turn mode, video lookup by stem, multiple-choice rendering,
+spans in frames and the duration filter."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.datasets import convert_in_process, mp4, write_json, write_jsonl, write_video
+from vidray import cli
+from vidray.config import ConvertOptions
+from vidray.io import storage
+from vidray.media import decode
+from vidray.media.sampling import SamplingPolicy
+from vidray.sources import base
+from vidray.sources.base import (
+    AnnotationSource,
+    BadAnnotation,
+    BadSplit,
+    Item,
+    SourceContext,
+    render_choice,
+)
+
+
+class Toy(AnnotationSource):
+    """Records {q, a, v, start?, end?}; v is a video name without extension."""
+
+    name = "toy"
+    layout = "toy"
+    annotation_files = {"train": ("ann/train*.json*",), "val": ("ann/val.json",)}
+    find_videos_by_stem = True
+
+    def items(self, unit: str, key: str, record: Any) -> Iterable[Item]:
+        span = None
+        if "start" in record:
+            span = (base.require_number(record, "start"), base.require_number(record, "end"))
+        q, a = base.require(record, "q"), base.require(record, "a")
+        yield Item.single(f"{unit}:{key}", base.require(record, "v"), q, a, span=span)
+
+
+class ToyConsecutive(Toy):
+    group_consecutive = True
+
+
+def toy_tree(root: Path) -> storage.Location:
+    write_json(
+        root / "ann" / "train.json",
+        [
+            {"q": "q0", "a": "a0", "v": "x"},
+            {"q": "q1", "a": "a1", "v": "y"},
+            {"q": "q2", "a": "a2", "v": "x"},  # same video as q0, not adjacent
+            {"q": "q3", "a": "a3", "v": "x", "start": 1, "end": 2},  # same video, a span
+            {"q": "", "a": "a4", "v": "x"},  # malformed
+            {"q": "q5", "a": "a5", "v": "nowhere"},
+        ],
+    )
+    write_jsonl(root / "ann" / "train_more.jsonl", [{"q": "q6", "a": "a6", "v": "y"}], ("{oops",))
+    write_json(root / "ann" / "val.json", [{"q": "v0", "a": "b0", "v": "y"}])
+    (root / "videos").mkdir()
+    (root / "videos" / "x.mkv").write_bytes(b"not read here")
+    (root / "videos" / "sub").mkdir()
+    (root / "videos" / "sub" / "y.webm").write_bytes(b"not read here")
+    return storage.location(str(root))
+
+
+def test_units_follow_the_split_and_unknown_splits_are_named(tmp_path):
+    loc = toy_tree(tmp_path)
+    assert Toy().units(loc) == ["ann/train.json", "ann/train_more.jsonl"]
+    assert Toy(SourceContext(split="val")).units(loc) == ["ann/val.json"]
+    with pytest.raises(BadSplit, match="toy has no split 'test'; its splits: train, val"):
+        Toy(SourceContext(split="test")).units(loc)
+
+
+def test_questions_on_one_video_and_span_are_one_sample(tmp_path):
+    loc = toy_tree(tmp_path)
+    samples = list(Toy().samples(loc, "ann/train.json"))
+    summary = [(s.video, s.clip, [c.id for c in s.conversations], s.error) for s in samples]
+    assert summary == [
+        ("x.mkv", (None, None), ["toy:ann/train.json:0", "toy:ann/train.json:2"], None),
+        ("sub/y.webm", (None, None), ["toy:ann/train.json:1"], None),
+        ("x.mkv", (1.0, 2.0), ["toy:ann/train.json:3"], None),
+        (
+            "ann/train.json#4",
+            (None, None),
+            [],
+            ("bad_annotation", "'q' is missing, empty or not a str"),
+        ),
+        ("nowhere", (None, None), [], ("missing_video", summary[4][3][1])),
+    ]
+    assert "no video named 'nowhere'" in summary[4][3][1]
+    assert [s.id for s in samples][:3] == ["toy:x.mkv", "toy:sub/y.webm", "toy:x.mkv@1-2"]
+    first = samples[0].conversations[0]
+    assert first.turns == (("human", "<image>\nq0"), ("gpt", "a0")) and first.query == "q0"
+
+
+def test_consecutive_grouping_for_huge_line_files(tmp_path):
+    loc = toy_tree(tmp_path)
+    videos = [s.video for s in ToyConsecutive().samples(loc, "ann/train.json") if not s.error]
+    assert videos == ["x.mkv", "sub/y.webm", "x.mkv", "x.mkv"]
+
+
+def test_multiturn_mode_merges_the_questions_of_a_sample(tmp_path):
+    loc = toy_tree(tmp_path)
+    samples = list(Toy(SourceContext(qa_mode="multiturn")).samples(loc, "ann/train.json"))
+    [conv] = samples[0].conversations
+    assert conv.id == "toy:x.mkv"
+    assert conv.turns == (("human", "<image>\nq0"), ("gpt", "a0"), ("human", "q2"), ("gpt", "a2"))
+    assert conv.query == "q0"
+    # a single question stays a row with its own id
+    assert [c.id for c in samples[1].conversations] == ["toy:ann/train.json:1"]
+
+
+def test_bad_lines_are_rows_and_videos_are_found_by_one_listing(tmp_path, monkeypatch):
+    loc = toy_tree(tmp_path)
+    calls = []
+    real = storage.list_files
+    monkeypatch.setattr(storage, "list_files", lambda *a, **k: calls.append(a) or real(*a, **k))
+    source = Toy()
+    samples = [*source.samples(loc, "ann/train.json"), *source.samples(loc, "ann/train_more.jsonl")]
+    assert len(calls) == 1  # one listing of the videos root for every record
+    errors = {s.id: s.error[0] for s in samples if s.error}
+    assert errors["toy:ann/train_more.jsonl#1"] == "bad_annotation"
+    assert [s.video for s in samples if not s.error][-1] == "sub/y.webm"
+
+
+def test_multiple_choice_rendering():
+    prompt, answer = render_choice(
+        "{question}\n{options}", "What moved?", ["the cup", " the  box "], [1]
+    )
+    assert prompt == "What moved?\nA. the cup\nB. the box"
+    assert answer == "B. the box"
+    _, several = render_choice("{question} {options}", "q", ["a", "b", "c"], [2, 0])
+    assert several == "A. a\nC. c"
+    for options, correct in (([], [0]), (["a"], []), (["a"], [1]), (["a", ""], [0])):
+        with pytest.raises(BadAnnotation):
+            render_choice("{question} {options}", "q", options, correct)
+    assert base.option_index(["The cup.", "The Book."], " the book. ") == 1
+    with pytest.raises(BadAnnotation, match="none of the 2 options"):
+        base.option_index(["a", "b"], "c")
+
+
+@pytest.mark.parametrize(
+    "template, problem",
+    [("{question}", "must contain {options}"), ("{question} {options} {x}", "only")],
+)
+def test_bad_mc_templates_are_refused(template, problem):
+    with pytest.raises(ValueError, match=problem):
+        ConvertOptions(source="star", input="i", output="o", mc_template=template)
+
+
+def test_spans_in_frames_and_the_duration_filter():
+    data = mp4(4.0, 10)
+    policy = SamplingPolicy(num_frames=4)
+    info, times, jpegs, _ = decode.sample_video(
+        data, policy=policy, clip=(10, 30), clip_unit="frame", size=None, quality=80
+    )
+    assert info.fps == 10 and len(jpegs) == 4
+    assert all(1.0 <= t < 3.0 for t in times)
+    with pytest.raises(decode.DecodeFailure) as e:
+        decode.sample_video(
+            data, policy=policy, clip=(0, 50), clip_unit="frame", size=None, quality=80
+        )
+    assert e.value.reason == "bad_span"
+    for bounds in ((5.0, None), (None, 3.0)):
+        with pytest.raises(decode.DecodeFailure) as e:
+            decode.sample_video(
+                data, policy=policy, clip=(None, None), size=None, quality=80, duration_range=bounds
+            )
+        assert e.value.reason == "filtered_duration"
+    kept = decode.sample_video(
+        data, policy=policy, clip=(None, None), size=None, quality=80, duration_range=(3.9, 4.1)
+    )
+    assert len(kept[2]) == 4
+
+
+def test_min_duration_is_recorded_per_question(tmp_path):
+    from tests.datasets import star
+
+    root = tmp_path / "star"
+    star.build(root)
+    rows, errors = convert_in_process("star", root, tmp_path / "out", min_duration=5.0)
+    # 6H78U is 6 s long, ZS9XR 4 s: the latter's questions are filtered, with their ids
+    assert {r["id"] for r in rows} == {"star:Interaction_T1_13", "star:Interaction_T1_14"}
+    reasons = {e["id"]: e["reason"] for e in errors}
+    assert reasons["star:Sequence_T2_7"] == "filtered_duration"
+    assert reasons["star:Sequence_T2_8"] == "filtered_duration"
+
+
+def test_custom_template_reaches_the_rows(tmp_path):
+    from tests.datasets import star
+
+    root = tmp_path / "star"
+    star.build(root)
+    rows, _ = convert_in_process(
+        "star", root, tmp_path / "out", mc_template="Q: {question}\nChoices:\n{options}"
+    )
+    row = next(r for r in rows if r["id"] == "star:Interaction_T1_13")
+    assert row["conversations"][0]["value"] == (
+        "<image>\nQ: Which object was taken by the person?\nChoices:\n"
+        "A. The cup.\nB. The blanket.\nC. The book.\nD. The phone."
+    )
+
+
+def test_cli_names_the_splits_of_a_source(tmp_path, capsys):
+    write_json(tmp_path / "STAR_train.json", [])
+    write_video(tmp_path / "videos" / "a.mp4")
+    code = cli.main(["convert", "star", str(tmp_path), str(tmp_path / "out"), "--split", "test"])
+    assert code == 2
+    assert "star has no split 'test'; its splits: train, val" in capsys.readouterr().err
