@@ -212,3 +212,11 @@ def test_cli_names_the_splits_of_a_source(tmp_path, capsys):
     code = cli.main(["convert", "star", str(tmp_path), str(tmp_path / "out"), "--split", "test"])
     assert code == 2
     assert "star has no split 'test'; its splits: train, val" in capsys.readouterr().err
+
+
+def test_inputs_that_would_share_output_names_are_refused():
+    from vidray.pipeline import ConvertError, _check_unit_names
+
+    _check_unit_names(["a/train.json", "a/val.json", "b/train.json"])
+    with pytest.raises(ConvertError, match=r"a/train.json and a/train.jsonl would name"):
+        _check_unit_names(["a/train.json", "a/train.jsonl"])

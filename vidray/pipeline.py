@@ -527,6 +527,20 @@ class _Progress:
         )
 
 
+def _check_unit_names(shards: list[str]) -> None:
+    """Output files are named after their input file's path without its extension, so
+    two inputs differing only in extension would write the same files: refuse."""
+    seen: dict[str, str] = {}
+    for shard in shards:
+        name = sink.unit_name(shard, 0)
+        if name in seen:
+            raise ConvertError(
+                f"{seen[name]} and {shard} would name the same output files; "
+                "move one of them out of INPUT"
+            )
+        seen[name] = shard
+
+
 def build_source(opts: ConvertOptions) -> sources.Source:
     """The source of ``opts``, with its instruction pool loaded."""
     ctx = SourceContext(
@@ -558,6 +572,7 @@ def convert(opts: ConvertOptions) -> Summary:
             raise ConvertError(
                 f"nothing found at {inp.display()}: {opts.source} expects {source.layout}"
             )
+        _check_unit_names(shards)
         committed = sink.begin(out, opts.recorded(), overwrite=opts.overwrite)
     except (
         sources.UnknownSource,
