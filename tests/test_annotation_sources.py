@@ -220,3 +220,10 @@ def test_inputs_that_would_share_output_names_are_refused():
     _check_unit_names(["a/train.json", "a/val.json", "b/train.json"])
     with pytest.raises(ConvertError, match=r"a/train.json and a/train.jsonl would name"):
         _check_unit_names(["a/train.json", "a/train.jsonl"])
+
+
+def test_dataset_options_are_refused_where_they_cannot_apply(tmp_path, capsys):
+    (tmp_path / "x.tar").write_bytes(b"")
+    code = cli.main(["convert", "webvid", str(tmp_path), str(tmp_path / "o"), "--split", "val"])
+    assert code == 2
+    assert "--videos and --split do not apply" in capsys.readouterr().err

@@ -567,6 +567,11 @@ def convert(opts: ConvertOptions) -> Summary:
         storage.check_reachable(out)
         if isinstance(source, AnnotationSource):
             storage.check_reachable(source.videos_location(inp))
+        elif opts.videos or opts.split:
+            raise ConvertError(
+                f"{opts.source} carries its videos inside its shards and has no splits: "
+                "--videos and --split do not apply"
+            )
         shards = source.units(inp)
         if not shards:
             raise ConvertError(
