@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -32,7 +32,7 @@ class Toy(AnnotationSource):
 
     name = "toy"
     layout = "toy"
-    annotation_files = {"train": ("ann/train*.json*",), "val": ("ann/val.json",)}
+    annotation_files: ClassVar = {"train": ("ann/train*.json*",), "val": ("ann/val.json",)}
     find_videos_by_stem = True
 
     def items(self, unit: str, key: str, record: Any) -> Iterable[Item]:
@@ -93,7 +93,11 @@ def test_questions_on_one_video_and_span_are_one_sample(tmp_path):
         ("nowhere", (None, None), [], ("missing_video", summary[4][3][1])),
     ]
     assert "no video named 'nowhere'" in summary[4][3][1]
-    assert [s.id for s in samples][:3] == ["toy:x.mkv", "toy:sub/y.webm", "toy:x.mkv@1-2"]
+    assert [s.id for s in samples][:3] == [
+        "toy:ann/train.json#x.mkv",
+        "toy:ann/train.json#sub/y.webm",
+        "toy:ann/train.json#x.mkv@1-2",
+    ]
     first = samples[0].conversations[0]
     assert first.turns == (("human", "<image>\nq0"), ("gpt", "a0")) and first.query == "q0"
 
@@ -108,7 +112,8 @@ def test_multiturn_mode_merges_the_questions_of_a_sample(tmp_path):
     loc = toy_tree(tmp_path)
     samples = list(Toy(SourceContext(qa_mode="multiturn")).samples(loc, "ann/train.json"))
     [conv] = samples[0].conversations
-    assert conv.id == "toy:x.mkv"
+    # named after its annotation file and video: unique even when files share videos
+    assert conv.id == "toy:ann/train.json#x.mkv"
     assert conv.turns == (("human", "<image>\nq0"), ("gpt", "a0"), ("human", "q2"), ("gpt", "a2"))
     assert conv.query == "q0"
     # a single question stays a row with its own id

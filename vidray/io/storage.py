@@ -116,11 +116,14 @@ def check_reachable(loc: Location) -> None:
         raise StorageError(f"cannot reach {loc.display()}: {type(e).__name__}: {e}") from e
 
 
-def list_files(loc: Location, suffixes: tuple[str, ...], subdir: str = "") -> list[str]:
-    """Sorted relative paths of files under ``loc/subdir`` ending in ``suffixes``."""
+def list_files(
+    loc: Location, suffixes: tuple[str, ...], subdir: str = "", maxdepth: int | None = None
+) -> list[str]:
+    """Sorted relative paths of files under ``loc/subdir`` ending in ``suffixes``, at
+    most ``maxdepth`` levels down (None: all)."""
     base = loc.join(subdir) if subdir else loc.path
     try:
-        found = loc.fs.find(base)
+        found = loc.fs.find(base, maxdepth=maxdepth)
     except FileNotFoundError:
         return []
     rels = [loc.relative(p) for p in found if p.endswith(suffixes)]

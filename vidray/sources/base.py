@@ -280,7 +280,8 @@ class Item:
     qa: tuple[tuple[str, str], ...]
     #: The row's ``query``: the instruction or the (first) question.
     query: str | None = None
-    span: tuple[float, float] | None = None
+    #: (start, end); an end of None runs to the end of the video.
+    span: tuple[float, float | None] | None = None
     span_unit: Literal["s", "frame"] = "s"
 
     @classmethod
@@ -341,8 +342,10 @@ class AnnotationSource(Source):
     def units(self, loc: storage.Location) -> list[str]:
         patterns = self.annotation_files[self.split()]
         found: set[str] = set()
-        for folder in sorted({_fixed_prefix(p) for p in patterns}):
-            for rel in storage.list_files(loc, ANNOTATION_SUFFIXES, folder):
+        # List only below each pattern's fixed folder and no deeper than the pattern
+        # reaches: annotation files often sit next to millions of extracted videos.
+        for folder, depth in sorted({_listing_scope(p) for p in patterns}):
+            for rel in storage.list_files(loc, ANNOTATION_SUFFIXES, folder, maxdepth=depth):
                 if any(fnmatch.fnmatchcase(rel, p) for p in patterns):
                     found.add(rel)
         return sorted(found)
@@ -417,12 +420,12 @@ class AnnotationSource(Source):
             for item in items:
                 group = (item.video, item.span, item.span_unit)
                 if self.group_consecutive and groups and group not in groups:
-                    yield from map(self._sample, groups.values())
+                    yield from (self._group_sample(unit, g) for g in groups.values())
                     groups.clear()
                 members = groups.setdefault(group, [])
                 assert isinstance(members, list)
                 members.append(item)
-        yield from map(self._sample, groups.values())
+        yield from (self._group_sample(unit, g) for g in groups.values())
 
     def resolve(self, loc: storage.Location, item: Item) -> Item:
         """The item with its video path relative to the videos root. Override for
@@ -437,12 +440,14 @@ class AnnotationSource(Source):
             raise MissingVideo(item.video)
         return dataclasses.replace(item, video=found)
 
-    def _sample(self, group: list[Item] | Sample) -> Sample:
+    def _group_sample(self, unit: str, group: list[Item] | Sample) -> Sample:
         if isinstance(group, Sample):
             return group
         first = group[0]
-        span = f"@{first.span[0]:g}-{first.span[1]:g}" if first.span else ""
-        sid = self.sample_id(f"{first.video}{span}")
+        span = f"@{_fmt(first.span[0])}-{_fmt(first.span[1])}" if first.span else ""
+        # Groups never span annotation files, so the file makes the id unique even when
+        # several files (or splits) ask about the same video.
+        sid = self.sample_id(shards.member_ref(unit, f"{first.video}{span}"))
         if self.ctx.qa_mode == "multiturn" and len(group) > 1:
             qa = tuple(turn for item in group for turn in item.qa)
             query = first.query or first.qa[0][0]
@@ -488,15 +493,18 @@ def _conversation(cid: str, qa: tuple[tuple[str, str], ...], query: str) -> Conv
     return Conversation(cid, tuple(turns), query)
 
 
-def _fixed_prefix(pattern: str) -> str:
-    """The folder part of ``pattern`` before any wildcard: the only place to list."""
-    parts = pattern.split("/")[:-1]
-    fixed = []
-    for part in parts:
-        if any(c in part for c in "*?["):
-            break
-        fixed.append(part)
-    return "/".join(fixed)
+def _fmt(t: float | None) -> str:
+    return "end" if t is None else f"{t:g}"
+
+
+def _listing_scope(pattern: str) -> tuple[str, int]:
+    """(folder, depth): the folders of ``pattern`` before any wildcard, and how many
+    path levels below them the pattern reaches (``*`` stays within one level)."""
+    parts = pattern.split("/")
+    fixed = 0
+    while fixed < len(parts) - 1 and not any(c in parts[fixed] for c in "*?["):
+        fixed += 1
+    return "/".join(parts[:fixed]), len(parts) - fixed
 
 
 def _has_video_suffix(name: str) -> bool:
