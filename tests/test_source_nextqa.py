@@ -1,0 +1,102 @@
+"""NExT-QA: OE and MC configurations as splits; keys unique across them."""
+
+import pytest
+
+from tests.datasets import convert_in_process
+from tests.datasets.nextqa import DOG, GIRL, build
+from vidray.io import storage
+from vidray.sources import SourceContext, get
+from vidray.sources.base import BadSplit
+
+
+@pytest.fixture(scope="module")
+def fixture(tmp_path_factory):
+    root = tmp_path_factory.mktemp("nextqa")
+    return root, build(root)
+
+
+def ids(root, split: str | None = None, **ctx) -> list[str]:
+    src = get("nextqa", SourceContext(split=split, **ctx))
+    loc = storage.location(str(root))
+    return [
+        c.id if not s.error else s.id
+        for unit in src.units(loc)
+        for s in src.samples(loc, unit)
+        for c in (s.conversations or [s])
+    ]
+
+
+def test_fixture_converts_to_exactly_the_expected_rows(fixture, tmp_path):
+    root, expected = fixture
+    rows, errors = convert_in_process("nextqa", root, tmp_path / "out")
+    assert {r["id"] for r in rows} == expected.rows
+    assert {e["id"]: e["reason"] for e in errors} == expected.errors
+    expected.check(rows)
+
+
+def test_splits_read_their_own_files(fixture):
+    root, _ = fixture
+    loc = storage.location(str(root))
+    units = {
+        split: get("nextqa", SourceContext(split=split)).units(loc)
+        for split in (None, "train", "validation", "test", "mc-test")
+    }
+    assert units[None] == units["train"] == ["OE/train-00000-of-00001.parquet"]
+    assert units["validation"] == ["OE/validation-00000-of-00001.parquet"]
+    assert units["test"] == ["OE/test-00000-of-00001.parquet"]
+    assert units["mc-test"] == ["MC/test-00000-of-00001.parquet"]
+    with pytest.raises(BadSplit):
+        get("nextqa", SourceContext(split="val")).units(loc)
+
+
+def test_multiple_choice_split(fixture, tmp_path):
+    """MC: options a0..a4 lettered, the integer answer picks the correct one; the
+    string video id of this configuration names the same file."""
+    root, _ = fixture
+    rows, errors = convert_in_process("nextqa", root, tmp_path / "out", split="mc-test")
+    (r,) = rows
+    assert r["id"] == f"nextqa:MC/test:{GIRL}:0"
+    assert [t["value"] for t in r["conversations"]] == [
+        "<image>\nwhat does the girl do after picking up the ball\n"
+        "Please choose the right answer from the following options:\n"
+        "A. sit down\nB. wave\nC. run away\nD. throw the ball\nE. cry",
+        "D. throw the ball",
+    ]
+    assert r["query"] == "what does the girl do after picking up the ball"
+    assert {e["id"]: e["reason"] for e in errors} == {
+        "nextqa:MC/test-00000-of-00001.parquet#1": "bad_annotation"
+    }
+
+
+def test_keys_are_unique_across_configurations_and_splits(fixture):
+    """OE test and MC test ask qid 0 of the same video; qid repeats across videos."""
+    root, _ = fixture
+    every = [i for split in ("train", "validation", "test", "mc-test") for i in ids(root, split)]
+    assert len(every) == len(set(every))
+    assert f"nextqa:OE/test:{GIRL}:0" in every and f"nextqa:MC/test:{GIRL}:0" in every
+    assert f"nextqa:OE/validation:{DOG}:3" in every
+
+
+def test_multiturn_joins_the_questions_of_a_video(fixture, tmp_path):
+    root, _ = fixture
+    rows, _ = convert_in_process("nextqa", root, tmp_path / "out", qa_mode="multiturn")
+    by_id = {r["id"]: r for r in rows}
+    assert set(by_id) == {
+        f"nextqa:OE/train-00000-of-00001.parquet#{GIRL}.mp4",
+        f"nextqa:OE/train:{DOG}:0",
+    }
+    assert [
+        t["value"]
+        for t in by_id[f"nextqa:OE/train-00000-of-00001.parquet#{GIRL}.mp4"]["conversations"]
+    ] == [
+        "<image>\nwhat does the girl do after picking up the ball",
+        "throw it",
+        "how many people are there",
+        "two",
+    ]
+
+
+def test_ids_are_deterministic(fixture):
+    root, _ = fixture
+    assert ids(root) == ids(root, seed=3)
+    assert ids(root, "mc-test") == ids(root, "mc-test")

@@ -1,0 +1,53 @@
+"""Perception Test (validation): multiple choice on whole videos."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from vidray.sources.base import AnnotationSource, BadAnnotation, Item, require
+
+
+class PerceptionTest(AnnotationSource):
+    """One multiple-choice row per question of the validation parquet, rendered with
+    ``--mc-template``; the row's ``query`` is the question.
+
+    ``answer_id`` is stored as a string ("2"): it is parsed as an integer index into
+    ``options`` (the recipe indexed the options with the string itself). Only the
+    validation split is offered: the test parquet withholds its answers, so
+    ``--split test`` is refused. ``question_id`` counts the questions of one video, so
+    the key is ``<video_name>:<question_id>``.
+    """
+
+    name = "perceptiontest"
+    layout = (
+        "INPUT/mc_question_val/validation-*.parquet  {video_name, question, question_id, "
+        'options, answer_id ("2"), area, reasoning, tag}; videos: INPUT/videos/<video_name>.mp4'
+    )
+    annotation_files = {"validation": ("mc_question_val/validation-*.parquet",)}
+    default_split = "validation"
+
+    def items(self, unit: str, key: str, record: Any) -> Iterable[Item]:
+        video = require(record, "video_name")
+        qid = _text_id(record, "question_id")
+        question = require(record, "question")
+        options = require(record, "options", list)
+        prompt, answer = self.multiple_choice(question, options, [_index(record, "answer_id")])
+        yield Item(f"{video}:{qid}", f"{video}.mp4", ((prompt, answer),), question)
+
+
+def _text_id(record: dict, name: str) -> str:
+    value = record.get(name)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return require(record, name)
+
+
+def _index(record: dict, name: str) -> int:
+    """An option index stored as an integer or as a string of digits."""
+    value = record.get(name)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return int(value)
+    raise BadAnnotation(f"{name!r} is not an option index: {value!r}")
