@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from vidray import __version__
+from vidray.export import add_export_parser, run_export
 
 EPILOG = """\
 Output: OUTPUT/data/*.parquet (one row per conversation, frames as JPEG),
@@ -249,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="generate small WebVid and FineVideo inputs and convert them locally"
     )
     demo.add_argument("dir", nargs="?", default=None, help="work directory (default: a temp dir)")
+    add_export_parser(sub)
     return parser
 
 
@@ -320,6 +322,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_sources()
     if args.command == "demo":
         return cmd_demo(args.dir)
+    if args.command == "export":
+        return run_export(args)
     try:
         opts = options_from_args(args)
     except ValueError as e:

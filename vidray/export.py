@@ -1,0 +1,727 @@
+"""Exports trainers read, from a vidray OUTPUT: ``vidray export FORMAT OUTPUT DEST``.
+
+A vidray OUTPUT keeps frames inside Parquet; trainers want JSON records that point at
+image files on a local disk. Every export therefore does the same three things:
+
+1. stream OUTPUT's committed data files one row group at a time (frames are never all
+   in memory; what is kept per video+clip is its folder name and frame count only, plus
+   the row ids for the ``frames`` index);
+2. write each distinct (source, video, clip) once as ``DEST/frames/<folder>/image_00001.jpg``,
+   ``image_00002.jpg``, ... in timestamp order, the JPEG bytes exactly as vidray encoded
+   them, and one record per row into a temporary file per split;
+3. read every record back from disk and validate it (media tokens == media entries,
+   every referenced file present), and only then move the files into place (and, for
+   LLaMA-Factory, merge ``dataset_info.json``). A failed validation leaves no new record
+   file behind.
+
+Formats: ``llamafactory`` (sharegpt ``messages`` + ``videos`` as lists of frame paths,
+the ``dataset_info.json`` form of seed 001), ``llava`` (the recipe's ``{id, conversations,
+video, query}`` with ``video`` a frame folder) and ``frames`` (folders plus a JSON Lines
+index). ``docs/output-schema.md`` ("Exports") documents each file.
+
+Splits are assigned by hashing the *group* (video and clip, or video alone with
+``--split-by video``) with the seed, never the row id and never a shuffle: every row of a
+clip lands in the same split (its frames cannot leak from train into test) and the
+assignment does not depend on file order, worker count or which other rows exist.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import re
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+Format = Literal["llamafactory", "llava", "frames"]
+FORMATS: tuple[str, ...] = ("llamafactory", "llava", "frames")
+
+#: Where frame folders go, relative to DEST; shared by every format, so several exports
+#: of one OUTPUT into the same DEST write each clip's frames under one name.
+FRAMES_DIR = "frames"
+DATASET_INFO = "dataset_info.json"
+IMAGE_TOKEN = "<image>"
+VIDEO_TOKEN = "<video>"
+LEAD = IMAGE_TOKEN + "\n"
+
+#: Roles of the vidray conversation turns and their LLaMA-Factory names.
+ROLES = {"human": "user", "gpt": "assistant"}
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_SPLIT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_JPEG_MAGIC = b"\xff\xd8"
+#: Ratios must add up to 1 within this (``0.7,0.2,0.1`` is not exactly 1.0 in floats).
+_SUM_TOLERANCE = 1e-6
+_COLUMNS = ["id", "source", "video", "clip_start", "clip_end", "conversations", "query",
+            "frames", "frame_timestamps", "width", "height"]  # fmt: skip
+
+
+class ExportError(Exception):
+    """The export cannot be done or did not validate; the message is one line."""
+
+
+# --------------------------------------------------------------------------- options
+
+
+def parse_split(spec: str) -> tuple[tuple[str, float], ...]:
+    """``train=0.8,val=0.1,test=0.1`` -> ``(("train", 0.8), ...)``, checked: distinct
+    file-safe names, positive ratios that sum to 1."""
+    splits: list[tuple[str, float]] = []
+    for part in spec.split(","):
+        name, sep, ratio_text = part.strip().partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise ValueError(f"--split: expected NAME=RATIO[,NAME=RATIO...], got {spec!r}")
+        if not _SPLIT_NAME.match(name):
+            raise ValueError(f"--split: bad split name {name!r} (letters, digits, - and _)")
+        try:
+            ratio = float(ratio_text)
+        except ValueError:
+            raise ValueError(
+                f"--split: ratio of {name!r} is not a number: {ratio_text!r}"
+            ) from None
+        if not (math.isfinite(ratio) and ratio > 0):
+            raise ValueError(f"--split: ratio of {name!r} must be > 0, got {ratio_text.strip()}")
+        if name in (n for n, _ in splits):
+            raise ValueError(f"--split: split {name!r} given twice")
+        splits.append((name, ratio))
+    total = sum(r for _, r in splits)
+    if abs(total - 1.0) > _SUM_TOLERANCE:
+        raise ValueError(f"--split: ratios must sum to 1, got {total:g} ({spec})")
+    return tuple(splits)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExportOptions:
+    """One export, as the CLI builds it; checked at construction."""
+
+    format: Format
+    output: str
+    dest: str
+    name: str | None = None  # default: the output's source name
+    split: tuple[tuple[str, float], ...] | None = None  # None: one file, no split
+    split_by: Literal["clip", "video"] = "clip"
+    seed: int = 0
+    overwrite: bool = False  # llamafactory: replace a different dataset_info entry
+    absolute_paths: bool = False  # llamafactory: absolute frame paths in records
+
+    def __post_init__(self) -> None:
+        if self.format not in FORMATS:
+            raise ValueError(f"unknown export format {self.format!r}; one of {FORMATS}")
+        if self.split_by not in ("clip", "video"):
+            raise ValueError(f"--split-by must be clip or video, got {self.split_by!r}")
+        if self.name is not None and not _NAME.match(self.name):
+            raise ValueError(f"--name {self.name!r}: use letters, digits, '.', '-' and '_'")
+        if self.dest.startswith("s3://") or (
+            "://" in self.dest and not self.dest.startswith("file://")
+        ):
+            raise ValueError(
+                f"DEST must be a local directory (trainers read local files): {self.dest}"
+            )
+
+
+@dataclass
+class ExportSummary:
+    format: str
+    dest: str
+    files: list[str] = field(default_factory=list)  # record/index files, relative to DEST
+    records: dict[str, int] = field(default_factory=dict)  # per split ("" when unsplit)
+    frame_folders: int = 0
+    frame_files: int = 0
+
+    def describe(self) -> str:
+        total = sum(self.records.values())
+        if list(self.records) == [""]:
+            splits = f"no split ({self.files[0]})"
+        else:
+            splits = "splits " + ", ".join(f"{k}={v}" for k, v in self.records.items())
+        unit = "index lines" if self.format == "frames" else "records"
+        return (
+            f"exported {total} {unit} ({self.format}) to {self.dest}: "
+            f"{self.frame_folders} frame folders, {self.frame_files} frame files; {splits}"
+        )
+
+
+# --------------------------------------------------------------------------- naming
+
+
+def group_key(video: str, clip_start: float | None, clip_end: float | None) -> str:
+    """The split key of a clip: rows with the same video and span share it."""
+    return json.dumps([video, clip_start, clip_end])
+
+
+def assign_split(key: str, splits: tuple[tuple[str, float], ...], seed: int) -> str:
+    """The split of ``key``: sha256(seed, key) read as a number in [0, 1), placed on the
+    cumulative ratios. A pure function of (seed, key), so it is the same on every run,
+    and each key's draw is independent of every other row's."""
+    digest = hashlib.sha256(f"{seed}\x00{key}".encode()).digest()
+    u = int.from_bytes(digest[:8], "big") / 2.0**64
+    edge = 0.0
+    for name, ratio in splits:
+        edge += ratio
+        if u < edge:
+            return name
+    return splits[-1][0]  # ratios summing to 1 - epsilon: the rest goes to the last
+
+
+def folder_name(source: str, video: str, clip_start: float | None, clip_end: float | None) -> str:
+    """A file-safe, readable and collision-free folder name for one clip: the source and
+    video reference with unsafe characters replaced (``#`` and ``/`` in tar and parquet
+    references), the span, then a hash of the exact key, since replacing characters
+    and truncating can map two references to one string."""
+    readable = _UNSAFE.sub("_", f"{source}_{video}").strip("._-")[:96]
+    if clip_start is not None or clip_end is not None:
+        span = "-".join("x" if t is None else f"{t:.3f}" for t in (clip_start, clip_end))
+        readable = f"{readable}_{span}"
+    digest = hashlib.sha256(json.dumps([source, video, clip_start, clip_end]).encode())
+    return f"{readable}_{digest.hexdigest()[:12]}"
+
+
+def frame_file(k: int) -> str:
+    """``image_00001.jpg`` for the first frame: the AdaCLIP layout; the zero padding keeps
+    name order equal to time order for loaders that sort a folder's listing."""
+    return f"image_{k + 1:05d}.jpg"
+
+
+def split_file(name: str, split: str, suffix: str) -> str:
+    return f"{name}_{split}{suffix}" if split else f"{name}{suffix}"
+
+
+def dataset_info_entry(file_name: str) -> dict[str, Any]:
+    """A ``dataset_info.json`` entry exactly in the form of seed 001."""
+    return {
+        "file_name": file_name,
+        "formatting": "sharegpt",
+        "columns": {"messages": "messages", "videos": "videos"},
+        "tags": {
+            "role_tag": "role",
+            "content_tag": "content",
+            "user_tag": "user",
+            "assistant_tag": "assistant",
+        },
+    }
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _data_files(out: Any) -> tuple[list[str], dict[str, Any] | None]:
+    """The committed data files of OUTPUT (as ``sink.read_output`` selects them) and its
+    manifest, or an ExportError when OUTPUT is not a vidray output or holds no data."""
+    from vidray import sink
+    from vidray.io import storage
+
+    if storage.exists(out, sink.MARKER):
+        manifest = sink.read_manifest(out)
+        return list(manifest.get("data_files", [])), manifest
+    if not any(storage.exists(out, rel) for rel in (sink.UNITS_DIR, sink.RUN_FILE)):
+        raise ExportError(
+            f"{out.display()} is not a vidray output (no {sink.MARKER}, "
+            f"{sink.UNITS_DIR}/ or {sink.RUN_FILE})"
+        )
+    units = sink.committed_units(out).values()
+    files = sorted(r["data_file"] for r in units if r["data_file"])
+    if files:
+        print(
+            f"vidray: warning: {out.display()} has no {sink.MARKER} (a job still running or "
+            f"stopped): exporting the {len(files)} data files committed so far",
+            file=sys.stderr,
+        )
+    return files, None
+
+
+def _iter_rows(out: Any, files: list[str]) -> Iterator[dict[str, Any]]:
+    """Rows of ``files``, a few at a time: memory holds one batch of frames, not the
+    dataset."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from vidray.io import storage
+    from vidray.schema import OUTPUT_SCHEMA
+
+    for rel in files:
+        with storage.open_read(out, rel) as f:
+            try:
+                pf = pq.ParquetFile(f)
+            except (pa.ArrowException, OSError) as e:
+                raise ExportError(f"{out.display(rel)}: not a Parquet file: {e}") from None
+            schema = pf.schema_arrow
+            for col in _COLUMNS:
+                want = OUTPUT_SCHEMA.field(col).type
+                if col not in schema.names or not schema.field(col).type.equals(want):
+                    raise ExportError(
+                        f"{out.display(rel)}: not a vidray data file (column {col!r} missing "
+                        f"or not {want})"
+                    )
+            for batch in pf.iter_batches(batch_size=32, columns=_COLUMNS):
+                yield from batch.to_pylist()
+
+
+def _first_source(out: Any, files: list[str]) -> str:
+    """The name of the output's source when no ``_SUCCESS`` says it: its first row's."""
+    for row in _iter_rows(out, files[:1]):
+        return str(row["source"])
+    raise ExportError(f"{out.display(files[0])} has no rows")
+
+
+# --------------------------------------------------------------------------- writing
+
+
+class _JsonListWriter:
+    """A JSON list written one record per line to a temporary file next to its final
+    name: valid JSON for ``json.load`` and LLaMA-Factory, and readable back line by line
+    (``json.dumps`` escapes newlines in strings) so validation needs no full load."""
+
+    def __init__(self, path: Path, *, lines: bool = False) -> None:
+        self.path = path
+        self.tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex}")
+        self.lines = lines  # JSON Lines instead of a list
+        self.count = 0
+        self._f = open(self.tmp, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        if not lines:
+            self._f.write("[")
+
+    def write(self, record: dict[str, Any]) -> None:
+        text = json.dumps(record, ensure_ascii=False)
+        if self.lines:
+            self._f.write(text + "\n")
+        else:
+            self._f.write(("\n" if self.count == 0 else ",\n") + text)
+        self.count += 1
+
+    def close(self) -> None:
+        if not self.lines:
+            self._f.write("\n]\n")
+        self._f.flush()
+        os.fsync(self._f.fileno())
+        self._f.close()
+
+    def commit(self) -> None:
+        os.replace(self.tmp, self.path)
+
+    def discard(self) -> None:
+        if not self._f.closed:
+            self._f.close()
+        if self.tmp.exists():
+            self.tmp.unlink()
+
+
+def iter_records(path: Path) -> Iterator[dict[str, Any]]:
+    """Records of a file written by an export, one line at a time (JSON list or JSON
+    Lines); raises ExportError on a line that is not a JSON object."""
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            text = line.strip().removesuffix(",")
+            if text in ("", "[", "]"):
+                continue
+            try:
+                record = json.loads(text)
+            except json.JSONDecodeError as e:
+                raise ExportError(f"{path}:{n}: not JSON: {e}") from None
+            if not isinstance(record, dict):
+                raise ExportError(f"{path}:{n}: a record is not a JSON object")
+            yield record
+
+
+def _write_frames(dest: Path, folder: str, row: dict[str, Any]) -> list[str]:
+    """Write a row's frames, sorted by timestamp, as ``DEST/frames/<folder>/image_NNNNN.jpg``
+    and return their paths relative to DEST. Files an earlier export left in the folder
+    (a run with more frames) are removed: folder loaders take every image they find."""
+    frames, stamps = row["frames"], row["frame_timestamps"]
+    if not frames:
+        raise ExportError(f"row {row['id']}: no frames")
+    order = sorted(range(len(frames)), key=lambda i: stamps[i])
+    directory = dest / FRAMES_DIR / folder
+    directory.mkdir(parents=True, exist_ok=True)
+    names = []
+    for k, i in enumerate(order):
+        data = frames[i]
+        if not data.startswith(_JPEG_MAGIC):
+            raise ExportError(f"row {row['id']}: frame {i} is not a JPEG image")
+        name = frame_file(k)
+        (directory / name).write_bytes(data)
+        names.append(name)
+    for stale in set(os.listdir(directory)) - set(names):
+        path = directory / stale
+        if path.is_file():
+            path.unlink()
+    return [f"{FRAMES_DIR}/{folder}/{n}" for n in names]
+
+
+def _turns(row: dict[str, Any]) -> list[dict[str, str]]:
+    turns = row["conversations"] or []
+    if not turns or turns[0]["from"] != "human" or not (turns[0]["value"] or "").startswith(LEAD):
+        raise ExportError(
+            f"row {row['id']}: the first turn must be the human turn starting with "
+            f"{LEAD!r} (not a vidray output row?)"
+        )
+    return turns
+
+
+def llamafactory_record(row: dict[str, Any], frame_paths: list[str]) -> dict[str, Any]:
+    """A sharegpt record: the leading ``<image>\\n`` becomes one ``<video>`` token (so only
+    the first user turn carries it) and ``videos`` holds one video as its frame list."""
+    messages = []
+    for k, turn in enumerate(_turns(row)):
+        role = ROLES.get(turn["from"])
+        if role is None:
+            raise ExportError(f"row {row['id']}: turn {k} has role {turn['from']!r}")
+        value = turn["value"]
+        if k == 0:
+            value = VIDEO_TOKEN + value[len(LEAD) :]
+        messages.append({"role": role, "content": value})
+    return {"messages": messages, "videos": [frame_paths]}
+
+
+def llava_record(row: dict[str, Any], folder: str) -> dict[str, Any]:
+    """The recipe's record (seed 000) with the row id; ``video`` is the frame folder."""
+    turns = _turns(row)
+    return {
+        "id": row["id"],
+        "conversations": [{"from": t["from"], "value": t["value"]} for t in turns],
+        "video": f"{FRAMES_DIR}/{folder}",
+        "query": row["query"] if row["query"] is not None else turns[0]["value"][len(LEAD) :],
+    }
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _resolve(base: Path, path: str) -> Path:
+    return Path(path) if os.path.isabs(path) else base / path
+
+
+def _check_folder(base: Path, rel: str, where: str, expected: int | None = None) -> None:
+    """A frame folder holds exactly image_00001.jpg .. image_N.jpg (N = ``expected``)."""
+    directory = _resolve(base, rel)
+    if not directory.is_dir():
+        raise ExportError(f"{where}: frame folder {rel} does not exist")
+    names = sorted(os.listdir(directory))
+    count = len(names) if expected is None else expected
+    want = [frame_file(k) for k in range(count)]
+    if count == 0 or names != want:
+        raise ExportError(
+            f"{where}: frame folder {rel} holds {names[:3]}... ({len(names)} files), "
+            f"expected {want[:1]}..{want[-1:]} ({count} files)"
+        )
+
+
+def _check_alternating(turns: list[tuple[str, Any]], first: str, second: str, where: str) -> None:
+    roles = [r for r, _ in turns]
+    want = [first if k % 2 == 0 else second for k in range(len(roles))]
+    if not roles or len(roles) % 2 or roles != want:
+        raise ExportError(f"{where}: turns must alternate {first}/{second}, got {roles}")
+    if not all(isinstance(v, str) for _, v in turns):
+        raise ExportError(f"{where}: a turn's text is not a string")
+
+
+def validate_llamafactory_record(record: dict[str, Any], base: Path, where: str = "record") -> None:
+    """What LLaMA-Factory checks (and what makes it skip or fail a sample): roles that
+    alternate user/assistant, one ``<video>`` token per entry of ``videos`` and no
+    ``<image>`` token (the record has no images), and every frame file present."""
+    messages, videos = record.get("messages"), record.get("videos")
+    if not isinstance(messages, list) or not isinstance(videos, list):
+        raise ExportError(f"{where}: needs a 'messages' list and a 'videos' list")
+    turns = [(m.get("role"), m.get("content")) for m in messages if isinstance(m, dict)]
+    if len(turns) != len(messages):
+        raise ExportError(f"{where}: a message is not an object")
+    _check_alternating(turns, "user", "assistant", where)
+    text = "".join(content for _, content in turns)
+    if text.count(VIDEO_TOKEN) != len(videos):
+        raise ExportError(
+            f"{where}: {text.count(VIDEO_TOKEN)} {VIDEO_TOKEN} tokens for {len(videos)} videos"
+        )
+    if text.count(IMAGE_TOKEN):
+        raise ExportError(f"{where}: {text.count(IMAGE_TOKEN)} {IMAGE_TOKEN} tokens for 0 images")
+    for video in videos:
+        if not isinstance(video, list) or not video:
+            raise ExportError(f"{where}: a video must be a non-empty list of frame paths")
+        for path in video:
+            if not isinstance(path, str) or not _resolve(base, path).is_file():
+                raise ExportError(f"{where}: frame file {path} does not exist")
+
+
+def validate_llava_record(record: dict[str, Any], base: Path, where: str = "record") -> None:
+    """The recipe's record: human/gpt turns, ``<image>\\n`` leading the first human turn
+    and appearing once in all (one video), and a frame folder that exists under DEST."""
+    for key in ("id", "conversations", "video", "query"):
+        if key not in record:
+            raise ExportError(f"{where}: missing {key!r}")
+    convs = record["conversations"]
+    if not isinstance(convs, list) or not all(isinstance(t, dict) for t in convs):
+        raise ExportError(f"{where}: 'conversations' must be a list of objects")
+    turns = [(t.get("from"), t.get("value")) for t in convs]
+    _check_alternating(turns, "human", "gpt", where)
+    if not turns[0][1].startswith(LEAD):
+        raise ExportError(f"{where}: the human turn does not start with {LEAD!r}")
+    tokens = sum(v.count(IMAGE_TOKEN) for _, v in turns)
+    if tokens != 1:
+        raise ExportError(f"{where}: {tokens} {IMAGE_TOKEN} tokens for 1 video")
+    if not isinstance(record["video"], str):
+        raise ExportError(f"{where}: 'video' must be a path")
+    _check_folder(base, record["video"], where)
+
+
+def validate_frames_entry(entry: dict[str, Any], base: Path, where: str = "entry") -> None:
+    """An index line: its folder holds exactly ``num_frames`` images named in order, one
+    timestamp each, and at least one row id."""
+    for key in ("folder", "video", "ids", "num_frames", "frame_timestamps"):
+        if key not in entry:
+            raise ExportError(f"{where}: missing {key!r}")
+    if not entry["ids"]:
+        raise ExportError(f"{where}: no row ids")
+    if len(entry["frame_timestamps"]) != entry["num_frames"]:
+        n, stamps = entry["num_frames"], len(entry["frame_timestamps"])
+        raise ExportError(f"{where}: {n} frames but {stamps} timestamps")
+    _check_folder(base, entry["folder"], where, entry["num_frames"])
+
+
+VALIDATORS = {
+    "llamafactory": validate_llamafactory_record,
+    "llava": validate_llava_record,
+    "frames": validate_frames_entry,
+}
+
+
+# --------------------------------------------------------------------------- dataset_info
+
+
+def _read_dataset_info(dest: Path) -> dict[str, Any]:
+    path = dest / DATASET_INFO
+    if not path.exists():
+        return {}
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise ExportError(f"{path}: cannot read it as JSON: {e}") from None
+    if not isinstance(info, dict):
+        raise ExportError(f"{path}: not a JSON object of dataset entries")
+    return info
+
+
+def _check_dataset_info(info: dict[str, Any], entries: dict[str, Any], overwrite: bool) -> None:
+    clash = sorted(k for k, v in entries.items() if k in info and info[k] != v)
+    if clash and not overwrite:
+        raise ExportError(
+            f"{DATASET_INFO} already has a different entry named {', '.join(clash)}; "
+            "pass --overwrite to replace it, or --name to pick another name"
+        )
+
+
+def merge_dataset_info(dest: Path, entries: dict[str, Any], *, overwrite: bool) -> None:
+    """Add ``entries`` to ``DEST/dataset_info.json``, keeping every other entry (and their
+    order) as it was; replacing a different entry of the same name needs ``overwrite``."""
+    info = _read_dataset_info(dest)
+    _check_dataset_info(info, entries, overwrite)
+    merged = {**info, **entries}
+    path = dest / DATASET_INFO
+    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex}")
+    tmp.write_text(json.dumps(merged, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------- export
+
+
+def export(opts: ExportOptions) -> ExportSummary:
+    """Run one export; raises ExportError (or StorageError) with a one-line message."""
+    from vidray.io import storage
+
+    out = storage.location(opts.output)
+    storage.check_reachable(out)
+    if out.scheme == "file" and not os.path.isdir(out.path):
+        raise ExportError(f"{out.display()} does not exist")
+    files, manifest = _data_files(out)
+    if not files:
+        raise ExportError(f"{out.display()} has no data rows to export")
+    name = opts.name or (manifest or {}).get("source") or _first_source(out, files)
+    if not _NAME.match(name):
+        raise ExportError(f"the source name {name!r} is not a file name; pass --name")
+    dest = Path(opts.dest.removeprefix("file://")).resolve()
+    dest.mkdir(parents=True, exist_ok=True)
+
+    split_names = [s for s, _ in opts.split] if opts.split else [""]
+    suffix = "_index.jsonl" if opts.format == "frames" else ".json"
+    targets = {s: split_file(name, s, suffix) for s in split_names}
+    entries = {Path(f).stem: dataset_info_entry(f) for f in targets.values()}
+    if opts.format == "llamafactory":  # refuse before hours of work, not after
+        _check_dataset_info(_read_dataset_info(dest), entries, opts.overwrite)
+
+    summary = ExportSummary(opts.format, str(dest), files=list(targets.values()))
+    writers = {
+        s: _JsonListWriter(dest / f, lines=opts.format == "frames") for s, f in targets.items()
+    }
+    try:
+        _convert(opts, out, files, dest, writers, summary)
+        for w in writers.values():
+            w.close()
+        validate = VALIDATORS[opts.format]
+        for s, w in writers.items():
+            for n, record in enumerate(iter_records(w.tmp), 1):
+                validate(record, dest, f"{targets[s]} record {n}")
+        for w in writers.values():
+            w.commit()
+    finally:
+        for w in writers.values():
+            w.discard()
+    if opts.format == "llamafactory":
+        merge_dataset_info(dest, entries, overwrite=opts.overwrite)
+    summary.records = {s: w.count for s, w in writers.items()}
+    return summary
+
+
+def _convert(
+    opts: ExportOptions,
+    out: Any,
+    files: list[str],
+    dest: Path,
+    writers: dict[str, _JsonListWriter],
+    summary: ExportSummary,
+) -> None:
+    """Stream the rows, write each clip's frames once, and one record per row (frames:
+    one index line per clip, written at the end since it lists the clip's row ids)."""
+    # folder -> (frame count, hash of its timestamps): the per-clip state, no frame bytes
+    seen: dict[str, tuple[int, int]] = {}
+    index: dict[str, tuple[str, dict[str, Any]]] = {}  # frames only: folder -> split, line
+    for row in _iter_rows(out, files):
+        clip = (row["video"], row["clip_start"], row["clip_end"])
+        folder = folder_name(row["source"], *clip)
+        stamps = tuple(sorted(row["frame_timestamps"]))
+        if len(row["frames"]) != len(stamps):
+            raise ExportError(
+                f"row {row['id']}: {len(row['frames'])} frames but {len(stamps)} timestamps"
+            )
+        if folder in seen:
+            if seen[folder] != (len(stamps), hash(stamps)):
+                # one clip, two frame sets: its folder cannot hold both
+                raise ExportError(
+                    f"row {row['id']}: shares video and clip with an earlier row but not its frames"
+                )
+            paths = [f"{FRAMES_DIR}/{folder}/{frame_file(k)}" for k in range(len(stamps))]
+        else:
+            paths = _write_frames(dest, folder, row)
+            seen[folder] = (len(stamps), hash(stamps))
+            summary.frame_folders += 1
+            summary.frame_files += len(paths)
+        if opts.split:
+            split_key = (
+                group_key(*clip) if opts.split_by == "clip" else group_key(clip[0], None, None)
+            )
+            split = assign_split(split_key, opts.split, opts.seed)
+        else:
+            split = ""
+        if opts.format == "llamafactory":
+            shown = [str(dest / p) for p in paths] if opts.absolute_paths else paths
+            writers[split].write(llamafactory_record(row, shown))
+        elif opts.format == "llava":
+            writers[split].write(llava_record(row, folder))
+        else:
+            _turns(row)  # the same input check as the other formats
+            if folder not in index:
+                index[folder] = (
+                    split,
+                    {
+                        "folder": f"{FRAMES_DIR}/{folder}",
+                        "source": row["source"],
+                        "video": row["video"],
+                        "clip_start": row["clip_start"],
+                        "clip_end": row["clip_end"],
+                        "num_frames": len(paths),
+                        "frame_timestamps": list(stamps),
+                        "width": row["width"],
+                        "height": row["height"],
+                        "ids": [],
+                    },
+                )
+            index[folder][1]["ids"].append(row["id"])
+    for split, entry in index.values():
+        writers[split].write(entry)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def add_export_parser(sub: Any) -> None:
+    """``vidray export FORMAT OUTPUT DEST [options]`` under the CLI's subparsers."""
+    parser = sub.add_parser(
+        "export",
+        help="write what trainers read (LLaMA-Factory, LLaVA, frame folders) from an OUTPUT",
+        description="Write trainer inputs from a vidray OUTPUT (local or s3://) into a local "
+        "DEST: JSON records plus the frames as JPEG files under DEST/frames/.",
+    )
+    formats = parser.add_subparsers(dest="format", required=True, metavar="FORMAT")
+    helps = {
+        "llamafactory": "sharegpt records {messages, videos: [[frame paths]]} in DEST/NAME.json "
+        "and their entries in DEST/dataset_info.json (use dataset_dir: DEST)",
+        "llava": "the recipe's records {id, conversations, video, query} in DEST/NAME.json; "
+        "video is a frame folder relative to DEST (use it as video_folder)",
+        "frames": "DEST/frames/<clip>/image_00001.jpg... and an index DEST/NAME_index.jsonl "
+        "(one line per folder: video, clip, row ids)",
+    }
+    for fmt in FORMATS:
+        p = formats.add_parser(fmt, help=helps[fmt], description=helps[fmt])
+        p.add_argument(
+            "output", metavar="OUTPUT", help="a vidray output root: local path, file:// or s3://"
+        )
+        p.add_argument(
+            "dest", metavar="DEST", help="local directory to write into (created if missing)"
+        )
+        p.add_argument("--name", default=None, help="file and dataset name (default: the source)")
+        p.add_argument(
+            "--split",
+            default=None,
+            metavar="NAME=RATIO,...",
+            help="e.g. train=0.8,val=0.1,test=0.1: one file per split (NAME_train...), "
+            "assigned by a hash of each row's video and clip, so a clip never straddles splits",
+        )
+        p.add_argument(
+            "--split-by",
+            choices=("clip", "video"),
+            default="clip",
+            help="the unit kept whole by --split: a video+clip (default) or a whole video",
+        )
+        p.add_argument("--seed", type=int, default=0, help="seed of the split hash (default: 0)")
+        if fmt == "llamafactory":
+            p.add_argument(
+                "--overwrite",
+                action="store_true",
+                help="replace a different dataset_info.json entry of the same name",
+            )
+            p.add_argument(
+                "--absolute-paths",
+                action="store_true",
+                help="absolute frame paths in the records (default: relative to DEST, which "
+                "LLaMA-Factory resolves against media_dir, by default dataset_dir)",
+            )
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """The ``vidray export`` command: 0 and a one-line summary, or 2 and one error line."""
+    from vidray.io.storage import StorageError
+
+    try:
+        opts = ExportOptions(
+            format=args.format,
+            output=args.output,
+            dest=args.dest,
+            name=args.name,
+            split=parse_split(args.split) if args.split is not None else None,
+            split_by=args.split_by,
+            seed=args.seed,
+            overwrite=getattr(args, "overwrite", False),
+            absolute_paths=getattr(args, "absolute_paths", False),
+        )
+        summary = export(opts)
+    except (ValueError, ExportError, StorageError) as e:
+        print(f"vidray: error: {e}", file=sys.stderr)
+        return 2
+    print(summary.describe())
+    return 0
