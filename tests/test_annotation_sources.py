@@ -90,7 +90,8 @@ def test_questions_on_one_video_and_span_are_one_sample(tmp_path):
             [],
             ("bad_annotation", "'q' is missing, empty or not a str"),
         ),
-        ("nowhere", (None, None), [], ("missing_video", summary[4][3][1])),
+        # one error row per question of a missing video, each keeping its id
+        ("nowhere", (None, None), ["toy:ann/train.json:5"], ("missing_video", summary[4][3][1])),
     ]
     assert "no video named 'nowhere'" in summary[4][3][1]
     assert [s.id for s in samples][:3] == [

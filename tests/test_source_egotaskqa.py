@@ -38,7 +38,8 @@ def test_clip_when_it_exists_else_the_full_video_with_a_frame_span(root):
 
 def test_missing_both_is_a_missing_video_row(root):
     (missing,) = [s for s in samples(root) if s.error and s.error[0] == "missing_video"]
-    assert missing.id == "egotaskqa:qa/direct/train_qas.json#4"
+    # the error row keeps the question's own id
+    assert [c.id for c in missing.conversations] == ["egotaskqa:direct/train:5"]
     assert "'3_3|P1|0|20.mp4'" in missing.error[1] and "'3_3.mp4'" in missing.error[1]
 
 

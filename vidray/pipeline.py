@@ -332,6 +332,8 @@ class ConvertStage:
             # Rows carry spans in seconds, whatever unit the annotation used.
             s = {**s, "clip_start": _frames_to_s(s["clip_start"], info.fps)}
             s["clip_end"] = _frames_to_s(s["clip_end"], info.fps)
+        if s["clip_start"] is not None and s["clip_end"] is None:
+            s = {**s, "clip_end": info.duration}  # a span "to the end": say where that was
         for c in map(Conversation.from_json, json.loads(s["conversations"])):
             rows.append(
                 {

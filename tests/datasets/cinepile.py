@@ -110,7 +110,7 @@ def build(root: Path) -> Expected:
         },
         errors={
             "cinepile:v2/train-00001-of-00003.parquet#0": "bad_annotation",
-            "cinepile:v2/train-00001-of-00003.parquet#1": "missing_video",
+            "cinepile:aaaaaaaaaaa:train-00001-of-00003#1": "missing_video",
             "cinepile:v2/train-00002-of-00003.parquet#0": "bad_annotation",
         },
         check=check,

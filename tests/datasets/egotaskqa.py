@@ -87,7 +87,7 @@ def build(root: Path) -> Expected:
         },
         errors={
             "egotaskqa:direct/train:4": "bad_span",
-            "egotaskqa:qa/direct/train_qas.json#4": "missing_video",
+            "egotaskqa:direct/train:5": "missing_video",
             "egotaskqa:qa/direct/train_qas.json#5": "bad_annotation",
         },
         check=check,

@@ -126,7 +126,8 @@ def list_files(
         found = loc.fs.find(base, maxdepth=maxdepth)
     except FileNotFoundError:
         return []
-    rels = [loc.relative(p) for p in found if p.endswith(suffixes)]
+    # Suffixes match in any case: camera and Flickr downloads are often ``.MOV``/``.MP4``.
+    rels = [loc.relative(p) for p in found if p.lower().endswith(suffixes)]
     return sorted(r for r in rels if not r.startswith(".."))
 
 

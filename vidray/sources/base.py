@@ -283,6 +283,8 @@ class Item:
     #: (start, end); an end of None runs to the end of the video.
     span: tuple[float, float | None] | None = None
     span_unit: Literal["s", "frame"] = "s"
+    #: Set by the base when the video cannot be found (``MissingVideo``).
+    error: str | None = None
 
     @classmethod
     def single(cls, key: str, video: str, question: str, answer: str, **kw: Any) -> Item:
@@ -408,16 +410,19 @@ class AnnotationSource(Source):
                 items = list(self.items(unit, key, record))
                 if not items:
                     raise BadAnnotation("the record holds no question or caption")
-                items = [self.resolve(loc, item) for item in items]
             except BadAnnotation as e:
                 sid = self.sample_id(ref)
                 groups[("error", ref)] = Sample(sid, ref, error=("bad_annotation", str(e)))
                 continue
-            except MissingVideo as e:
-                sid = self.sample_id(ref)
-                groups[("error", ref)] = Sample(sid, e.video, error=("missing_video", str(e)))
-                continue
             for item in items:
+                try:
+                    item = self.resolve(loc, item)
+                except MissingVideo as e:
+                    # One error row per question of the absent video, each with its id.
+                    missing = groups.setdefault(("missing", item.video), [])
+                    assert isinstance(missing, list)
+                    missing.append(dataclasses.replace(item, error=str(e)))
+                    continue
                 group = (item.video, item.span, item.span_unit)
                 if self.group_consecutive and groups and group not in groups:
                     yield from (self._group_sample(unit, g) for g in groups.values())
@@ -434,11 +439,24 @@ class AnnotationSource(Source):
             return item
         if self._stems is None:
             self._stems = _index_by_stem(self.videos_location(loc))
-        stem = posixpath.splitext(item.video)[0] if _has_video_suffix(item.video) else item.video
-        found = self._stems.get(stem)
-        if found is None:
-            raise MissingVideo(item.video)
-        return dataclasses.replace(item, video=found)
+        tried = list(dict.fromkeys(self.video_names(item)))
+        for name in tried:
+            # The name as a stem first (``x.avi`` saved as ``x.avi.mp4``), then without
+            # its video suffix (``x.avi`` saved as ``x.mkv``).
+            stems = [name, posixpath.splitext(name)[0]] if _has_video_suffix(name) else [name]
+            found = next((self._stems[s] for s in stems if s in self._stems), None)
+            if found is not None:
+                return dataclasses.replace(item, video=found)
+        names = " or ".join(repr(n) for n in tried)
+        raise MissingVideo(
+            item.video, f"no video named {names} (any of {', '.join(VIDEO_SUFFIXES)})"
+        )
+
+    def video_names(self, item: Item) -> Iterable[str]:
+        """With ``find_videos_by_stem``: the names to look for, best first (a known video
+        suffix is ignored). Datasets whose files and annotations disagree on a prefix
+        override this."""
+        return (item.video,)
 
     def _group_sample(self, unit: str, group: list[Item] | Sample) -> Sample:
         if isinstance(group, Sample):
@@ -463,6 +481,7 @@ class AnnotationSource(Source):
             clip=first.span or (None, None),
             clip_unit=first.span_unit,
             media=self.media,
+            error=("missing_video", first.error) if first.error else None,
         )
 
     def multiple_choice(
@@ -494,7 +513,8 @@ def _conversation(cid: str, qa: tuple[tuple[str, str], ...], query: str) -> Conv
 
 
 def _fmt(t: float | None) -> str:
-    return "end" if t is None else f"{t:g}"
+    """A span bound in an id: to the millisecond, without trailing zeros."""
+    return "end" if t is None else f"{t:.3f}".rstrip("0").rstrip(".")
 
 
 def _listing_scope(pattern: str) -> tuple[str, int]:
