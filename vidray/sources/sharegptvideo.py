@@ -1,0 +1,128 @@
+"""ShareGPTVideo (ShareGPTVideo/train_video_and_instruction): LLaVA-style jsonl over
+folders of JPEG frames."""
+
+from __future__ import annotations
+
+import dataclasses
+import posixpath
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from vidray.io import storage
+from vidray.sources.base import (
+    AnnotationSource,
+    BadAnnotation,
+    Item,
+    MissingVideo,
+    SourceContext,
+    require,
+    require_text,
+)
+
+_ROOT = "video_instruction/train"
+#: The frame folders, in the order the recipe looks: a name in both is taken from 300k.
+FRAME_ROOTS = ("train_300k", "train_600k")
+#: The dataset's own media tokens, wherever they sit in a human turn.
+_MEDIA_TOKEN = re.compile(r"\s*<(?:video|image)>\s*")
+
+
+def strip_media_tokens(text: str) -> str:
+    return _MEDIA_TOKEN.sub(" ", text).strip()
+
+
+class ShareGPTVideo(AnnotationSource):
+    """One row per (human, gpt) pair of ``conversations``: the question with the
+    dataset's ``<video>`` (and ``<image>``) tokens removed, the answer as written. With
+    ``--qa-mode multiturn`` every pair on one video (within a file) becomes one
+    conversation. The row's ``query`` is the question.
+
+    The video is a folder of JPEG frames shot at 2 fps, ``train_300k/<video>/`` or
+    ``train_600k/<video>/`` (``c01_0001.jpeg``, ...), both under INPUT unless
+    ``--videos`` names their parent. The folder is looked up in one listing of each
+    frames root per run, not probed per record.
+
+    Row ids are ``<file stem>/<id>`` (``#<k>`` added per pair when a record holds
+    several): the file stem keeps them unique because the SFT mixture repeats records
+    of the caption and QA files with their ids. A record without ``id`` is not dropped:
+    its id is ``<file stem>#<line index>``.
+
+    Splits: ``pretrain`` (``pretrain/video_*.jsonl``: the 900k captions), ``qa``
+    (``qa/*.jsonl``: the 900k ChatGPT QA), ``sft`` (``sft/video_*.jsonl``: LLaVA-Hound's
+    SFT mixture, records drawn from the other two) and ``train`` = pretrain + qa, all
+    of the distinct data without the mixture's repeats. ``image_*.jsonl`` files are
+    image instruction data and are not read.
+    """
+
+    name = "sharegptvideo"
+    layout = (
+        f"INPUT/{_ROOT}/{{pretrain/video_*,qa/*,sft/video_*}}.jsonl  {{id, video, "
+        "conversations: [{from, value}]}; frames: INPUT/{train_300k,train_600k}/<video>/"
+        "*.jpeg (2 fps)"
+    )
+    annotation_files = {
+        "train": (f"{_ROOT}/pretrain/video_*.jsonl", f"{_ROOT}/qa/*.jsonl"),
+        "pretrain": (f"{_ROOT}/pretrain/video_*.jsonl",),
+        "sft": (f"{_ROOT}/sft/video_*.jsonl",),
+        "qa": (f"{_ROOT}/qa/*.jsonl",),
+    }
+    videos_dir = ""
+    media = "frames"
+    frames_fps = 2.0
+
+    def __init__(self, ctx: SourceContext | None = None) -> None:
+        super().__init__(ctx)
+        #: frame folder name -> its path relative to the videos root, listed once.
+        self._folders: dict[str, str] | None = None
+
+    def items(self, unit: str, key: str, record: Any) -> Iterable[Item]:
+        video = require(record, "video")
+        turns = require(record, "conversations", list)
+        if len(turns) % 2:
+            raise BadAnnotation(f"{len(turns)} turns: not (human, gpt) pairs")
+        pairs = []
+        for k in range(0, len(turns), 2):
+            human, gpt = turns[k], turns[k + 1]
+            if not (isinstance(human, dict) and isinstance(gpt, dict)):
+                raise BadAnnotation(f"turn {k} or {k + 1} is not an object")
+            if (human.get("from"), gpt.get("from")) != ("human", "gpt"):
+                raise BadAnnotation(f"turns {k}, {k + 1} are not a human turn and a gpt turn")
+            question = strip_media_tokens(require_text(human.get("value"), f"turn {k} value"))
+            if not question:
+                raise BadAnnotation(f"turn {k} holds only a media token")
+            pairs.append((question, require_text(gpt.get("value"), f"turn {k + 1} value")))
+        stem = posixpath.splitext(posixpath.basename(unit))[0]
+        record_id = record.get("id")
+        if isinstance(record_id, str | int) and str(record_id).strip():
+            base = f"{stem}/{str(record_id).strip()}"
+        else:
+            base = f"{stem}#{key}"  # no id: the line number is the stable name
+        for k, (question, answer) in enumerate(pairs):
+            item_key = base if len(pairs) == 1 else f"{base}#{k}"
+            yield Item.single(item_key, video, question, answer)
+
+    def resolve(self, loc: storage.Location, item: Item) -> Item:
+        if self._folders is None:
+            self._folders = _index_folders(self.videos_location(loc))
+        # ``video`` is a bare folder name; a path to it is tolerated.
+        found = self._folders.get(posixpath.basename(item.video.rstrip("/")))
+        if found is None:
+            roots = " or ".join(f"{r}/" for r in FRAME_ROOTS)
+            raise MissingVideo(item.video, f"no frame folder {item.video!r} under {roots}")
+        return dataclasses.replace(item, video=found)
+
+
+def _index_folders(videos: storage.Location) -> dict[str, str]:
+    """Folder name -> ``<frames root>/<name>``, from one shallow listing per frames root
+    (the folders' frames are not listed: there are tens of millions)."""
+    index: dict[str, str] = {}
+    for root in FRAME_ROOTS:
+        try:
+            entries = videos.fs.ls(videos.join(root), detail=True)
+        except FileNotFoundError:
+            continue
+        for entry in entries:
+            if entry.get("type") == "directory":
+                name = posixpath.basename(entry["name"].rstrip("/"))
+                index.setdefault(name, f"{root}/{name}")
+    return index
