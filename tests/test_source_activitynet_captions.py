@@ -3,39 +3,22 @@ spans checked against the decoded video."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import pytest
 
-from tests.datasets import Expected, activitynet_captions, convert_in_process, write_json
+from tests.datasets import Expected, built, convert_in_process, source_samples, write_json
 from vidray import prompts
-from vidray.io import storage
-from vidray.sources import SourceContext, get
-from vidray.sources.base import Sample
 
 NAME = "activitynet-captions"
 POOL = tuple(f"Caption the moment, style {i}." for i in range(40))
+samples = partial(source_samples, NAME)
 
 
 @pytest.fixture(scope="module")
 def fixture(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Expected]:
-    root = tmp_path_factory.mktemp("anc")
-    return root, activitynet_captions.build(root)
-
-
-def samples(root: Path, **ctx: object) -> list[Sample]:
-    src = get(NAME, SourceContext(**ctx))  # type: ignore[arg-type]
-    loc = storage.location(str(root))
-    return [s for unit in src.units(loc) for s in src.samples(loc, unit)]
-
-
-def test_fixture_converts_to_its_rows_and_errors(fixture, tmp_path):
-    root, expected = fixture
-    rows, errors = convert_in_process(NAME, root, tmp_path / "out")
-    assert {r["id"] for r in rows} == expected.rows
-    assert {e["id"]: e["reason"] for e in errors} == expected.errors
-    assert expected.check is not None
-    expected.check(rows)
+    return built(NAME, tmp_path_factory)
 
 
 def test_caption_instructions_are_seeded_per_row(fixture):

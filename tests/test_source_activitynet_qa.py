@@ -3,41 +3,33 @@ bugs (seed 001, ``generate_llama_json_limit_frames.py``) kept out."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import pytest
 
-from tests.datasets import Expected, activitynet_qa, convert_in_process, write_json, write_video
+from tests.datasets import (
+    Expected,
+    built,
+    convert_in_process,
+    source_samples,
+    write_json,
+    write_video,
+)
 from vidray.io import storage
-from vidray.sources import SourceContext, get
 from vidray.sources.base import BadSplit, Sample
 
 NAME = "activitynet-qa"
+samples = partial(source_samples, NAME)
 
 
 @pytest.fixture(scope="module")
 def fixture(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Expected]:
-    root = tmp_path_factory.mktemp("anqa")
-    return root, activitynet_qa.build(root)
-
-
-def samples(root: Path, **ctx: object) -> list[Sample]:
-    src = get(NAME, SourceContext(**ctx))  # type: ignore[arg-type]
-    loc = storage.location(str(root))
-    return [s for unit in src.units(loc) for s in src.samples(loc, unit)]
+    return built(NAME, tmp_path_factory)
 
 
 def turns(sample: Sample) -> dict[str, tuple[tuple[str, str], ...]]:
     return {c.id: c.turns for c in sample.conversations}
-
-
-def test_fixture_converts_to_its_rows_and_errors(fixture, tmp_path):
-    root, expected = fixture
-    rows, errors = convert_in_process(NAME, root, tmp_path / "out")
-    assert {r["id"] for r in rows} == expected.rows
-    assert {e["id"]: e["reason"] for e in errors} == expected.errors
-    assert expected.check is not None
-    expected.check(rows)
 
 
 def test_video_is_the_exact_name_not_a_prefix_match(tmp_path):

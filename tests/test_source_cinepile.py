@@ -2,10 +2,10 @@
 
 import pytest
 
-from tests.datasets import convert_in_process
-from tests.datasets.cinepile import GANGNAM, MATRIX, build, row
+from tests.datasets import built, convert_in_process, source_samples
+from tests.datasets.cinepile import GANGNAM, MATRIX, row
 from vidray.io import storage
-from vidray.sources import SourceContext, get
+from vidray.sources import get
 from vidray.sources.base import BadAnnotation
 from vidray.sources.cinepile import youtube_id
 
@@ -14,16 +14,7 @@ UNIT = "v2/train-00000-of-00003.parquet"
 
 @pytest.fixture(scope="module")
 def fixture(tmp_path_factory):
-    root = tmp_path_factory.mktemp("cinepile")
-    return root, build(root)
-
-
-def test_fixture_converts_to_exactly_the_expected_rows(fixture, tmp_path):
-    root, expected = fixture
-    rows, errors = convert_in_process("cinepile", root, tmp_path / "out")
-    assert {r["id"] for r in rows} == expected.rows
-    assert {e["id"]: e["reason"] for e in errors} == expected.errors
-    expected.check(rows)
+    return built("cinepile", tmp_path_factory)
 
 
 @pytest.mark.parametrize(
@@ -94,14 +85,11 @@ def test_multiturn_joins_the_questions_of_a_clip(fixture, tmp_path):
 
 def test_ids_are_deterministic(fixture):
     root, _ = fixture
-    loc = storage.location(str(root))
 
     def ids(**ctx) -> list[str]:
-        src = get("cinepile", SourceContext(**ctx))
         return [
             c.id if not s.error else s.id
-            for unit in src.units(loc)
-            for s in src.samples(loc, unit)
+            for s in source_samples("cinepile", root, **ctx)
             for c in (s.conversations or [s])
         ]
 

@@ -9,18 +9,14 @@ from pathlib import Path
 import pytest
 
 from tests.datasets import clevrer as fixture
-from tests.datasets import convert_in_process, write_json
+from tests.datasets import convert_in_process, source_samples, write_json
 from vidray.io import storage
 from vidray.sources import SourceContext, get
 from vidray.sources.base import BadSplit, Conversation
 
 
 def conversations(root: Path, **ctx) -> dict[str, Conversation]:
-    src = get("clevrer", SourceContext(**ctx))
-    loc = storage.location(str(root))
-    return {
-        c.id: c for unit in src.units(loc) for s in src.samples(loc, unit) for c in s.conversations
-    }
+    return {c.id: c for s in source_samples("clevrer", root, **ctx) for c in s.conversations}
 
 
 @pytest.fixture

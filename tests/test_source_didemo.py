@@ -3,40 +3,24 @@ found by stem, seeded instructions."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import pytest
 
-from tests.datasets import Expected, convert_in_process, didemo, write_json
+from tests.datasets import Expected, built, convert_in_process, source_samples, write_json
 from vidray import prompts
-from vidray.io import storage
-from vidray.sources import SourceContext, get
-from vidray.sources.base import BadAnnotation, Sample
+from vidray.sources.base import BadAnnotation
 from vidray.sources.didemo import consensus
 
 NAME = "didemo"
 POOL = tuple(f"Describe moment kind {i}." for i in range(40))
+samples = partial(source_samples, NAME)
 
 
 @pytest.fixture(scope="module")
 def fixture(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Expected]:
-    root = tmp_path_factory.mktemp("didemo")
-    return root, didemo.build(root)
-
-
-def samples(root: Path, **ctx: object) -> list[Sample]:
-    src = get(NAME, SourceContext(**ctx))  # type: ignore[arg-type]
-    loc = storage.location(str(root))
-    return [s for unit in src.units(loc) for s in src.samples(loc, unit)]
-
-
-def test_fixture_converts_to_its_rows_and_errors(fixture, tmp_path):
-    root, expected = fixture
-    rows, errors = convert_in_process(NAME, root, tmp_path / "out")
-    assert {r["id"] for r in rows} == expected.rows
-    assert {e["id"]: e["reason"] for e in errors} == expected.errors
-    assert expected.check is not None
-    expected.check(rows)
+    return built(NAME, tmp_path_factory)
 
 
 def test_consensus_is_the_most_frequent_pair_ties_to_the_earliest():

@@ -3,21 +3,17 @@ as a frame span; both question folders per split; multi-turn and stable ids."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import pytest
 
-from tests.datasets import convert_in_process, write_json, write_video
+from tests.datasets import convert_in_process, source_samples, write_json, write_video
 from tests.datasets import egotaskqa as fixture
 from vidray.io import storage
 from vidray.sources import SourceContext, get
-from vidray.sources.base import Sample
 
-
-def samples(root: Path, **ctx) -> list[Sample]:
-    src = get("egotaskqa", SourceContext(**ctx))
-    loc = storage.location(str(root))
-    return [s for unit in src.units(loc) for s in src.samples(loc, unit)]
+samples = partial(source_samples, "egotaskqa")
 
 
 @pytest.fixture

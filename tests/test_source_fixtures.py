@@ -87,5 +87,5 @@ def test_source_converts_its_fixture(name, where, built, ray_head, s3_bucket, tm
             # up to one frame interval before it)
             assert min(r["frame_timestamps"]) >= r["clip_start"] - 0.5
             assert max(r["frame_timestamps"]) < r["clip_end"]
-    if expected.check is not None:
-        expected.check(rows)
+    assert expected.check is not None, "a fixture must check some rows' text exactly"
+    expected.check(rows)

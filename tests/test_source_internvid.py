@@ -2,36 +2,22 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from functools import partial
 
 import pytest
 
-from tests.datasets import convert_in_process, internvid, write_jsonl, write_video
+from tests.datasets import internvid, source_samples, write_jsonl, write_video
 from vidray import sources
 from vidray.io import storage
-from vidray.sources import SourceContext
 from vidray.sources.base import BadAnnotation, Sample
 from vidray.sources.internvid import timestamp
 
-
-def samples(root: Path, **ctx) -> list[Sample]:
-    source = sources.get("internvid", SourceContext(**ctx))
-    loc = storage.location(str(root))
-    return [s for unit in source.units(loc) for s in source.samples(loc, unit)]
+samples = partial(source_samples, "internvid")
 
 
 def rows_of(found: list[Sample]) -> dict[str, tuple]:
     """row id -> (video, clip, turns, query) of every conversation."""
     return {c.id: (s.video, s.clip, c.turns, c.query) for s in found for c in s.conversations}
-
-
-def test_fixture_converts_with_real_decoding(tmp_path):
-    expected = internvid.build(tmp_path / "in")
-    rows, errors = convert_in_process("internvid", tmp_path / "in", tmp_path / "out")
-    assert {r["id"] for r in rows} == expected.rows and len(rows) == len(expected.rows)
-    assert {e["id"]: e["reason"] for e in errors} == expected.errors
-    assert expected.check is not None
-    expected.check(rows)
 
 
 def test_milliseconds_are_kept(tmp_path):

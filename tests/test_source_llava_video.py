@@ -2,37 +2,21 @@
 
 import pytest
 
-from tests.datasets import convert_in_process
-from tests.datasets.llava_video import ACADEMIC, CHARADES, build
+from tests.datasets import built, convert_in_process, source_samples
+from tests.datasets.llava_video import ACADEMIC, CHARADES
 from vidray.io import storage
-from vidray.sources import SourceContext, get
+from vidray.sources import get
 
 OE = "0_30_s_academic_oe_v0_1_qa_processed"
 
 
 @pytest.fixture(scope="module")
 def fixture(tmp_path_factory):
-    root = tmp_path_factory.mktemp("llava-video")
-    return root, build(root)
+    return built("llava-video", tmp_path_factory)
 
 
 def conversation_ids(root, **ctx) -> list[str]:
-    src = get("llava-video", SourceContext(**ctx))
-    loc = storage.location(str(root))
-    return [
-        c.id
-        for unit in src.units(loc)
-        for s in src.samples(loc, unit)
-        for c in (s.conversations or [])
-    ]
-
-
-def test_fixture_converts_to_exactly_the_expected_rows(fixture, tmp_path):
-    root, expected = fixture
-    rows, errors = convert_in_process("llava-video", root, tmp_path / "out")
-    assert {r["id"] for r in rows} == expected.rows
-    assert {e["id"]: e["reason"] for e in errors} == expected.errors
-    expected.check(rows)
+    return [c.id for s in source_samples("llava-video", root, **ctx) for c in s.conversations]
 
 
 def test_open_ended_files_are_read(fixture):

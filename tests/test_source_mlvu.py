@@ -3,37 +3,28 @@ the seed script's bugs (seed 001, ``MLVU_transform.py``) kept out."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import pytest
 
-from tests.datasets import Expected, convert_in_process, mlvu, write_json, write_video
-from vidray.io import storage
-from vidray.sources import SourceContext, get
-from vidray.sources.base import BadSplit, Sample
+from tests.datasets import (
+    Expected,
+    built,
+    convert_in_process,
+    source_samples,
+    write_json,
+    write_video,
+)
+from vidray.sources.base import BadSplit
 
 NAME = "mlvu"
+samples = partial(source_samples, NAME)
 
 
 @pytest.fixture(scope="module")
 def fixture(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Expected]:
-    root = tmp_path_factory.mktemp("mlvu")
-    return root, mlvu.build(root)
-
-
-def samples(root: Path, **ctx: object) -> list[Sample]:
-    src = get(NAME, SourceContext(**ctx))  # type: ignore[arg-type]
-    loc = storage.location(str(root))
-    return [s for unit in src.units(loc) for s in src.samples(loc, unit)]
-
-
-def test_fixture_converts_to_its_rows_and_errors(fixture, tmp_path):
-    root, expected = fixture
-    rows, errors = convert_in_process(NAME, root, tmp_path / "out")
-    assert {r["id"] for r in rows} == expected.rows
-    assert {e["id"]: e["reason"] for e in errors} == expected.errors
-    assert expected.check is not None
-    expected.check(rows)
+    return built(NAME, tmp_path_factory)
 
 
 def test_video_path_keeps_the_task_folder(fixture, tmp_path):

@@ -3,21 +3,16 @@ up to their frame, a drawn-instruction caption row; multi-turn and stable ids.""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import pytest
 
-from tests.datasets import convert_in_process, write_json
+from tests.datasets import convert_in_process, source_samples, write_json
 from tests.datasets import moviechat as fixture
-from vidray.io import storage
-from vidray.sources import SourceContext, get
 from vidray.sources.base import Sample
 
-
-def samples(root: Path, **ctx) -> list[Sample]:
-    src = get("moviechat", SourceContext(**ctx))
-    loc = storage.location(str(root))
-    return [s for unit in src.units(loc) for s in src.samples(loc, unit)]
+samples = partial(source_samples, "moviechat")
 
 
 def by_row(root: Path, **ctx) -> dict[str, Sample]:

@@ -2,8 +2,8 @@
 
 import pytest
 
-from tests.datasets import convert_in_process
-from tests.datasets.nextqa import DOG, GIRL, build
+from tests.datasets import built, convert_in_process, source_samples
+from tests.datasets.nextqa import DOG, GIRL
 from vidray.io import storage
 from vidray.sources import SourceContext, get
 from vidray.sources.base import BadSplit
@@ -11,27 +11,15 @@ from vidray.sources.base import BadSplit
 
 @pytest.fixture(scope="module")
 def fixture(tmp_path_factory):
-    root = tmp_path_factory.mktemp("nextqa")
-    return root, build(root)
+    return built("nextqa", tmp_path_factory)
 
 
 def ids(root, split: str | None = None, **ctx) -> list[str]:
-    src = get("nextqa", SourceContext(split=split, **ctx))
-    loc = storage.location(str(root))
     return [
         c.id if not s.error else s.id
-        for unit in src.units(loc)
-        for s in src.samples(loc, unit)
+        for s in source_samples("nextqa", root, split=split, **ctx)
         for c in (s.conversations or [s])
     ]
-
-
-def test_fixture_converts_to_exactly_the_expected_rows(fixture, tmp_path):
-    root, expected = fixture
-    rows, errors = convert_in_process("nextqa", root, tmp_path / "out")
-    assert {r["id"] for r in rows} == expected.rows
-    assert {e["id"]: e["reason"] for e in errors} == expected.errors
-    expected.check(rows)
 
 
 def test_splits_read_their_own_files(fixture):

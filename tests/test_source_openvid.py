@@ -2,35 +2,22 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from functools import partial
 
 import pytest
 
-from tests.datasets import convert_in_process, openvid, write_csv, write_video
+from tests.datasets import convert_in_process, openvid, source_samples, write_csv, write_video
 from vidray import sources
 from vidray.io import storage
 from vidray.sources import SourceContext
 from vidray.sources.base import BadSplit, Sample
 
-
-def samples(root: Path, **ctx) -> list[Sample]:
-    source = sources.get("openvid", SourceContext(**ctx))
-    loc = storage.location(str(root))
-    return [s for unit in source.units(loc) for s in source.samples(loc, unit)]
+samples = partial(source_samples, "openvid")
 
 
 def rows_of(found: list[Sample]) -> dict[str, tuple]:
     """row id -> (video, turns, query) of every conversation."""
     return {c.id: (s.video, c.turns, c.query) for s in found for c in s.conversations}
-
-
-def test_fixture_converts_with_real_decoding(tmp_path):
-    expected = openvid.build(tmp_path / "in")
-    rows, errors = convert_in_process("openvid", tmp_path / "in", tmp_path / "out")
-    assert {r["id"] for r in rows} == expected.rows and len(rows) == len(expected.rows)
-    assert {e["id"]: e["reason"] for e in errors} == expected.errors
-    assert expected.check is not None
-    expected.check(rows)
 
 
 def test_mp4_is_not_appended_to_names_that_have_it(tmp_path):

@@ -2,8 +2,8 @@
 
 import pytest
 
-from tests.datasets import convert_in_process
-from tests.datasets.perceptiontest import VAL, build, row
+from tests.datasets import built, convert_in_process
+from tests.datasets.perceptiontest import VAL, row
 from vidray.io import storage
 from vidray.sources import SourceContext, get
 from vidray.sources.base import BadAnnotation, BadSplit
@@ -11,16 +11,7 @@ from vidray.sources.base import BadAnnotation, BadSplit
 
 @pytest.fixture(scope="module")
 def fixture(tmp_path_factory):
-    root = tmp_path_factory.mktemp("perceptiontest")
-    return root, build(root)
-
-
-def test_fixture_converts_to_exactly_the_expected_rows(fixture, tmp_path):
-    root, expected = fixture
-    rows, errors = convert_in_process("perceptiontest", root, tmp_path / "out")
-    assert {r["id"] for r in rows} == expected.rows
-    assert {e["id"]: e["reason"] for e in errors} == expected.errors
-    expected.check(rows)
+    return built("perceptiontest", tmp_path_factory)
 
 
 def test_the_test_parquet_is_never_read(fixture):

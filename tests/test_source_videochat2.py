@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.datasets import convert_in_process, write_json
+from tests.datasets import convert_in_process, source_samples, write_json
 from tests.datasets import videochat2 as fixture
 from vidray.io import storage
 from vidray.sources import SourceContext, get
@@ -18,11 +18,7 @@ CHAT = "videochat2:video/conversation/videochat1/train.json"
 
 
 def conversations(root: Path, **ctx) -> dict[str, Conversation]:
-    src = get("videochat2", SourceContext(**ctx))
-    loc = storage.location(str(root))
-    return {
-        c.id: c for unit in src.units(loc) for s in src.samples(loc, unit) for c in s.conversations
-    }
+    return {c.id: c for s in source_samples("videochat2", root, **ctx) for c in s.conversations}
 
 
 @pytest.fixture

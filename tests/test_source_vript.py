@@ -2,36 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from functools import partial
 
-from tests.datasets import convert_in_process, vript, write_jsonl
-from vidray import sources
-from vidray.io import storage
-from vidray.sources import SourceContext
+from tests.datasets import source_samples, vript, write_jsonl
 from vidray.sources.base import Sample
 
 LONG_FILE = "vript_captions/vript_long_videos_captions.jsonl"
 SHORT_FILE = "vript_captions/vript_short_videos_captions.jsonl"
 
 
-def samples(root: Path, **ctx) -> list[Sample]:
-    source = sources.get("vript", SourceContext(**ctx))
-    loc = storage.location(str(root))
-    return [s for unit in source.units(loc) for s in source.samples(loc, unit)]
+samples = partial(source_samples, "vript")
 
 
 def rows_of(found: list[Sample]) -> dict[str, tuple]:
     """row id -> (video, turns, query) of every conversation."""
     return {c.id: (s.video, c.turns, c.query) for s in found for c in s.conversations}
-
-
-def test_fixture_converts_with_real_decoding(tmp_path):
-    expected = vript.build(tmp_path / "in")
-    rows, errors = convert_in_process("vript", tmp_path / "in", tmp_path / "out")
-    assert {r["id"] for r in rows} == expected.rows and len(rows) == len(expected.rows)
-    assert {e["id"]: e["reason"] for e in errors} == expected.errors
-    assert expected.check is not None
-    expected.check(rows)
 
 
 def test_each_record_gives_exactly_one_row(tmp_path):

@@ -17,12 +17,17 @@ import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from vidray import synth
+
+if TYPE_CHECKING:
+    import pytest
+
+    from vidray.sources.base import Sample
 
 
 @dataclass
@@ -89,6 +94,24 @@ def builders() -> dict[str, Callable[[Path], Expected]]:
         module = importlib.import_module(f"{__name__}.{info.name}")
         found[info.name.replace("_", "-")] = module.build
     return dict(sorted(found.items()))
+
+
+def built(name: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Expected]:
+    """Source ``name``'s fixture built in a fresh temporary folder: (root, Expected)."""
+    module = importlib.import_module(f"{__name__}.{name.replace('-', '_')}")
+    root = tmp_path_factory.mktemp(name)
+    return root, module.build(root)
+
+
+def source_samples(name: str, root: Path, **ctx: Any) -> list[Sample]:
+    """Every sample of every annotation unit of the split ``ctx`` picks, read from
+    ``root`` by source ``name`` with ``SourceContext(**ctx)`` (no decoding)."""
+    from vidray import sources
+    from vidray.io import storage
+
+    src = sources.get(name, sources.SourceContext(**ctx))
+    loc = storage.location(str(root))
+    return [s for unit in src.units(loc) for s in src.samples(loc, unit)]
 
 
 def convert_in_process(name: str, root: Path, out: Path, **options: Any) -> tuple[list, list]:
