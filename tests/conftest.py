@@ -111,14 +111,25 @@ def ray_head(s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
 def stop_cluster(temp_dir: Path, grace: float = 10.0) -> None:
     """Stop the Ray processes started with ``temp_dir`` and no others (``ray stop``
     would stop every Ray cluster on the machine). Workers exit with their raylet."""
-    mine = []
+    mine, parents = [], {}
     for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
         try:
             cmdline = (proc / "cmdline").read_bytes()
-        except (OSError, ValueError):
+            parents[int(proc.name)] = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
             continue
-        if proc.name.isdigit() and str(temp_dir).encode() in cmdline:
+        if str(temp_dir).encode() in cmdline:
             mine.append(int(proc.name))
+    # Agents rename themselves (``ray::DashboardAgent``): take the children too.
+    found = set(mine)
+    while True:
+        more = {pid for pid, parent in parents.items() if parent in found} - found
+        if not more:
+            break
+        found |= more
+    mine = sorted(found)
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for pid in mine:
             with contextlib.suppress(ProcessLookupError):

@@ -18,6 +18,13 @@ def ray_cli(*args: str, env: dict) -> subprocess.CompletedProcess:
     )
 
 
+def _dashboard_log_tail(temp_dir: Path) -> str:
+    """The job server's own account, for a failure that would otherwise say only
+    "try again later"."""
+    logs = sorted(Path(temp_dir).glob("session_*/logs/dashboard.log"))
+    return "\n--- dashboard.log ---\n" + logs[-1].read_text()[-4000:] if logs else ""
+
+
 def test_job_submit_converts(ray_head, webvid_dir, tmp_path):
     out = tmp_path / "out"
     env = {**os.environ, "RAY_ADDRESS": ray_head["dashboard"]}
@@ -26,14 +33,18 @@ def test_job_submit_converts(ray_head, webvid_dir, tmp_path):
         "python", "jobs/convert.py", "webvid", str(webvid_dir), str(out),
         "--size", "48", "--num-workers", "1",
     ]  # fmt: skip
-    for _ in range(20):
+    deadline = time.monotonic() + 180
+    while True:
         res = ray_cli(*args, env=env)
         # A fresh head's job agent can take a while to register on a loaded machine;
         # the server then asks to try again later.
-        if "No available agent to submit job" not in res.stdout + res.stderr:
+        busy = "No available agent to submit job" in res.stdout + res.stderr
+        if not busy or time.monotonic() > deadline:
             break
         time.sleep(3)
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    assert res.returncode == 0, (
+        res.stdout[-3000:] + res.stderr[-3000:] + _dashboard_log_tail(ray_head["temp_dir"])
+    )
     assert "10 samples -> 9 rows" in res.stdout
     manifest = sink.read_manifest(sink.storage.location(str(out)))
     assert manifest["counts"]["rows"] == 9 and manifest["counts"]["errors"] == 1
