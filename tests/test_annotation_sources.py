@@ -233,3 +233,17 @@ def test_dataset_options_are_refused_where_they_cannot_apply(tmp_path, capsys):
     code = cli.main(["convert", "webvid", str(tmp_path), str(tmp_path / "o"), "--split", "val"])
     assert code == 2
     assert "--videos and --split do not apply" in capsys.readouterr().err
+
+
+def test_required_fields():
+    assert base.require({"q": "  why?  "}, "q") == "why?"
+    for record in ({"q": "   "}, {"q": ""}, {}, {"q": 3}, ["q"]):
+        with pytest.raises(BadAnnotation):
+            base.require(record, "q")
+    assert base.require({"c": ["a"]}, "c", list) == ["a"]
+    with pytest.raises(BadAnnotation):
+        base.require({"c": []}, "c", list)
+    assert base.require_number({"t": "1.5"}, "t") == 1.5
+    for value in ("nan", "inf", True, None, "x"):
+        with pytest.raises(BadAnnotation):
+            base.require_number({"t": value}, "t")

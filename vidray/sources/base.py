@@ -13,6 +13,7 @@ import dataclasses
 import fnmatch
 import io
 import json
+import math
 import posixpath
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
@@ -96,9 +97,11 @@ def require(record: Any, key: str, kind: type | tuple[type, ...] = str) -> Any:
     if not isinstance(record, dict):
         raise BadAnnotation(f"record is a {type(record).__name__}, not an object")
     value = record.get(key)
+    if isinstance(value, str):
+        value = value.strip()
     if not isinstance(value, kind) or (isinstance(value, str | list | dict) and not value):
         raise BadAnnotation(f"{key!r} is missing, empty or not a {_kind_name(kind)}")
-    return value.strip() if isinstance(value, str) else value
+    return value
 
 
 def require_number(record: Any, key: str) -> float:
@@ -112,7 +115,7 @@ def require_number(record: Any, key: str) -> float:
         number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise BadAnnotation(f"{key!r} is missing or not a number: {value!r}") from None
-    if number != number or number in (float("inf"), float("-inf")):
+    if not math.isfinite(number):
         raise BadAnnotation(f"{key!r} is not finite: {value!r}")
     return number
 
