@@ -247,3 +247,14 @@ def test_required_fields():
     for value in ("nan", "inf", True, None, "x"):
         with pytest.raises(BadAnnotation):
             base.require_number({"t": value}, "t")
+
+
+def test_a_missing_videos_folder_stops_the_run_before_it_starts(tmp_path, capsys):
+    from tests.datasets import star
+
+    star.build(tmp_path / "star")
+    args = ["convert", "star", str(tmp_path / "star"), str(tmp_path / "out")]
+    assert cli.main([*args, "--videos", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err
+    assert f"no videos at {tmp_path / 'nowhere'}" in err and "give --videos" in err
+    assert not (tmp_path / "out").exists()

@@ -568,7 +568,14 @@ def convert(opts: ConvertOptions) -> Summary:
         storage.check_reachable(inp)
         storage.check_reachable(out)
         if isinstance(source, AnnotationSource):
-            storage.check_reachable(source.videos_location(inp))
+            videos = source.videos_location(inp)
+            storage.check_reachable(videos)
+            if not videos.fs.exists(videos.path):
+                # Otherwise every question would become a missing_video row.
+                raise ConvertError(
+                    f"no videos at {videos.display()}: {opts.source} expects "
+                    f"{source.layout}; give --videos URI when they are elsewhere"
+                )
         elif opts.videos or opts.split:
             raise ConvertError(
                 f"{opts.source} carries its videos inside its shards and has no splits: "
