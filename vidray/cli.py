@@ -15,7 +15,7 @@ from vidray.export import add_export_parser, run_export
 
 EPILOG = """\
 Output: OUTPUT/data/*.parquet (one row per conversation, frames as JPEG),
-OUTPUT/errors/*.parquet (one row per sample that failed, with a reason) and
+OUTPUT/errors/*.parquet (one row per question of a video that failed, with a reason) and
 OUTPUT/_SUCCESS (JSON: counts, options, versions, files), written last.
 Storage: local paths, file:// or s3://bucket/prefix; S3 credentials and endpoint
 come from the standard AWS chain (AWS_PROFILE, AWS_ENDPOINT_URL, ...)."""
@@ -65,7 +65,8 @@ def add_convert_arguments(p: argparse.ArgumentParser) -> None:
     data.add_argument(
         "--split",
         default=None,
-        help="the dataset split to read, where the dataset has splits (default: train)",
+        help="the dataset split to read (default: the source's own, train where it has one; "
+        "`vidray sources` lists them)",
     )
     data.add_argument(
         "--min-duration",
