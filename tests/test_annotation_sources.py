@@ -258,3 +258,21 @@ def test_a_missing_videos_folder_stops_the_run_before_it_starts(tmp_path, capsys
     err = capsys.readouterr().err
     assert f"no videos at {tmp_path / 'nowhere'}" in err and "give --videos" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_questions_on_one_video_and_span_are_decoded_once(tmp_path, monkeypatch):
+    from tests.datasets import star
+
+    log = tmp_path / "decodes.log"
+    monkeypatch.setenv("VIDRAY_TEST_DECODE_LOG", str(log))
+    root = tmp_path / "star"
+    star.build(root)
+    rows, _ = convert_in_process(
+        "star", root, tmp_path / "out", decoder_module="tests.counting_child"
+    )
+    decodes = log.read_text().splitlines()
+    # 3 rows, 2 of them on one span: 2 decodes for them, plus 1 for the span that turns
+    # out to run past its video (bad_span); the missing video is never decoded.
+    assert len(rows) == 3
+    assert len(decodes) == 3 and len(set(decodes)) == 3
+    assert sum("(1.2, 3.8)" in d for d in decodes) == 1
