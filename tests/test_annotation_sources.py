@@ -276,3 +276,35 @@ def test_questions_on_one_video_and_span_are_decoded_once(tmp_path, monkeypatch)
     assert len(rows) == 3
     assert len(decodes) == 3 and len(set(decodes)) == 3
     assert sum("(1.2, 3.8)" in d for d in decodes) == 1
+
+
+def test_media_tokens_are_stripped_wherever_they_sit():
+    strip = base.strip_media_tokens
+    assert strip("<video>\nDescribe the video.") == "Describe the video."
+    assert strip("Describe the video.\n<video>") == "Describe the video."
+    assert strip("What does the <video> show?") == "What does the show?"
+    assert strip("<image>\n<video>\nLine one\nline two") == "Line one\nline two"
+
+
+def test_dialogue_pairs():
+    def turn(role: str, value: Any) -> dict:
+        return {"from": role, "value": value}
+
+    turns = [
+        turn("human", "<video>\nq1"),
+        turn("gpt", "a1"),
+        turn("human", "q2 "),
+        turn("gpt", "a2"),
+    ]
+    assert base.dialogue_pairs(turns) == [("q1", "a1"), ("q2", "a2")]
+    for bad in (
+        None,
+        [],
+        turns[:3],  # odd
+        [turns[1], turns[0]],  # gpt first
+        [turn("human", "<video>"), turn("gpt", "a")],  # only a media token
+        [turn("human", "q"), turn("gpt", 3)],
+        ["q", "a"],
+    ):
+        with pytest.raises(BadAnnotation):
+            base.dialogue_pairs(bad)

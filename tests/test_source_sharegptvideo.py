@@ -33,14 +33,6 @@ def test_frames_are_the_folder_images_at_two_fps(tmp_path):
     assert [synth.read_index_jpeg(f) for f in r["frames"]] == [1, 3, 5, 7]
 
 
-def test_media_tokens_are_stripped_wherever_they_sit():
-    strip = module.strip_media_tokens
-    assert strip("<video>\nDescribe the video.") == "Describe the video."
-    assert strip("Describe the video.\n<video>") == "Describe the video."
-    assert strip("What does the <video> show?") == "What does the show?"
-    assert strip("<image>\n<video>\nLine one\nline two") == "Line one\nline two"
-
-
 def test_multiturn_mode_merges_the_questions_on_one_video(tmp_path):
     sharegptvideo.build(tmp_path)
     found = samples(tmp_path, qa_mode="multiturn")

@@ -77,17 +77,35 @@ def read_index_jpeg(data: bytes) -> int:
 
 def encode_mp4(spec: VideoSpec) -> bytes:
     """Encode ``spec`` as an H.264 mp4 held in memory."""
+    return encode_video(spec)
+
+
+#: Encoder settings per codec: a key frame every ``gop`` frames where the codec has them.
+_CODEC_OPTIONS = {"libx264": {"preset": "ultrafast", "crf": "18"}, "libvpx": {}, "gif": None}
+
+
+def encode_video(
+    spec: VideoSpec,
+    *,
+    container: str = "mp4",
+    codec: str = "libx264",
+    pix_fmt: str = "yuv420p",
+) -> bytes:
+    """Encode ``spec`` in any container PyAV's FFmpeg writes (``mp4``, ``webm`` with
+    ``libvpx``, ``matroska``, ``gif`` with ``gif``/``rgb8``), held in memory."""
+    options = _CODEC_OPTIONS[codec]
     buf = io.BytesIO()
-    with av.open(buf, mode="w", format="mp4") as out:
-        stream = out.add_stream("libx264", rate=spec.fps)
+    with av.open(buf, mode="w", format=container) as out:
+        stream = out.add_stream(codec, rate=spec.fps)
         stream.width = spec.width
         stream.height = spec.height
-        stream.pix_fmt = "yuv420p"
+        stream.pix_fmt = pix_fmt
         stream.time_base = Fraction(1, spec.fps)
-        stream.options = {"g": str(spec.gop), "preset": "ultrafast", "crf": "18"}
+        if options is not None:
+            stream.options = {"g": str(spec.gop), **options}
         for i in range(spec.num_frames):
             frame = av.VideoFrame.from_ndarray(frame_image(i, spec), format="rgb24")
-            frame = frame.reformat(format="yuv420p")
+            frame = frame.reformat(format=pix_fmt)
             frame.pts = i
             frame.time_base = Fraction(1, spec.fps)
             for packet in stream.encode(frame):

@@ -4,11 +4,7 @@
 
 from __future__ import annotations
 
-import io
-from fractions import Fraction
 from pathlib import Path
-
-import av
 
 from tests.datasets import Expected, write_bytes, write_json, write_video
 from vidray import synth
@@ -16,21 +12,10 @@ from vidray import synth
 
 def encode(seconds: float, fps: int = 10, seed: int = 0, container: str = "webm") -> bytes:
     """A real video in a Matroska-family container: ``webm`` (VP8) or ``matroska``
-    (H.264), frames drawn like ``synth`` draws them."""
+    (H.264)."""
     spec = synth.VideoSpec(num_frames=round(seconds * fps), fps=fps, width=96, height=64, seed=seed)
     codec = "libvpx" if container == "webm" else "libx264"
-    buf = io.BytesIO()
-    with av.open(buf, mode="w", format=container) as out:
-        stream = out.add_stream(codec, rate=fps)
-        stream.width, stream.height, stream.pix_fmt = spec.width, spec.height, "yuv420p"
-        stream.time_base = Fraction(1, fps)
-        for i in range(spec.num_frames):
-            frame = av.VideoFrame.from_ndarray(synth.frame_image(i, spec), format="rgb24")
-            frame = frame.reformat(format="yuv420p")
-            frame.pts, frame.time_base = i, Fraction(1, fps)
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode())
-    return buf.getvalue()
+    return synth.encode_video(spec, container=container, codec=codec)
 
 
 def write_matroska(path: Path, seconds: float, seed: int = 0) -> Path:

@@ -2,10 +2,7 @@
 start?, end?}``), image sets beside them under ``image/``, and the videos (not shipped
 with the annotations) gathered under ``videos/``; TGIF videos are real GIFs."""
 
-import io
 from pathlib import Path
-
-import av
 
 from tests.datasets import Expected, write_bytes, write_json, write_video
 from vidray import synth
@@ -19,17 +16,7 @@ CHAT_I = "Carefully watch the video and pay attention to the cause and sequence 
 def gif(seconds: float = 3.0, fps: int = 10, seed: int = 0) -> bytes:
     """A real animated GIF (PyAV's gif encoder) with the frame index drawn in."""
     spec = synth.VideoSpec(num_frames=round(seconds * fps), fps=fps, width=96, height=64, seed=seed)
-    buf = io.BytesIO()
-    with av.open(buf, "w", format="gif") as out:
-        stream = out.add_stream("gif", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = spec.width, spec.height, "rgb8"
-        for i in range(spec.num_frames):
-            frame = av.VideoFrame.from_ndarray(synth.frame_image(i, spec), format="rgb24")
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return buf.getvalue()
+    return synth.encode_video(spec, container="gif", codec="gif", pix_fmt="rgb8")
 
 
 def build(root: Path) -> Expected:

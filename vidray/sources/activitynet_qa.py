@@ -3,8 +3,6 @@ second file joined on ``question_id``."""
 
 from __future__ import annotations
 
-import io
-import json
 import posixpath
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -67,7 +65,7 @@ class ActivityNetQA(AnnotationSource):
         answers_file = posixpath.join(
             posixpath.dirname(unit), posixpath.basename(unit).replace("_q.json", "_a.json")
         )
-        answers, why = _answers(loc, answers_file)
+        answers, why = self._answers(loc, answers_file)
         seen: set[str] = set()
         for index, record in super().records(loc, unit):
             if isinstance(record, BadAnnotation):
@@ -100,21 +98,19 @@ class ActivityNetQA(AnnotationSource):
     def video_names(self, item: Item) -> tuple[str, str]:
         return v_prefix_variants(item.video)
 
-
-def _answers(loc: storage.Location, rel: str) -> tuple[dict[str, Any], str]:
-    """question_id -> answer record of ``rel``, and why every lookup would fail
-    (empty when the file was read)."""
-    try:
-        with storage.open_read(loc, rel) as f:
-            doc = json.load(io.TextIOWrapper(f, encoding="utf-8-sig"))
-    except FileNotFoundError:
-        return {}, f"no answer file {rel}"
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        return {}, f"{rel}: invalid JSON: {e}"
-    if not isinstance(doc, list):
-        return {}, f"{rel} is a JSON {type(doc).__name__}, not a list"
-    answers: dict[str, Any] = {}
-    for record in doc:
-        if isinstance(record, dict) and isinstance(record.get("question_id"), str):
-            answers.setdefault(record["question_id"], record)
-    return answers, ""
+    def _answers(self, loc: storage.Location, rel: str) -> tuple[dict[str, Any], str]:
+        """question_id -> answer record of ``rel``, and why every lookup would fail
+        (empty when the file was read)."""
+        try:
+            doc = self.read_json(loc, rel)
+        except FileNotFoundError:
+            return {}, f"no answer file {rel}"
+        except BadAnnotation as e:
+            return {}, f"{rel}: {e}"
+        if not isinstance(doc, list):
+            return {}, f"{rel} is a JSON {type(doc).__name__}, not a list"
+        answers: dict[str, Any] = {}
+        for record in doc:
+            if isinstance(record, dict) and isinstance(record.get("question_id"), str):
+                answers.setdefault(record["question_id"], record)
+        return answers, ""

@@ -15,10 +15,11 @@ import io
 import json
 import math
 import posixpath
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import IO, Any, ClassVar, Literal
 
 from vidray import prompts
 from vidray.config import DEFAULT_MC_TEMPLATE
@@ -123,6 +124,44 @@ def require_number(record: Any, key: str) -> float:
 def _kind_name(kind: type | tuple[type, ...]) -> str:
     kinds = kind if isinstance(kind, tuple) else (kind,)
     return " or ".join(k.__name__ for k in kinds)
+
+
+def answer_text(record: Any, key: str) -> str:
+    """An open answer: text, or a number (counting questions) written as text."""
+    value = record.get(key) if isinstance(record, dict) else None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{value:g}"
+    return require(record, key)
+
+
+_MEDIA_TOKEN = re.compile(r"\s*<(?:video|image)>\s*")
+
+
+def strip_media_tokens(text: str) -> str:
+    """``text`` without the datasets' own ``<video>`` / ``<image>`` tokens, wherever they
+    sit: vidray puts its own token at the start of the first human turn."""
+    return _MEDIA_TOKEN.sub(" ", text).strip()
+
+
+def dialogue_pairs(turns: Any) -> list[tuple[str, str]]:
+    """The (question, answer) pairs of a sharegpt ``conversations`` list: human and gpt
+    turns alternating, each with text once its media tokens are removed."""
+    if not isinstance(turns, list) or not turns:
+        raise BadAnnotation("'conversations' is missing, empty or not a list")
+    if len(turns) % 2:
+        raise BadAnnotation(f"{len(turns)} turns: not (human, gpt) pairs")
+    texts = []
+    for k, turn in enumerate(turns):
+        role = "human" if k % 2 == 0 else "gpt"
+        if not isinstance(turn, dict) or turn.get("from") != role:
+            got = turn.get("from") if isinstance(turn, dict) else type(turn).__name__
+            raise BadAnnotation(f"turn {k} is from {got!r}, expected {role!r}")
+        value = turn.get("value")
+        text = strip_media_tokens(value) if isinstance(value, str) else ""
+        if not text:
+            raise BadAnnotation(f"turn {k} has no text besides media tokens")
+        texts.append(text)
+    return list(zip(texts[::2], texts[1::2], strict=True))
 
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -312,7 +351,8 @@ class AnnotationSource(Source):
     #: split -> annotation file patterns, relative to INPUT.
     annotation_files: ClassVar[dict[str, tuple[str, ...]]]
     default_split: ClassVar[str] = "train"
-    #: The videos folder relative to INPUT when ``--videos`` is not given.
+    #: The videos folder relative to INPUT when ``--videos`` is not given; ``{split}``
+    #: stands for the split (datasets that publish one video folder per split).
     videos_dir: ClassVar[str] = "videos"
     #: Item videos are names without a known extension: find them by one listing of the
     #: videos root (any of ``VIDEO_SUFFIXES``), not by a probe per item.
@@ -360,7 +400,8 @@ class AnnotationSource(Source):
             return storage.location(self.ctx.videos)
         if not self.videos_dir:
             return loc
-        return storage.location(loc.uri.rstrip("/") + "/" + self.videos_dir)
+        folder = self.videos_dir.format(split=self.split())
+        return storage.location(loc.uri.rstrip("/") + "/" + folder)
 
     def count(self, loc: storage.Location, unit: str, cap: int) -> int:
         n = 0
@@ -392,9 +433,9 @@ class AnnotationSource(Source):
                     yield str(index), row
             else:
                 try:
-                    doc = json.load(text)
-                except json.JSONDecodeError as e:
-                    yield "", BadAnnotation(f"invalid JSON: {e}")
+                    doc = _parse_json(text)
+                except BadAnnotation as e:
+                    yield "", e
                     return
                 if isinstance(doc, list):
                     yield from ((str(i), r) for i, r in enumerate(doc))
@@ -402,6 +443,12 @@ class AnnotationSource(Source):
                     yield from doc.items()
                 else:
                     yield "", BadAnnotation(f"a JSON {type(doc).__name__}, not a list or object")
+
+    def read_json(self, loc: storage.Location, rel: str) -> Any:
+        """The JSON document ``rel`` (an annotation file, or a file joined to one);
+        ``BadAnnotation`` when it is not valid JSON."""
+        with storage.open_read(loc, rel) as f:
+            return _parse_json(io.TextIOWrapper(f, encoding="utf-8-sig"))
 
     def samples(self, loc: storage.Location, unit: str) -> Iterator[Sample]:
         groups: dict[tuple[Any, ...], list[Item] | Sample] = {}
@@ -440,20 +487,28 @@ class AnnotationSource(Source):
         layouts that need a lookup; raise ``MissingVideo`` when it is absent."""
         if not self.find_videos_by_stem:
             return item
+        tried = list(dict.fromkeys(self.video_names(item)))
+        found = self.find_video(loc, tried)
+        if found is None:
+            names = " or ".join(repr(n) for n in tried)
+            suffixes = ", ".join(VIDEO_SUFFIXES)
+            raise MissingVideo(item.video, f"no video named {names} (any of {suffixes})")
+        return dataclasses.replace(item, video=found)
+
+    def find_video(self, loc: storage.Location, names: Iterable[str]) -> str | None:
+        """The path, relative to the videos root, of the first of ``names`` found in one
+        listing of the root (made once per source object), any video suffix; None when
+        none is there."""
         if self._stems is None:
             self._stems = _index_by_stem(self.videos_location(loc))
-        tried = list(dict.fromkeys(self.video_names(item)))
-        for name in tried:
+        for name in names:
             # The name as a stem first (``x.avi`` saved as ``x.avi.mp4``), then without
             # its video suffix (``x.avi`` saved as ``x.mkv``).
             stems = [name, posixpath.splitext(name)[0]] if _has_video_suffix(name) else [name]
             found = next((self._stems[s] for s in stems if s in self._stems), None)
             if found is not None:
-                return dataclasses.replace(item, video=found)
-        names = " or ".join(repr(n) for n in tried)
-        raise MissingVideo(
-            item.video, f"no video named {names} (any of {', '.join(VIDEO_SUFFIXES)})"
-        )
+                return found
+        return None
 
     def video_names(self, item: Item) -> Iterable[str]:
         """With ``find_videos_by_stem``: the names to look for, best first (a known video
@@ -513,6 +568,13 @@ def _conversation(cid: str, qa: tuple[tuple[str, str], ...], query: str) -> Conv
     for k, (question, answer) in enumerate(qa):
         turns += [("human", (IMAGE_TOKEN if k == 0 else "") + question), ("gpt", answer)]
     return Conversation(cid, tuple(turns), query)
+
+
+def _parse_json(text: IO[str]) -> Any:
+    try:
+        return json.load(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise BadAnnotation(f"invalid JSON: {e}") from None
 
 
 def _fmt(t: float | None) -> str:

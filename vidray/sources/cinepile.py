@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import dataclasses
 import posixpath
 import re
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from vidray.io import storage
 from vidray.sources.base import (
     AnnotationSource,
     BadAnnotation,
     Item,
-    MissingVideo,
     require,
 )
 
@@ -68,18 +65,9 @@ class CinePile(AnnotationSource):
         stem = posixpath.basename(unit).removesuffix(".parquet")
         yield Item(f"{clip}:{stem}#{key}", f"{movie}_{clip}", ((prompt, answer),), question)
 
-    def resolve(self, loc: storage.Location, item: Item) -> Item:
+    def video_names(self, item: Item) -> tuple[str, str]:
         """``{movie_name}_{id}`` first, then the bare ``{id}`` (its last 11 characters)."""
-        try:
-            return super().resolve(loc, item)
-        except MissingVideo:
-            bare = item.video[-11:]
-            try:
-                return super().resolve(loc, dataclasses.replace(item, video=bare))
-            except MissingVideo:
-                raise MissingVideo(
-                    item.video, f"no video named {item.video!r} or {bare!r} (any extension)"
-                ) from None
+        return item.video, item.video[-11:]
 
 
 def youtube_id(record: dict) -> str:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any, ClassVar
+from typing import Any
 
 from vidray.io import storage
-from vidray.sources.base import AnnotationSource, BadAnnotation, Item, require
+from vidray.sources.base import AnnotationSource, BadAnnotation, Item, answer_text, require
 
 #: Videos are published 1000 to a folder: ``video_00000-01000/video_00000.mp4``.
 FOLDER_SIZE = 1000
@@ -30,8 +30,7 @@ class Clevrer(AnnotationSource):
     Videos are not named in the JSON's folder structure: the range folder comes from
     ``scene_index`` (1000 videos a folder), the file name from ``video_filename``. The
     default videos root is the folder the published zip of the split is extracted to,
-    ``INPUT/video_train`` or ``INPUT/video_validation``; ``videos_location`` is
-    overridden only to pick it per split (``--videos`` still wins).
+    ``INPUT/video_train`` or ``INPUT/video_validation`` (``--videos`` overrides it).
 
     A scene is read one question at a time (``records``), so a malformed question
     becomes one ``bad_annotation`` row (``<file>#<scene position>/<question position>``)
@@ -45,16 +44,8 @@ class Clevrer(AnnotationSource):
         "videos: INPUT/video_<split>/video_00000-01000/video_00000.mp4"
     )
     annotation_files = {"train": ("train.json",), "validation": ("validation.json",)}
-    #: Where each split's published video zip is extracted, relative to INPUT.
-    split_videos_dirs: ClassVar[dict[str, str]] = {
-        "train": "video_train",
-        "validation": "video_validation",
-    }
-
-    def videos_location(self, loc: storage.Location) -> storage.Location:
-        if self.ctx.videos:
-            return storage.location(self.ctx.videos)
-        return storage.location(loc.uri.rstrip("/") + "/" + self.split_videos_dirs[self.split()])
+    #: Each split's published video zip is extracted to its own folder.
+    videos_dir = "video_{split}"
 
     def records(self, loc: storage.Location, unit: str) -> Iterator[tuple[str, Any]]:
         """Each scene split into one-question scenes, keyed ``<scene>/<question>`` by
@@ -79,7 +70,7 @@ class Clevrer(AnnotationSource):
             if "choices" in q:
                 prompt, answer = self._choice(question, require(q, "choices", list))
             else:
-                prompt, answer = question, _text(q, "answer")
+                prompt, answer = question, answer_text(q, "answer")
             yield Item(f"{index}:{qid}", video, ((prompt, answer),), question)
 
     def _choice(self, question: str, choices: list[Any]) -> tuple[str, str]:
@@ -92,11 +83,3 @@ class Clevrer(AnnotationSource):
             raise BadAnnotation(f"a choice's answer is not 'correct' or 'wrong': {marks}")
         correct = [i for i, m in enumerate(marks) if m == "correct"]
         return self.multiple_choice(question, options, correct)
-
-
-def _text(record: dict[str, Any], key: str) -> str:
-    """An open answer: text, or a number (counting questions) written as text."""
-    value = record.get(key)
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return f"{value:g}"
-    return require(record, key)

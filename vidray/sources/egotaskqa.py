@@ -13,7 +13,7 @@ from vidray.sources.base import (
     BadAnnotation,
     Item,
     MissingVideo,
-    SourceContext,
+    answer_text,
     require,
 )
 
@@ -49,16 +49,12 @@ class EgoTaskQA(AnnotationSource):
     }
     videos_dir = "qa_videos"
 
-    def __init__(self, ctx: SourceContext | None = None) -> None:
-        super().__init__(ctx)
-        self._videos: dict[str, str] | None = None
-
     def items(self, unit: str, key: str, record: Any) -> Iterable[Item]:
         qid = require(record, "question_id", (int, str))
         if isinstance(qid, bool):
             raise BadAnnotation(f"'question_id' is not an id: {qid!r}")
         question = require(record, "question")
-        answer = _text(record, "answer")
+        answer = answer_text(record, "answer")
         interval = require(record, "interval")
         fields = interval.split("|")
         if len(fields) != 4 or not fields[0]:
@@ -81,25 +77,13 @@ class EgoTaskQA(AnnotationSource):
         )
 
     def resolve(self, loc: storage.Location, item: Item) -> Item:
-        if self._videos is None:
-            self._videos = {}
-            for rel in storage.list_files(self.videos_location(loc), (".mp4",)):
-                self._videos.setdefault(posixpath.basename(rel), rel)
-        clip = self._videos.get(item.video)
+        clip = self.find_video(loc, [item.video])
         if clip is not None:
             return dataclasses.replace(item, video=clip, span=None, span_unit="s")
         full_name = item.video.split("|", 1)[0] + ".mp4"
-        full = self._videos.get(full_name)
+        full = self.find_video(loc, [full_name])
         if full is not None:
             return dataclasses.replace(item, video=full)
         raise MissingVideo(
             item.video, f"neither the clip {item.video!r} nor the video {full_name!r} exists"
         )
-
-
-def _text(record: dict[str, Any], key: str) -> str:
-    """An open answer: text, or a number (counting questions) written as text."""
-    value = record.get(key)
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return f"{value:g}"
-    return require(record, key)

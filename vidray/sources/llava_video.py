@@ -6,10 +6,7 @@ import posixpath
 from collections.abc import Iterable
 from typing import Any
 
-from vidray.sources.base import AnnotationSource, BadAnnotation, Item, require
-
-#: The dataset's media tokens: the base adds its own ``<image>\n`` to the first turn.
-MEDIA_TOKENS = ("<image>", "<video>")
+from vidray.sources.base import AnnotationSource, Item, dialogue_pairs, require
 
 
 class LlavaVideo(AnnotationSource):
@@ -57,31 +54,9 @@ class LlavaVideo(AnnotationSource):
 
     def items(self, unit: str, key: str, record: Any) -> Iterable[Item]:
         video = require(record, "video")
-        turns = require(record, "conversations", list)
-        if len(turns) % 2:
-            raise BadAnnotation(f"{len(turns)} turns: not (human, gpt) pairs")
+        pairs = dialogue_pairs(record.get("conversations"))
         subset = posixpath.dirname(unit)
         path = posixpath.join(subset, video.lstrip("/")) if subset else video
         stem = posixpath.basename(unit).removesuffix(".json")
-        pairs = []
-        for k in range(0, len(turns), 2):
-            question = _turn(turns[k], "human", k)
-            answer = _turn(turns[k + 1], "gpt", k + 1)
-            pairs.append((question, answer))
         for p, (question, answer) in enumerate(pairs):
             yield Item.single(f"{stem}#{key}:{p}", path, question, answer)
-
-
-def _turn(turn: Any, role: str, index: int) -> str:
-    """The text of turn ``index``, which must come from ``role``, media tokens removed."""
-    if not isinstance(turn, dict) or turn.get("from") != role:
-        got = turn.get("from") if isinstance(turn, dict) else type(turn).__name__
-        raise BadAnnotation(f"turn {index} is from {got!r}, expected {role!r}")
-    value = turn.get("value")
-    if not isinstance(value, str):
-        raise BadAnnotation(f"turn {index} has no text")
-    for token in MEDIA_TOKENS:
-        value = value.replace(token, "")
-    if not value.strip():
-        raise BadAnnotation(f"turn {index} is empty")
-    return value.strip()

@@ -3,8 +3,6 @@ a moment of it."""
 
 from __future__ import annotations
 
-import io
-import json
 import posixpath
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -55,12 +53,11 @@ class MovieChat(AnnotationSource):
     videos_dir = "raw_videos"
 
     def records(self, loc: storage.Location, unit: str) -> Iterator[tuple[str, Any]]:
-        with storage.open_read(loc, unit) as f:
-            try:
-                doc = json.load(io.TextIOWrapper(f, encoding="utf-8-sig"))
-            except (json.JSONDecodeError, UnicodeDecodeError) as e:
-                yield "", BadAnnotation(f"invalid JSON: {e}")
-                return
+        try:
+            doc = self.read_json(loc, unit)
+        except BadAnnotation as e:
+            yield "", e
+            return
         try:
             video = require(require(doc, "info", dict), "video_path")
         except BadAnnotation as e:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import posixpath
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
@@ -50,10 +49,9 @@ class Msrvtt(AnnotationSource):
             yield from super().records(loc, unit)
             return
         try:
-            with storage.open_read(loc, unit) as f:
-                doc = json.load(io.TextIOWrapper(f, encoding="utf-8-sig"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            yield "", BadAnnotation(f"invalid JSON: {e}")
+            doc = self.read_json(loc, unit)
+        except BadAnnotation as e:
+            yield "", e
             return
         if not isinstance(doc, dict) or not isinstance(doc.get("sentences"), list):
             yield "", BadAnnotation("no 'sentences' list at the top level")

@@ -5,30 +5,22 @@ from __future__ import annotations
 
 import dataclasses
 import posixpath
-import re
 from collections.abc import Iterable
 from typing import Any
 
 from vidray.io import storage
 from vidray.sources.base import (
     AnnotationSource,
-    BadAnnotation,
     Item,
     MissingVideo,
     SourceContext,
+    dialogue_pairs,
     require,
-    require_text,
 )
 
 _ROOT = "video_instruction/train"
 #: The frame folders, in the order the recipe looks: a name in both is taken from 300k.
 FRAME_ROOTS = ("train_300k", "train_600k")
-#: The dataset's own media tokens, wherever they sit in a human turn.
-_MEDIA_TOKEN = re.compile(r"\s*<(?:video|image)>\s*")
-
-
-def strip_media_tokens(text: str) -> str:
-    return _MEDIA_TOKEN.sub(" ", text).strip()
 
 
 class ShareGPTVideo(AnnotationSource):
@@ -77,20 +69,7 @@ class ShareGPTVideo(AnnotationSource):
 
     def items(self, unit: str, key: str, record: Any) -> Iterable[Item]:
         video = require(record, "video")
-        turns = require(record, "conversations", list)
-        if len(turns) % 2:
-            raise BadAnnotation(f"{len(turns)} turns: not (human, gpt) pairs")
-        pairs = []
-        for k in range(0, len(turns), 2):
-            human, gpt = turns[k], turns[k + 1]
-            if not (isinstance(human, dict) and isinstance(gpt, dict)):
-                raise BadAnnotation(f"turn {k} or {k + 1} is not an object")
-            if (human.get("from"), gpt.get("from")) != ("human", "gpt"):
-                raise BadAnnotation(f"turns {k}, {k + 1} are not a human turn and a gpt turn")
-            question = strip_media_tokens(require_text(human.get("value"), f"turn {k} value"))
-            if not question:
-                raise BadAnnotation(f"turn {k} holds only a media token")
-            pairs.append((question, require_text(gpt.get("value"), f"turn {k + 1} value")))
+        pairs = dialogue_pairs(record.get("conversations"))
         stem = posixpath.splitext(posixpath.basename(unit))[0]
         record_id = record.get("id")
         if isinstance(record_id, str | int) and str(record_id).strip():

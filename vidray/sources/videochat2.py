@@ -3,13 +3,17 @@ reasoning, classification, conversations), one annotation file per subset."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Any
 
-from vidray.sources.base import AnnotationSource, BadAnnotation, Item, require, require_number
-
-_MEDIA_TOKEN = re.compile(r"\s*<(?:video|image)>\s*")
+from vidray.sources.base import (
+    AnnotationSource,
+    BadAnnotation,
+    Item,
+    require,
+    require_number,
+    strip_media_tokens,
+)
 
 
 class VideoChat2(AnnotationSource):
@@ -74,7 +78,7 @@ def _clean(value: Any, name: str) -> str:
         return ""
     if not isinstance(value, str):
         raise BadAnnotation(f"{name!r} is not text: {value!r}")
-    return _MEDIA_TOKEN.sub(" ", value).strip()
+    return strip_media_tokens(value)
 
 
 def _span(record: dict[str, Any]) -> tuple[float, float] | None:
