@@ -308,3 +308,65 @@ def test_dialogue_pairs():
     ):
         with pytest.raises(BadAnnotation):
             base.dialogue_pairs(bad)
+
+
+def test_video_suffixes_match_in_any_case(tmp_path):
+    loc = toy_tree(tmp_path)
+    (tmp_path / "videos" / "x.mkv").rename(tmp_path / "videos" / "x.MKV")
+    samples = list(Toy().samples(loc, "ann/train.json"))
+    assert samples[0].video == "x.MKV" and samples[0].error is None
+
+
+def test_span_ids_keep_milliseconds_of_long_videos(tmp_path):
+    write_json(
+        tmp_path / "ann" / "train.json",
+        [
+            {"q": "q0", "a": "a0", "v": "x", "start": 1234.561, "end": 1240},
+            {"q": "q1", "a": "a1", "v": "x", "start": 1234.564, "end": 1240},
+        ],
+    )
+    write_video(tmp_path / "videos" / "x.mp4")
+    ids = [s.id for s in Toy().samples(storage.location(str(tmp_path)), "ann/train.json")]
+    assert ids == [
+        "toy:ann/train.json#x.mp4@1234.561-1240",
+        "toy:ann/train.json#x.mp4@1234.564-1240",
+    ]
+
+
+def test_retry_redoes_the_samples_of_the_failed_question_ids(tmp_path, monkeypatch):
+    """``--retry-failed`` names error rows, whose ids are question ids: the sample
+    carrying a listed question is decoded again, and no other."""
+    from tests.datasets import star
+    from vidray import sink
+    from vidray.pipeline import ConvertStage, StageConfig, build_source, read_units
+
+    log = tmp_path / "decodes.log"
+    monkeypatch.setenv("VIDRAY_TEST_DECODE_LOG", str(log))
+    root, out = tmp_path / "star", tmp_path / "out"
+    star.build(root)
+    opts = ConvertOptions(
+        source="star",
+        input=str(root),
+        output=str(out),
+        sampling=SamplingPolicy(num_frames=2),
+        size=32,
+        samples_per_file=3,
+        decoder_module="tests.counting_child",
+    )
+    source = build_source(opts)
+    stage = ConvertStage(StageConfig.from_options(opts, str(out), source, str(root)))
+    try:
+        for block in read_units("star", source.ctx, str(root), "STAR_train.json", None, 3):
+            stage(block)
+        before = sink.read_unit_rows(storage.location(str(out)), "STAR_train-00000")
+        log.unlink()
+        retry = {0: ("star:Sequence_T2_8",)}  # its error row (bad_span) names it
+        for block in read_units(
+            "star", source.ctx, str(root), "STAR_train.json", None, 3, frozenset({1}), retry
+        ):
+            stage(block)
+    finally:
+        stage.decoder.close()
+    assert [line.split(" ", 1)[1] for line in log.read_text().splitlines()] == ["(3.0, 9.0)"]
+    after = sink.read_unit_rows(storage.location(str(out)), "STAR_train-00000")
+    assert [r["id"] for r in after] == [r["id"] for r in before]
