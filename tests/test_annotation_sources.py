@@ -370,3 +370,14 @@ def test_retry_redoes_the_samples_of_the_failed_question_ids(tmp_path, monkeypat
     assert [line.split(" ", 1)[1] for line in log.read_text().splitlines()] == ["(3.0, 9.0)"]
     after = sink.read_unit_rows(storage.location(str(out)), "STAR_train-00000")
     assert [r["id"] for r in after] == [r["id"] for r in before]
+    # retrying a sample that had succeeded replaces its row instead of adding one
+    retry = {0: ("star:Sequence_T2_7",)}
+    try:
+        for block in read_units(
+            "star", source.ctx, str(root), "STAR_train.json", None, 3, frozenset({1}), retry
+        ):
+            stage(block)
+    finally:
+        stage.decoder.close()
+    again = sink.read_unit_rows(storage.location(str(out)), "STAR_train-00000")
+    assert [r["id"] for r in again] == [r["id"] for r in before]

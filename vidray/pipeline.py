@@ -278,6 +278,9 @@ class ConvertStage:
                 rows = sink.read_unit_rows(self.out, unit["unit"])
                 redo = set(unit["retry"])
                 samples = [s for s in samples if redo.intersection(_row_ids(s))]
+                # A redone sample replaces whatever rows it had: retrying is idempotent.
+                redone = {rid for s in samples for rid in _row_ids(s)}
+                rows = [r for r in rows if r["id"] not in redone]
             for s in samples:
                 self._convert(s, rows, errors)
             results.append(
