@@ -39,7 +39,7 @@ def test_sources_shows_layouts():
     ("args", "message"),
     [
         (["convert", "nosuch", "/tmp", "/tmp/o"], "unknown source 'nosuch'"),
-        (["convert", "webvid", "/tmp", "/tmp/o", "--num-frames", "0"], "must be >= 1"),
+        (["convert", "webvid", "/tmp", "/tmp/o", "--num-frames", "0"], "must be a whole number >= 1"),
         (["convert", "webvid", "/tmp", "/tmp/o", "--jpeg-quality", "200"], "1..100"),
         (["convert", "webvid", "gs://bucket/x", "/tmp/o"], "unsupported storage URI"),
     ],

@@ -95,8 +95,13 @@ def test_rerun_resumes_and_another_command_is_refused(ray_head, webvid_dir, tmp_
     run("webvid", webvid_dir, out, samples_per_file=2)
     first = fingerprint(out)
     stamps = {p.name: p.stat().st_mtime_ns for p in (out / "data").iterdir()}
+    marker = (out / sink.MARKER).read_bytes()
     again = run("webvid", webvid_dir, out, samples_per_file=2)
-    assert (again.units, again.resumed_units) == (0, 6)  # nothing redone
+    assert again.already_complete and (again.samples, again.units) == (10, 6)
+    assert (out / sink.MARKER).read_bytes() == marker  # not even the marker rewritten
+    (out / sink.MARKER).unlink()  # as a run that died before its commit leaves it
+    resumed = run("webvid", webvid_dir, out, samples_per_file=2)
+    assert (resumed.units, resumed.resumed_units) == (0, 6)  # nothing redone
     assert {p.name: p.stat().st_mtime_ns for p in (out / "data").iterdir()} == stamps
     assert fingerprint(out) == first
     with pytest.raises(ConvertError, match=r"different command \(differs in: samples_per_file"):

@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import re
+import shlex
+import signal
 import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 from vidray import __version__
+from vidray.argtypes import (
+    jpeg_quality,
+    non_negative_float,
+    positive_float,
+    positive_int,
+    whole_number,
+)
+from vidray.console import Console, quiet
 from vidray.export import add_export_parser, run_export
 
 EPILOG = """\
@@ -21,32 +35,22 @@ Storage: local paths, file:// or s3://bucket/prefix; S3 credentials and endpoint
 come from the standard AWS chain (AWS_PROFILE, AWS_ENDPOINT_URL, ...)."""
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+class UsageError(Exception):
+    """A mistake on the command line: one line, exit 2."""
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
-    return value
+class Parser(argparse.ArgumentParser):
+    """argparse, with its errors as one line (``vidray: error: ...``) instead of the
+    usage block, so a mistake reads the same as every other refusal."""
+
+    def error(self, message: str) -> NoReturn:
+        # "argument --num-frames: must be ..." reads better as "--num-frames must be ...".
+        message = re.sub(r"^argument (\S+?)(?:/\S+)?: (must )?", _option_first, message)
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
-def _non_negative_float(text: str) -> float:
-    value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
-
-
-def _quality(text: str) -> int:
-    value = int(text)
-    if not 1 <= value <= 100:
-        raise argparse.ArgumentTypeError(f"must be in 1..100, got {value}")
-    return value
+def _option_first(m: re.Match[str]) -> str:
+    return f"{m[1]} must " if m[2] else f"{m[1]}: "
 
 
 def add_convert_arguments(p: argparse.ArgumentParser) -> None:
@@ -70,7 +74,7 @@ def add_convert_arguments(p: argparse.ArgumentParser) -> None:
     )
     data.add_argument(
         "--min-duration",
-        type=_non_negative_float,
+        type=non_negative_float,
         default=None,
         metavar="S",
         help="skip videos shorter than S seconds (read from the container, not decoded); "
@@ -78,7 +82,7 @@ def add_convert_arguments(p: argparse.ArgumentParser) -> None:
     )
     data.add_argument(
         "--max-duration",
-        type=_non_negative_float,
+        type=non_negative_float,
         default=None,
         metavar="S",
         help="skip videos longer than S seconds",
@@ -100,25 +104,25 @@ def add_convert_arguments(p: argparse.ArgumentParser) -> None:
     frames = p.add_argument_group("frame sampling")
     frames.add_argument(
         "--num-frames",
-        type=_positive_int,
+        type=positive_int,
         default=8,
         help="frames spread uniformly over each clip (default: 8)",
     )
     frames.add_argument(
         "--fps",
-        type=_positive_float,
+        type=positive_float,
         default=None,
         help="sample at this rate instead of --num-frames, capped by --max-frames",
     )
     frames.add_argument(
         "--max-frames",
-        type=_positive_int,
+        type=positive_int,
         default=64,
         help="with --fps: above this many frames, take this many uniformly (default: 64)",
     )
     frames.add_argument(
         "--size",
-        type=_positive_int,
+        type=positive_int,
         default=336,
         help="short side of the frames in pixels, aspect kept (default: 336)",
     )
@@ -128,18 +132,18 @@ def add_convert_arguments(p: argparse.ArgumentParser) -> None:
         help="keep the video's own frame size",
     )
     frames.add_argument(
-        "--jpeg-quality", type=_quality, default=90, help="JPEG quality 1-100 (default: 90)"
+        "--jpeg-quality", type=jpeg_quality, default=90, help="JPEG quality 1-100 (default: 90)"
     )
     run = p.add_argument_group("run")
     run.add_argument(
         "--num-workers",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help="decode actors (default: one per CPU of the cluster)",
     )
     run.add_argument(
         "--cpus-per-worker",
-        type=_positive_float,
+        type=positive_float,
         default=None,
         help="CPUs each decode actor reserves (default: 80%% of the CPUs present, shared); "
         "set it on autoscaling clusters, e.g. --num-workers 400 --cpus-per-worker 1",
@@ -150,13 +154,13 @@ def add_convert_arguments(p: argparse.ArgumentParser) -> None:
         help="caption-instruction pool: filtered_train.json-style JSON or one per line "
         "(default: a built-in pool)",
     )
-    run.add_argument("--seed", type=int, default=0, help="seed of the instruction draw")
+    run.add_argument("--seed", type=whole_number, default=0, help="seed of the instruction draw")
     run.add_argument(
-        "--limit", type=_positive_int, default=None, help="convert only the first N samples"
+        "--limit", type=positive_int, default=None, help="convert only the first N samples"
     )
     run.add_argument(
         "--samples-per-file",
-        type=_positive_int,
+        type=positive_int,
         default=16,
         help="samples per output file, the unit of work (default: 16)",
     )
@@ -167,13 +171,13 @@ def add_convert_arguments(p: argparse.ArgumentParser) -> None:
     )
     run.add_argument(
         "--sample-timeout",
-        type=_positive_float,
+        type=positive_float,
         default=300.0,
         help="seconds one decode attempt of a sample may take (default: 300)",
     )
     run.add_argument(
         "--decode-attempts",
-        type=_positive_int,
+        type=positive_int,
         default=2,
         help="attempts per sample before a crash or timeout becomes an error row (default: 2)",
     )
@@ -189,7 +193,13 @@ def add_convert_arguments(p: argparse.ArgumentParser) -> None:
         help="redo only the samples recorded in OUTPUT/errors (same command otherwise) and "
         "merge them into their units",
     )
-    run.add_argument("--quiet", action="store_true", help="no progress lines")
+    run.add_argument("--quiet", action="store_true", help="no progress bar or lines")
+    run.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show Ray's own messages too (by default they go to a log file under Ray's "
+        "temp folder, /tmp/ray/vidray/)",
+    )
 
 
 def options_from_args(args: argparse.Namespace):
@@ -229,7 +239,7 @@ def options_from_args(args: argparse.Namespace):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="vidray",
         description="Convert public video instruction datasets into Parquet conversation "
         "shards with sampled frames, on Ray Data.",
@@ -237,7 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"vidray {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=Parser
+    )
     conv = sub.add_parser(
         "convert",
         help="convert a dataset to Parquet conversation shards",
@@ -269,22 +281,64 @@ def cmd_sources() -> int:
     return 0
 
 
-def run_convert(opts) -> int:
-    from vidray.pipeline import ConvertError, convert
+@contextlib.contextmanager
+def ray_session(address: str | None, verbose: bool) -> Iterator[Console]:
+    """Ray joined (or a local instance started) with its lines going to its log folder
+    unless ``verbose``; on the way out, however it is left (Ctrl-C included), Ray is
+    disconnected, what this process started is stopped, and the terminal is back."""
+    from vidray import cluster
+
+    console = quiet(verbose)
+    try:
+        cluster.connect(address, verbose=verbose)
+        yield console
+    finally:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # cleanup runs to the end
+        try:
+            cluster.stop()
+        finally:
+            console.restore()
+            signal.signal(signal.SIGINT, previous)
+
+
+def run_convert(opts, verbose: bool = False) -> int:
+    """Check everything, then (unless OUTPUT is already complete) join or start Ray,
+    convert and commit. Every refusal happens before Ray starts and before OUTPUT is
+    touched."""
+    from vidray.pipeline import ConvertError, prepare, run
+    from vidray.progress import make_progress
 
     try:
-        summary = convert(opts)
+        job = prepare(opts)
     except ConvertError as e:
-        print(f"vidray: error: {e}", file=sys.stderr)
-        return 2
+        return _error(e)
+    if job.complete is not None:  # reported without starting Ray
+        print(run(job).describe())
+        return 0
+    with ray_session(opts.ray_address, verbose) as console:
+        summary = run(job, make_progress(opts.progress, console.err))
     print(summary.describe())
     return 0
 
 
+def _error(e: Exception | str) -> int:
+    print(f"vidray: error: {e}", file=sys.stderr, flush=True)
+    return 2
+
+
+def demo_commands(root: Path) -> dict[str, list[str]]:
+    """The commands the demo runs, as a user would type them."""
+    extra = ["--samples-per-file", "4"]
+    return {
+        name: ["vidray", "convert", name, str(root / name), str(root / "out" / name), *extra]
+        for name in ("webvid", "finevideo")
+    }
+
+
 def cmd_demo(directory: str | None) -> int:
     from vidray import synth
-    from vidray.config import ConvertOptions
-    from vidray.pipeline import convert
+    from vidray.pipeline import ConvertError, prepare, run
+    from vidray.progress import NoProgress
 
     root = Path(directory or tempfile.mkdtemp(prefix="vidray-demo-")).resolve()
     t0 = time.monotonic()
@@ -293,44 +347,76 @@ def cmd_demo(directory: str | None) -> int:
     qas = synth.write_finevideo(root / "finevideo", files=2, per_file=3)
     print(
         f"generated {len(keys)} WebVid clips (one corrupt) and 6 FineVideo videos "
-        f"({qas} QAs) in {root} ({time.monotonic() - t0:.1f} s)"
+        f"({qas} QAs) in {root} ({time.monotonic() - t0:.1f} s)",
+        flush=True,
     )
-    for name in ("webvid", "finevideo"):
-        opts = ConvertOptions(
-            source=name,
-            input=str(root / name),
-            output=str(root / "out" / name),
-            samples_per_file=4,
-            overwrite=True,
-            progress=False,
-        )
-        summary = convert(opts)
-        print(f"{name:10s} {summary.describe()}")
+    commands = demo_commands(root)
+    try:
+        jobs = {n: prepare(options_from_args(build_parser().parse_args(argv[1:])))
+                for n, argv in commands.items()}  # fmt: skip
+    except ConvertError as e:  # e.g. DIR/out holds something else
+        return _error(e)
+    with ray_session(None, verbose=False):
+        for name, job in jobs.items():
+            print(f"{name:10s} {run(job, NoProgress()).describe()}", flush=True)
+    out = root / "out" / "webvid"
+    data = f"{out}/data/*.parquet"
     print(
-        f"demo done in {time.monotonic() - t0:.1f} s; read the rows with "
-        f"vidray.sink.read_output('{root / 'out' / 'webvid'}'), the failures with "
-        f"read_output(..., 'errors')"
+        f"demo done in {time.monotonic() - t0:.1f} s. It ran:\n"
+        + "".join(f"  {shlex.join(argv)}\n" for argv in commands.values())
+        + "Next:\n"
+        f"  vidray export llamafactory {shlex.quote(str(out))} "
+        f"{shlex.quote(str(root / 'export'))}   # records + frames for LLaMA-Factory\n"
+        '  python -c "import pyarrow.dataset as ds; '
+        f"print(ds.dataset('{out}/data').to_table().num_rows)\"\n"
+        '  python -c "import datasets; '
+        f"print(datasets.load_dataset('parquet', data_files='{data}'))\"   # with datasets",
+        flush=True,
     )
     return 0
+
+
+def _interrupted(args: argparse.Namespace | None) -> int:
+    """Ctrl-C (what the run started is already stopped): say where the run stands."""
+    units = 0
+    if args is not None and args.command == "convert":
+        from vidray import sink
+        from vidray.io import storage
+
+        with contextlib.suppress(Exception):
+            out = storage.location(args.output)
+            units = len(storage.list_files(out, (".json",), sink.UNITS_DIR))
+        print(
+            f"vidray: interrupted: {units} units committed; run the same command again to resume",
+            file=sys.stderr,
+        )
+    else:
+        print("vidray: interrupted", file=sys.stderr)
+    return 130
 
 
 def main(argv: list[str] | None = None) -> int:
     # Ray would otherwise re-create a uv environment for every worker when the CLI
     # runs under `uv run`; the workers of a local instance share this interpreter.
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
-    args = build_parser().parse_args(argv)
-    if args.command == "sources":
-        return cmd_sources()
-    if args.command == "demo":
-        return cmd_demo(args.dir)
-    if args.command == "export":
-        return run_export(args)
+    args = None
     try:
-        opts = options_from_args(args)
-    except ValueError as e:
-        print(f"vidray: error: {e}", file=sys.stderr)
-        return 2
-    return run_convert(opts)
+        args = build_parser().parse_args(argv)
+        if args.command == "sources":
+            return cmd_sources()
+        if args.command == "export":
+            return run_export(args)
+        if args.command == "demo":
+            return cmd_demo(args.dir)
+        try:
+            opts = options_from_args(args)
+        except ValueError as e:  # what argparse alone cannot check
+            return _error(e)
+        return run_convert(opts, args.verbose)
+    except UsageError as e:
+        return _error(e)
+    except KeyboardInterrupt:
+        return _interrupted(args)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from vidray.argtypes import whole_number
+
 Format = Literal["llamafactory", "llava", "frames"]
 FORMATS: tuple[str, ...] = ("llamafactory", "llava", "frames")
 
@@ -535,6 +537,8 @@ def export(opts: ExportOptions) -> ExportSummary:
     """Run one export; raises ExportError (or StorageError) with a one-line message."""
     from vidray.io import storage
 
+    dest = Path(opts.dest.removeprefix("file://")).resolve()
+    storage.check_folder(storage.location(str(dest)), "DEST")
     out = storage.location(opts.output)
     storage.check_reachable(out)
     if out.scheme == "file" and not os.path.isdir(out.path):
@@ -545,8 +549,6 @@ def export(opts: ExportOptions) -> ExportSummary:
     name = opts.name or (manifest or {}).get("source") or _first_source(out, files)
     if not _NAME.match(name):
         raise ExportError(f"the source name {name!r} is not a file name; pass --name")
-    dest = Path(opts.dest.removeprefix("file://")).resolve()
-    dest.mkdir(parents=True, exist_ok=True)
 
     split_names = [s for s, _ in opts.split] if opts.split else [""]
     suffix = "_index.jsonl" if opts.format == "frames" else ".json"
@@ -554,6 +556,7 @@ def export(opts: ExportOptions) -> ExportSummary:
     entries = {Path(f).stem: dataset_info_entry(f) for f in targets.values()}
     if opts.format == "llamafactory":  # refuse before hours of work, not after
         _check_dataset_info(_read_dataset_info(dest), entries, opts.overwrite)
+    dest.mkdir(parents=True, exist_ok=True)  # the first write: every check passed
 
     summary = ExportSummary(opts.format, str(dest), files=list(targets.values()))
     writers = {
@@ -688,7 +691,9 @@ def add_export_parser(sub: Any) -> None:
             default="clip",
             help="the unit kept whole by --split: a video+clip (default) or a whole video",
         )
-        p.add_argument("--seed", type=int, default=0, help="seed of the split hash (default: 0)")
+        p.add_argument(
+            "--seed", type=whole_number, default=0, help="seed of the split hash (default: 0)"
+        )
         if fmt == "llamafactory":
             p.add_argument(
                 "--overwrite",

@@ -12,9 +12,11 @@ file, so file names never depend on how Ray Data scheduled the work.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -31,6 +33,7 @@ from vidray.config import ConvertOptions
 from vidray.io import storage
 from vidray.media import decode, isolate
 from vidray.media.sampling import SamplingPolicy, select_frames, targets_for
+from vidray.progress import Progress, make_progress
 from vidray.sources.base import (
     IMAGE_SUFFIXES,
     AnnotationSource,
@@ -170,7 +173,7 @@ def _mark_last(items: Iterator[T]) -> Iterator[tuple[T, bool]]:
 Plan = list[tuple[str, int | None, frozenset[int], dict[int, tuple[str, ...]]]]
 
 
-def _read_tasks(opts: ConvertOptions, ctx: SourceContext, plan: Plan):
+def _read_tasks(opts: ConvertOptions, input_uri: str, ctx: SourceContext, plan: Plan):
     from ray.data.block import BlockMetadata
     from ray.data.datasource import Datasource, ReadTask
 
@@ -185,7 +188,7 @@ def _read_tasks(opts: ConvertOptions, ctx: SourceContext, plan: Plan):
                         read_units,
                         opts.source,
                         ctx,
-                        opts.input,
+                        input_uri,
                         shard,
                         cap,
                         opts.samples_per_file,
@@ -423,7 +426,26 @@ class Summary:
     #: Seconds until the first unit was done: start-up (actors, imports) plus one unit.
     first_unit_s: float = 0.0
     first_unit_samples: int = 0
+    #: Units whose shard's last unit is done: ``shards_done`` of ``shards`` are finished.
+    shards: int = 0
+    shards_done: int = 0
     manifest: dict[str, Any] = field(default_factory=dict)
+    #: OUTPUT was already complete for this command: nothing ran, counts are its marker's.
+    already_complete: bool = False
+
+    @classmethod
+    def of_manifest(cls, output: str, manifest: dict[str, Any]) -> Summary:
+        counts = manifest["counts"]
+        return cls(
+            output=output,
+            samples=counts["samples"],
+            rows=counts["rows"],
+            frames=counts["frames"],
+            errors=dict(counts["errors_by_reason"]),
+            units=counts["units"],
+            manifest=manifest,
+            already_complete=True,
+        )
 
     @property
     def error_count(self) -> int:
@@ -442,10 +464,18 @@ class Summary:
 
     def describe(self) -> str:
         reasons = ", ".join(f"{k}={v}" for k, v in sorted(self.errors.items())) or "none"
+        counts = (
+            f"{self.samples} samples -> {self.rows} rows, {self.frames} frames, "
+            f"{self.error_count} errors ({reasons})"
+        )
+        if self.already_complete:
+            return (
+                f"already complete: {counts}, committed {self.manifest.get('committed_at')}; "
+                f"output: {self.output} (nothing to do; --overwrite redoes it)"
+            )
         resumed = f" (+{self.resumed_units} units committed earlier)" if self.resumed_units else ""
         return (
-            f"{self.samples} samples -> {self.rows} rows, {self.frames} frames, "
-            f"{self.error_count} errors ({reasons}) in {self.elapsed_s:.1f} s "
+            f"{counts} in {self.elapsed_s:.1f} s "
             f"({self.samples_per_s:.1f} clips/s){resumed}; output: {self.output}"
         )
 
@@ -503,6 +533,8 @@ def _versions() -> dict[str, str]:
 
 
 def _ensure_ray(address: str | None) -> None:
+    """Join ``address`` (or ``RAY_ADDRESS``), else start a local instance, unless this
+    process is connected already (the CLI connects through ``vidray.cluster``)."""
     import ray
 
     if ray.is_initialized():
@@ -511,25 +543,6 @@ def _ensure_ray(address: str | None) -> None:
         ray.init(address=address, logging_level=logging.WARNING)
     else:
         ray.init(include_dashboard=False, logging_level=logging.WARNING)
-
-
-class _Progress:
-    def __init__(self, enabled: bool, every_s: float = 5.0) -> None:
-        self.enabled, self.every_s = enabled, every_s
-        self.start = self.last = time.monotonic()
-
-    def update(self, s: Summary, final: bool = False) -> None:
-        now = time.monotonic()
-        if not self.enabled or (not final and now - self.last < self.every_s):
-            return
-        self.last = now
-        rate = s.samples / max(now - self.start, 1e-9)
-        print(
-            f"[vidray] {s.samples} samples, {s.rows} rows, {s.error_count} errors, "
-            f"{s.units} files, {rate:.1f} samples/s",
-            file=sys.stderr,
-            flush=True,
-        )
 
 
 def _check_unit_names(shards: list[str]) -> None:
@@ -559,17 +572,67 @@ def build_source(opts: ConvertOptions) -> sources.Source:
     return sources.get(opts.source, ctx)
 
 
-def convert(opts: ConvertOptions) -> Summary:
-    """Run one conversion to completion and commit it. Raises ``ConvertError`` for
-    problems found before any work starts."""
-    import ray
-    import ray.data
+#: How far above a single-shard INPUT its dataset root is looked for.
+_SHARD_DEPTH = 6
 
+
+def _find_shards(source: sources.Source, inp: storage.Location) -> tuple[storage.Location, list]:
+    """The dataset root and its shards. INPUT is normally the root; INPUT may also be
+    one shard file, found as the nearest folder above it under which the source would
+    list it (``00000000.tar`` in WebVid's folder, ``data/x.parquet`` in FineVideo's):
+    that shard alone is converted, named as in a run over the whole folder."""
+    if not storage.is_file(inp):
+        if inp.scheme == "file" and not os.path.exists(inp.path):
+            raise ConvertError(f"INPUT {inp.display()} does not exist")
+        return inp, source.units(inp)
+    parts = inp.path.split("/")
+    for depth in range(1, min(_SHARD_DEPTH, len(parts) - 1) + 1):
+        rel = "/".join(parts[-depth:])
+        if source.is_unit(rel):
+            root = "/".join(parts[:-depth]) or "/"
+            return storage.location(f"s3://{root}" if inp.scheme == "s3" else root), [rel]
+    raise ConvertError(
+        f"INPUT {inp.display()} is a file but not a {source.name} shard; pass the dataset's "
+        f"folder (`vidray sources` shows the layout {source.name} expects)"
+    )
+
+
+@dataclass
+class Job:
+    """A conversion that passed every check: what ``run`` needs, nothing written yet."""
+
+    opts: ConvertOptions
+    source: sources.Source
+    #: The dataset root: INPUT, or the folder above a single-shard INPUT.
+    inp: storage.Location
+    out: storage.Location
+    shards: list[str]
+    #: What ``_SUCCESS`` records of the inputs, to recognise a complete OUTPUT.
+    inputs: dict[str, Any]
+    #: Units an earlier run of the same command committed.
+    committed: dict[str, dict[str, Any]]
+    #: ``--retry-failed``: unit -> the ids of its failed samples.
+    retry: dict[str, tuple[str, ...]]
+    #: ``_SUCCESS`` when OUTPUT is already complete for this command and these inputs.
+    complete: dict[str, Any] | None
+
+
+def prepare(opts: ConvertOptions) -> Job:
+    """Every check that can refuse the run, before anything is written and before Ray
+    starts: options, source and split, storage, INPUT and OUTPUT, the owner of OUTPUT,
+    ``--retry-failed``. Raises ``ConvertError``; a refused run leaves OUTPUT as it was."""
     try:
         source = build_source(opts)
         inp, out = storage.location(opts.input), storage.location(opts.output)
         storage.check_reachable(inp)
         storage.check_reachable(out)
+        storage.check_folder(out, "OUTPUT")
+        if not isinstance(source, AnnotationSource) and (opts.videos or opts.split):
+            raise ConvertError(
+                f"{opts.source} carries its videos inside its shards and has no splits: "
+                "--videos and --split do not apply"
+            )
+        inp, shards = _find_shards(source, inp)
         if isinstance(source, AnnotationSource):
             videos = source.videos_location(inp)
             storage.check_reachable(videos)
@@ -579,18 +642,14 @@ def convert(opts: ConvertOptions) -> Summary:
                     f"no videos at {videos.display()}: {opts.source} expects "
                     f"{source.layout}; give --videos URI when they are elsewhere"
                 )
-        elif opts.videos or opts.split:
-            raise ConvertError(
-                f"{opts.source} carries its videos inside its shards and has no splits: "
-                "--videos and --split do not apply"
-            )
-        shards = source.units(inp)
         if not shards:
             raise ConvertError(
                 f"nothing found at {inp.display()}: {opts.source} expects {source.layout}"
             )
         _check_unit_names(shards)
-        committed = sink.begin(out, opts.recorded(), overwrite=opts.overwrite)
+        options = opts.recorded()
+        committed = sink.claimed_units(out, options, overwrite=opts.overwrite)
+        retry = sink.failed_samples(out, committed) if opts.retry_failed else {}
     except (
         sources.UnknownSource,
         prompts.PromptError,
@@ -599,15 +658,46 @@ def convert(opts: ConvertOptions) -> Summary:
         BadSplit,
     ) as e:
         raise ConvertError(str(e)) from e
-    retry = sink.failed_samples(out, committed) if opts.retry_failed else {}
+    except PermissionError as e:
+        raise ConvertError(f"cannot read {e.filename or opts.input}: permission denied") from e
     if opts.retry_failed and not committed:
         raise ConvertError(f"--retry-failed: {out.display()} holds no output of this command")
-    plan = plan_shards(source, inp, shards, opts.limit, committed, retry)
-    committed = {u: r for u, r in committed.items() if u not in retry}
+    if opts.retry_failed and not retry:
+        raise ConvertError(
+            f"--retry-failed: {out.display()} records no failed samples; "
+            "run the command without --retry-failed to finish it"
+        )
+    digest = hashlib.sha256("\n".join(shards).encode()).hexdigest()
+    inputs = {"root": inp.uri, "shards": len(shards), "digest": digest}
+    complete = None
+    if not (opts.overwrite or opts.retry_failed):
+        complete = sink.complete_manifest(out, options, inputs)
+    return Job(opts, source, inp, out, shards, inputs, committed, retry, complete)
+
+
+def convert(opts: ConvertOptions, progress: Progress | None = None) -> Summary:
+    """Run one conversion to completion and commit it (joining or starting Ray as
+    ``_ensure_ray`` does). Raises ``ConvertError`` for problems found before any work
+    starts. An OUTPUT already complete for this command is returned as it is."""
+    return run(prepare(opts), progress)
+
+
+def run(job: Job, progress: Progress | None = None) -> Summary:
+    """Convert what ``job`` has left to do, then commit: ``_SUCCESS`` last. A job whose
+    OUTPUT is already complete returns that output's summary and runs nothing."""
+    if job.complete is not None:
+        return Summary.of_manifest(job.out.display(), job.complete)
+    import ray
+    import ray.data
+
+    opts, source, inp, out = job.opts, job.source, job.inp, job.out
+    plan = plan_shards(source, inp, job.shards, opts.limit, job.committed, job.retry)
+    committed = {u: r for u, r in job.committed.items() if u not in job.retry}
+    total = _planned_total(source, inp, plan, committed, opts.limit, job.retry)
 
     _ensure_ray(opts.ray_address)
     # vidray prints its own progress and summary; Ray Data's logs stay in its log files.
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
     # Blocks are cut between rows only, and a row is a unit: a small target gives one
@@ -616,19 +706,33 @@ def convert(opts: ConvertOptions) -> Summary:
     ctx.verbose_stats_logs = False
     total_cpus = float(ray.cluster_resources().get("CPU", 1))
     workers = opts.num_workers or max(1, int(total_cpus))
+    if total is not None:
+        # No more actors than there are units left to keep them busy.
+        left = total - sum(r["samples"] for r in committed.values())
+        workers = min(workers, max(1, math.ceil(left / opts.samples_per_file)))
     # By default the pool fits the CPUs present now; on an autoscaling cluster pass
     # cpus_per_worker so that pending actors make the autoscaler add nodes.
     cpus_per_actor = opts.cpus_per_worker or min(1.0, DECODE_SHARE * total_cpus / workers)
 
+    # The first write of the run: every check passed and Ray is up.
+    sink.begin(out, opts.recorded(), job.committed, overwrite=opts.overwrite)
     started = time.monotonic()
-    summary = Summary(output=out.display(), resumed_units=len(committed))
+    summary = Summary(output=out.display(), resumed_units=len(committed), shards=len(plan))
+    if progress is None:
+        progress = make_progress(opts.progress, sys.stderr)
+    progress.start(total, sum(r["samples"] for r in committed.values()))
     stage = StageConfig.from_options(opts, out.uri, source, inp.uri)
-    results = _run(opts, source.ctx, stage, plan, workers, cpus_per_actor, summary, started)
+    try:
+        results = _run(opts, inp.uri, source.ctx, stage, plan, workers, cpus_per_actor,
+                       summary, started, progress)  # fmt: skip
+    finally:
+        progress.close()
     summary.elapsed_s = time.monotonic() - started
     info = {
         "source": opts.source,
         "options": opts.recorded(),
         "versions": _versions(),
+        "inputs": job.inputs,
         "elapsed_s": round(summary.elapsed_s, 3),
         "workers": workers,
     }
@@ -636,8 +740,31 @@ def convert(opts: ConvertOptions) -> Summary:
     return summary
 
 
+def _planned_total(
+    source: sources.Source,
+    inp: storage.Location,
+    plan: Plan,
+    committed: dict[str, dict[str, Any]],
+    limit: int | None,
+    retry: dict[str, tuple[str, ...]],
+) -> int | None:
+    """Samples of the whole run, committed ones included, when they can be known
+    without reading the shards: with ``--limit`` (counted by the plan already) or a
+    source whose count reads metadata only; else None (an open count)."""
+    if retry:
+        return None
+    if limit is not None:
+        return limit if plan else None
+    if not source.cheap_count:
+        return None
+    planned = {shard for shard, *_ in plan}
+    done = sum(r["samples"] for r in committed.values() if r["shard"] not in planned)
+    return done + sum(source.count(inp, shard, 2**62) for shard in planned)
+
+
 def _run(
     opts: ConvertOptions,
+    input_uri: str,
     ctx: SourceContext,
     stage: StageConfig,
     plan: Plan,
@@ -645,6 +772,7 @@ def _run(
     cpus_per_actor: float,
     summary: Summary,
     started: float,
+    progress: Progress,
 ) -> list[dict[str, Any]]:
     """Execute the Ray Data pipeline over ``plan``; return the units it committed."""
     import ray.data
@@ -652,7 +780,7 @@ def _run(
     if not plan:
         return []
     ds = ray.data.read_datasource(
-        _read_tasks(opts, ctx, plan),
+        _read_tasks(opts, input_uri, ctx, plan),
         override_num_blocks=len(plan),
         num_cpus=READ_CPUS,
         # Each read task may start a Python worker (seconds of imports): no more at once
@@ -668,7 +796,6 @@ def _run(
         num_cpus=cpus_per_actor,
     )
     results: list[dict[str, Any]] = []
-    progress = _Progress(opts.progress)
     reasons: Counter[str] = Counter()
     for r in results_ds.iter_rows():
         results.append(dict(r))
@@ -676,11 +803,11 @@ def _run(
         summary.rows += r["rows"]
         summary.frames += r["frames"]
         summary.units += 1
+        summary.shards_done += bool(r["last"])
         if summary.units == 1:
             summary.first_unit_s = time.monotonic() - started
             summary.first_unit_samples = r["samples"]
         reasons.update(json.loads(r["errors"]))
         summary.errors = dict(reasons)
-        progress.update(summary)
-    progress.update(summary, final=True)
+        progress.update(summary, r["samples"])
     return results

@@ -161,37 +161,63 @@ def fingerprint(options: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(options, sort_keys=True).encode()).hexdigest()
 
 
-def begin(
+def claimed_units(
     out: storage.Location, options: dict[str, Any], *, overwrite: bool = False
 ) -> dict[str, dict[str, Any]]:
-    """Claim OUTPUT for the command described by ``options``; return the units an
-    earlier run of the same command committed (they are not redone)."""
-    run = {"fingerprint": fingerprint(options), "options": options}
-    previous = _json(out, RUN_FILE) if storage.exists(out, RUN_FILE) else None
+    """Whether the command described by ``options`` may write OUTPUT, read-only: the
+    units an earlier run of the same command committed (they are not redone), or
+    ``OutputConflict`` when OUTPUT belongs to another command (or to none)."""
     if overwrite:
-        for rel in (DATA_DIR, ERRORS_DIR, UNITS_DIR, STAGING_DIR, MARKER, RUN_FILE):
-            storage.remove_tree(out, rel)
-    elif previous is None:
+        return {}
+    previous = _json(out, RUN_FILE) if storage.exists(out, RUN_FILE) else None
+    if previous is None:
         if any(storage.exists(out, rel) for rel in (DATA_DIR, ERRORS_DIR, UNITS_DIR, MARKER)):
             raise OutputConflict(
                 f"{out.display()} already holds output that no vidray command claims; "
                 "pass --overwrite to replace it"
             )
-    elif previous["fingerprint"] != run["fingerprint"]:
+        return {}
+    if previous["fingerprint"] != fingerprint(options):
         old = previous.get("options", {})
         changed = sorted(k for k in {*old, *options} if old.get(k) != options.get(k))
         raise OutputConflict(
             f"{out.display()} holds the output of a different command "
             f"(differs in: {', '.join(changed)}); pass --overwrite to replace it"
         )
+    return committed_units(out)
+
+
+def complete_manifest(
+    out: storage.Location, options: dict[str, Any], inputs: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The ``_SUCCESS`` of OUTPUT when the same command over the same inputs (the
+    ``inputs`` digest ``commit`` recorded) already completed it; else None."""
+    if not storage.exists(out, MARKER) or not storage.exists(out, RUN_FILE):
+        return None
+    if _json(out, RUN_FILE).get("fingerprint") != fingerprint(options):
+        return None
+    manifest = read_manifest(out)
+    return manifest if manifest.get("inputs") == inputs else None
+
+
+def begin(
+    out: storage.Location,
+    options: dict[str, Any],
+    committed: dict[str, dict[str, Any]],
+    *,
+    overwrite: bool = False,
+) -> None:
+    """Claim OUTPUT for the command described by ``options``, once ``claimed_units``
+    allowed it: the first write of a run."""
+    if overwrite:
+        for rel in (DATA_DIR, ERRORS_DIR, UNITS_DIR, STAGING_DIR, MARKER, RUN_FILE):
+            storage.remove_tree(out, rel)
     # While the run is under way no marker vouches for the whole output.
     storage.remove(out, MARKER)
-    if previous is None or overwrite:
-        _write_json(out, RUN_FILE, run)
-    committed = committed_units(out)
+    if not storage.exists(out, RUN_FILE):
+        _write_json(out, RUN_FILE, {"fingerprint": fingerprint(options), "options": options})
     for result in committed.values():
         publish(out, result)  # finish publications a crash interrupted
-    return committed
 
 
 def commit(

@@ -116,6 +116,27 @@ def check_reachable(loc: Location) -> None:
         raise StorageError(f"cannot reach {loc.display()}: {type(e).__name__}: {e}") from e
 
 
+def is_file(loc: Location) -> bool:
+    """Whether ``loc`` names a file (an object) rather than a folder."""
+    return bool(loc.fs.isfile(loc.path))
+
+
+def check_folder(loc: Location, what: str) -> None:
+    """Refuse, in one line, a ``loc`` that cannot be a folder: a file, or (local disk)
+    a path below a file."""
+    if loc.scheme == "s3":
+        if is_file(loc):
+            raise StorageError(f"{what} {loc.display()} is a file, not a folder")
+        return
+    path = loc.path
+    while not os.path.exists(path):
+        path = os.path.dirname(path)
+    if not os.path.isdir(path):
+        if path == loc.path:
+            raise StorageError(f"{what} {loc.display()} is a file, not a folder")
+        raise StorageError(f"{what} {loc.display()} lies below {path}, which is a file")
+
+
 def list_files(
     loc: Location, suffixes: tuple[str, ...], subdir: str = "", maxdepth: int | None = None
 ) -> list[str]:

@@ -220,6 +220,15 @@ class Source(ABC):
     def count(self, loc: storage.Location, unit: str, cap: int) -> int:
         """How many samples ``unit`` yields, up to ``cap`` (for ``--limit``)."""
 
+    @abstractmethod
+    def is_unit(self, rel: str) -> bool:
+        """Whether ``units`` would list a file at ``rel`` (found without a listing: a
+        single shard given as INPUT)."""
+
+    #: ``count`` reads metadata only (a parquet footer), so the driver may count every
+    #: unit up front to show a total.
+    cheap_count: ClassVar[bool] = False
+
     def sample_id(self, ref: str) -> str:
         return f"{self.name}:{ref}"
 
@@ -236,6 +245,9 @@ class TarShardSource(Source):
 
     def units(self, loc: storage.Location) -> list[str]:
         return storage.list_files(loc, (".tar",))
+
+    def is_unit(self, rel: str) -> bool:
+        return rel.lower().endswith(".tar")
 
     def count(self, loc: storage.Location, unit: str, cap: int) -> int:
         with storage.open_read(loc, unit) as f:
@@ -283,8 +295,14 @@ class ParquetShardSource(Source):
     def conversations(self, sample_id: str, row: dict[str, Any]) -> list[Conversation]:
         """The conversations of one row; raise ``BadAnnotation`` when malformed."""
 
+    cheap_count = True
+
     def units(self, loc: storage.Location) -> list[str]:
         return storage.list_files(loc, (".parquet",), self.subdir)
+
+    def is_unit(self, rel: str) -> bool:
+        inside = not self.subdir or rel.startswith(self.subdir.rstrip("/") + "/")
+        return inside and rel.lower().endswith(".parquet")
 
     def count(self, loc: storage.Location, unit: str, cap: int) -> int:
         with storage.open_read(loc, unit) as f:
@@ -394,6 +412,12 @@ class AnnotationSource(Source):
                 if any(fnmatch.fnmatchcase(rel, p) for p in patterns):
                     found.add(rel)
         return sorted(found)
+
+    def is_unit(self, rel: str) -> bool:
+        patterns = self.annotation_files[self.split()]
+        return rel.lower().endswith(ANNOTATION_SUFFIXES) and any(
+            fnmatch.fnmatchcase(rel, p) for p in patterns
+        )
 
     def videos_location(self, loc: storage.Location) -> storage.Location:
         if self.ctx.videos:

@@ -1,0 +1,117 @@
+"""The command line's Ray: join a cluster or start a local instance, and on the way
+out (done, failed or interrupted) leave nothing running that this process started.
+
+A local instance is a tree of processes (GCS, raylet, agents, workers) under this
+one; some of them outlive their parent when it is interrupted. Before starting one,
+this process becomes a child subreaper (Linux), so every process of the instance
+stays its descendant even when its own parent dies, and ``stop`` can find and stop
+them all. A cluster given by address is never stopped: disconnecting releases the
+job's actors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+#: prctl(2) option: orphaned descendants are re-parented to this process.
+_PR_SET_CHILD_SUBREAPER = 36
+
+_started_local = False
+
+
+def connect(address: str | None, *, verbose: bool = False) -> None:
+    """Join ``address`` (else ``RAY_ADDRESS``) or start a local instance. Unless
+    ``verbose``, worker output stays in Ray's log files instead of this terminal."""
+    global _started_local
+    import ray
+
+    if ray.is_initialized():
+        return
+    level = logging.INFO if verbose else logging.ERROR
+    if address or os.environ.get("RAY_ADDRESS"):
+        ray.init(address=address, logging_level=level, log_to_driver=verbose)
+        return
+    _started_local = _become_subreaper()
+    ray.init(include_dashboard=False, logging_level=level, log_to_driver=verbose)
+
+
+def stop(grace_s: float = 3.0) -> None:
+    """Disconnect from Ray; if this process started a local instance, stop every
+    process of it: what ``ray.shutdown`` leaves gets SIGTERM, then SIGKILL."""
+    if "ray" in sys.modules:
+        # Bounded: a half-started instance can make shutdown wait on a dead GCS.
+        done = threading.Thread(target=_shutdown, daemon=True)
+        done.start()
+        done.join(grace_s)
+    if _started_local:
+        stop_descendants(grace_s)
+
+
+def _shutdown() -> None:
+    import ray
+
+    with contextlib.suppress(Exception):
+        ray.shutdown()
+
+
+def _become_subreaper() -> bool:
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def descendants(pid: int | None = None) -> list[int]:
+    """Every live process below ``pid`` (default: this one), from ``/proc``."""
+    root = os.getpid() if pid is None else pid
+    children: dict[int, list[int]] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            stat = (proc / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[0] == "Z":  # exited, waiting to be reaped
+            continue
+        children.setdefault(int(fields[1]), []).append(int(proc.name))
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def stop_descendants(grace_s: float = 3.0) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        pids = descendants()
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + grace_s
+        while pids and time.monotonic() < deadline:
+            _reap()
+            pids = descendants()
+            time.sleep(0.05)
+        if not pids:
+            break
+    _reap()
+
+
+def _reap() -> None:
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
