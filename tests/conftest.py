@@ -185,3 +185,29 @@ def add_tar_member(
     else:
         info.linkname = "../../etc/passwd"
         tar.addfile(info)
+
+
+def session_processes(sid: int) -> list[str]:
+    """The live processes of process session ``sid`` (a CLI started with
+    ``start_new_session=True`` leads its own), as their command lines."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if os.getsid(int(proc.name)) != sid:
+                continue
+            if (proc / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                continue  # exited, only waiting to be reaped
+            found.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()[:120])
+        except (OSError, IndexError):
+            continue
+    return found
+
+
+def wait_until_gone(sid: int, timeout: float = 10.0) -> list[str]:
+    """Poll until session ``sid`` has no live process or ``timeout`` passes; what is left."""
+    deadline = time.monotonic() + timeout
+    while (left := session_processes(sid)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left

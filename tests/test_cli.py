@@ -1,10 +1,18 @@
 """The command line as a user runs it: exit codes and one-line messages."""
 
+import fcntl
 import os
+import pty
+import shlex
+import struct
 import subprocess
 import sys
+import termios
+from pathlib import Path
 
 import pytest
+
+from tests.conftest import wait_until_gone
 
 
 def vidray(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -39,7 +47,10 @@ def test_sources_shows_layouts():
     ("args", "message"),
     [
         (["convert", "nosuch", "/tmp", "/tmp/o"], "unknown source 'nosuch'"),
-        (["convert", "webvid", "/tmp", "/tmp/o", "--num-frames", "0"], "must be a whole number >= 1"),
+        (
+            ["convert", "webvid", "/tmp", "/tmp/o", "--num-frames", "0"],
+            "must be a whole number >= 1",
+        ),
         (["convert", "webvid", "/tmp", "/tmp/o", "--jpeg-quality", "200"], "1..100"),
         (["convert", "webvid", "gs://bucket/x", "/tmp/o"], "unsupported storage URI"),
     ],
@@ -76,14 +87,160 @@ def test_credentials_in_uri_are_refused_and_not_echoed(tmp_path):
     assert "TOPSECRET" not in res.stderr + res.stdout
 
 
-def test_convert_exits_0_with_failed_samples_and_shows_progress(ray_head, webvid_dir, tmp_path):
-    res = vidray(
-        "convert", "webvid", str(webvid_dir), str(tmp_path / "out"),
-        "--ray-address", ray_head["address"], "--size", "32", "--num-frames", "2",
-    )  # fmt: skip
+def tree(path: Path) -> dict[str, tuple[int, int]] | None:
+    """Every file under ``path`` with its size and mtime; None when nothing is there."""
+    if not path.exists():
+        return None
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    return {p.relative_to(path).as_posix(): (p.stat().st_size, p.stat().st_mtime_ns) for p in files}
+
+
+def one_error_line(res: subprocess.CompletedProcess, message: str) -> None:
+    assert res.returncode == 2, res.stderr[-2000:]
+    assert res.stderr.splitlines() == [res.stderr.strip()], "not one line"
+    assert res.stderr.startswith("vidray: error: ") and message in res.stderr
+    assert "Traceback" not in res.stderr + res.stdout
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("retry-failed-new", "--retry-failed: {out} holds no output of this command"),
+        ("output-is-file", "OUTPUT {out} is a file, not a folder"),
+        ("output-below-file", "lies below"),
+        ("input-missing", "INPUT {inp} does not exist"),
+        ("input-not-a-shard", "is a file but not a webvid shard; pass the dataset's folder"),
+        ("bad-number", "--num-frames must be a whole number >= 1, got 'abc'"),
+        ("bad-float", "--sample-timeout must be a number > 0, got 'nan'"),
+        ("split-for-shards", "--videos and --split do not apply"),
+    ],
+)
+def test_refused_commands_change_nothing(webvid_dir, tmp_path, case, message):
+    inp, out, extra = webvid_dir, tmp_path / "new-output", []
+    if case == "retry-failed-new":
+        extra = ["--retry-failed"]
+    elif case == "output-is-file":
+        out.write_text("not a folder")
+    elif case == "output-below-file":
+        (tmp_path / "file").write_text("x")
+        out = tmp_path / "file" / "out"
+    elif case == "input-missing":
+        inp = tmp_path / "nowhere"
+    elif case == "input-not-a-shard":
+        inp = tmp_path / "notes.txt"
+        inp.write_text("x")
+    elif case == "bad-number":
+        extra = ["--num-frames", "abc"]
+    elif case == "bad-float":
+        extra = ["--sample-timeout", "nan"]
+    else:
+        extra = ["--split", "val"]
+    before = tree(tmp_path)
+    # An unreachable cluster: a refusal must come before Ray is ever contacted.
+    res = vidray("convert", "webvid", str(inp), str(out), *extra, "--ray-address", "127.0.0.1:9")
+    one_error_line(res, message.format(out=out, inp=inp))
+    assert tree(tmp_path) == before
+
+
+def test_export_into_a_file_is_refused(tmp_path):
+    dest = tmp_path / "dest"
+    dest.write_text("a file")
+    one_error_line(vidray("export", "llava", str(tmp_path), str(dest)), f"DEST {dest} is a file")
+    assert dest.read_text() == "a file"
+
+
+def test_convert_exits_0_then_a_rerun_is_complete_at_once(ray_head, webvid_dir, tmp_path):
+    out = tmp_path / "out"
+    args = ["convert", "webvid", str(webvid_dir), str(out), "--size", "32", "--num-frames", "2"]
+    res = vidray(*args, "--ray-address", ray_head["address"])
     assert res.returncode == 0, res.stderr[-2000:]
-    assert "[vidray] 10 samples, 9 rows, 1 errors" in res.stderr  # the final progress line
-    # (Ray may forward its own log lines to stdout too: find the summary among them.)
-    (summary,) = [line for line in res.stdout.splitlines() if " samples -> " in line]
+    assert "[vidray] 10 samples, 9 rows, 1 errors (decode_error=1)" in res.stderr  # last line
+    # Quiet: every line on stderr is vidray's own, none of Ray's warnings or logs.
+    assert [line for line in res.stderr.splitlines() if not line.startswith("[vidray] ")] == []
+    (summary,) = res.stdout.splitlines()
     assert summary.startswith("10 samples -> 9 rows, 18 frames, 1 errors (decode_error=1)")
-    assert str(tmp_path / "out") in summary
+    assert str(out) in summary
+    done = tree(out)
+
+    # The same command again: complete, said in one line, without contacting Ray (the
+    # address is unreachable: connecting would fail after a long wait).
+    again = subprocess.run(
+        [sys.executable, "-m", "vidray", *args, "--ray-address", "127.0.0.1:9"],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert again.stderr == ""
+    (line,) = again.stdout.splitlines()
+    assert line.startswith("already complete: 10 samples -> 9 rows, 18 frames, 1 errors")
+    assert tree(out) == done
+
+    # Another command into it is refused and changes nothing, the marker included.
+    other = vidray(*args[:-1], "3", "--ray-address", "127.0.0.1:9")
+    one_error_line(other, "holds the output of a different command (differs in: sampling)")
+    assert tree(out) == done
+
+
+def test_progress_bar_on_a_terminal(ray_head, webvid_dir, tmp_path):
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))  # 160 columns
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vidray", "convert", "webvid", str(webvid_dir),
+         str(tmp_path / "out"), "--limit", "4", "--size", "32", "--num-frames", "2",
+         "--ray-address", ray_head["address"]],
+        stdout=subprocess.PIPE, stderr=slave, text=True,
+    )  # fmt: skip
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the other end closed
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    assert proc.wait(timeout=120) == 0, seen.decode(errors="replace")[-2000:]
+    bar = seen.decode(errors="replace")
+    # tqdm's bar: done of the known total (--limit), percentage, rate, errors, shards.
+    assert "100%" in bar and "4/4" in bar and "sample/s" in bar
+    assert "errors" in bar and "shards 1/1" in bar
+    assert "[vidray]" not in bar  # no plain lines on a terminal
+    assert proc.stdout.read().startswith("4 samples -> ")
+
+
+def test_demo_ends_with_next_steps_that_work(tmp_path):
+    """The demo on its own local Ray instance: its last lines are commands a user can
+    paste, and they run as printed; nothing of the instance is left afterwards."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vidray", "demo", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        env={k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"},
+    )  # fmt: skip
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr[-3000:]
+    assert stderr == ""  # Ray's lines are in its log folder
+    assert wait_until_gone(proc.pid) == []
+    lines = stdout.splitlines()
+    steps = lines[lines.index(next(x for x in lines if x.startswith("demo done"))) + 1 :]
+    converts = [shlex.split(x) for x in steps if x.strip().startswith("vidray convert")]
+    assert [c[2] for c in converts] == ["webvid", "finevideo"]
+    (export,) = [shlex.split(x.split("#")[0]) for x in steps if "vidray export" in x]
+    (reader,) = [x for x in steps if "pyarrow.dataset" in x]
+    assert any("datasets.load_dataset('parquet', data_files=" in x for x in steps)
+    webvid_rows = int(lines[1].split(" samples -> ")[1].split()[0])
+
+    def run(argv: list[str]) -> subprocess.CompletedProcess:
+        assert argv[0] in ("vidray", "python")
+        head = [sys.executable, "-m", "vidray"] if argv[0] == "vidray" else [sys.executable]
+        return subprocess.run([*head, *argv[1:]], capture_output=True, text=True, timeout=120)
+
+    again = run(converts[0])
+    assert again.returncode == 0 and again.stdout.startswith("already complete: "), again.stderr
+    exported = run(export)
+    assert exported.returncode == 0, exported.stderr
+    assert (tmp_path / "export" / "webvid.json").exists()
+    assert (tmp_path / "export" / "dataset_info.json").exists()
+    read = run(shlex.split(reader.split("#")[0]))
+    assert read.returncode == 0, read.stderr
+    assert int(read.stdout) == webvid_rows == 15

@@ -16,6 +16,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from tests.conftest import session_processes, wait_until_gone
 from vidray import sink, synth
 from vidray.config import ConvertOptions
 from vidray.media.sampling import SamplingPolicy
@@ -55,11 +56,99 @@ def options(inp: Path, out: Path) -> ConvertOptions:
     )
 
 
-def test_driver_killed_then_rerun_gives_the_clean_output(ray_head, slow_webvid, tmp_path):
-    clean = convert(options(slow_webvid, tmp_path / "clean"))
-    assert clean.samples == 36 and clean.errors == {"decode_error": 1}
-    expected = golden(tmp_path / "clean")
+@pytest.fixture(scope="module")
+def clean(ray_head, slow_webvid, tmp_path_factory) -> tuple[Path, list[tuple[str, str]]]:
+    """A clean run of ``options``: its OUTPUT and golden list."""
+    out = tmp_path_factory.mktemp("clean") / "out"
+    summary = convert(options(slow_webvid, out))
+    assert summary.samples == 36 and summary.errors == {"decode_error": 1}
+    return out, golden(out)
 
+
+def start_cli(inp: Path, out: Path, *extra: str) -> subprocess.Popen:
+    """``vidray convert`` as a user starts it from a shell: its own process group and
+    session (so it can be told apart from the test's processes), no RAY_ADDRESS."""
+    cmd = [sys.executable, "-m", "vidray", "convert", "webvid", str(inp), str(out), *ARGS]
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    return subprocess.Popen(
+        [*cmd, *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True, env=env,
+    )  # fmt: skip
+
+
+def wait_for_units(out: Path, n: int, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 180
+    while len(list((out / sink.UNITS_DIR).glob("*.json"))) < n:
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.02)
+
+
+def assert_interrupted(proc: subprocess.Popen, out: Path) -> int:
+    """Exit 130 with the one line that says how far the run got; the count it gives."""
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr[-3000:]
+    units = len(list((out / sink.UNITS_DIR).glob("*.json")))
+    assert stderr == (
+        f"vidray: interrupted: {units} units committed; run the same command again to resume\n"
+    )
+    assert stdout == ""
+    return units
+
+
+def test_ctrl_c_mid_run_stops_the_local_instance_and_the_rerun_resumes(
+    clean, slow_webvid, tmp_path
+):
+    out = tmp_path / "out"
+    proc = start_cli(slow_webvid, out)  # no --ray-address: it starts a local instance
+    wait_for_units(out, 2, proc)
+    assert len(session_processes(proc.pid)) > 3  # the instance: GCS, raylet, agents, workers
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal: the whole process group
+    units = assert_interrupted(proc, out)
+    assert 2 <= units < 36, "not interrupted half-way"
+    assert wait_until_gone(proc.pid) == []  # within 10 s, agents included
+    assert not (out / sink.MARKER).exists()
+    resumed = convert(options(slow_webvid, out))
+    assert resumed.resumed_units >= units
+    assert golden(out) == clean[1]
+
+
+def test_ctrl_c_during_start_up_leaves_nothing(slow_webvid, tmp_path):
+    out = tmp_path / "out"
+    proc = start_cli(slow_webvid, out)
+    time.sleep(2.5)  # imports done, the local instance starting
+    proc.send_signal(signal.SIGINT)  # to the CLI alone
+    assert assert_interrupted(proc, out) == 0
+    assert wait_until_gone(proc.pid) == []
+    assert not out.exists()  # nothing was written before Ray was up
+
+
+def test_ctrl_c_on_a_cluster_releases_the_actors_and_keeps_the_cluster(
+    ray_head, clean, slow_webvid, tmp_path
+):
+    import ray
+    from ray.util.state import list_actors
+
+    def cli_actors() -> list[dict]:
+        mine = ray.get_runtime_context().get_job_id()
+        alive = list_actors(filters=[("state", "=", "ALIVE")], detail=True)
+        return [a for a in alive if "ConvertStage" in a["class_name"] and a["job_id"] != mine]
+
+    out = tmp_path / "out"
+    proc = start_cli(slow_webvid, out, "--ray-address", ray_head["address"])
+    wait_for_units(out, 2, proc)
+    assert cli_actors(), "the CLI's decode actors should be running"
+    os.killpg(proc.pid, signal.SIGINT)
+    assert 2 <= assert_interrupted(proc, out) < 36
+    deadline = time.monotonic() + 20
+    while cli_actors() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert cli_actors() == []
+    resumed = convert(options(slow_webvid, out))  # the cluster is still there
+    assert golden(out) == clean[1] and resumed.samples < 36
+
+
+def test_driver_killed_then_rerun_gives_the_clean_output(ray_head, clean, slow_webvid, tmp_path):
+    clean_out, expected = clean
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "vidray", "convert", "webvid", str(slow_webvid), str(out)]
     driver = subprocess.Popen(
@@ -88,18 +177,17 @@ def test_driver_killed_then_rerun_gives_the_clean_output(ray_head, slow_webvid, 
     for name, stamp in stamps.items():
         assert (out / "data" / name).stat().st_mtime_ns == stamp
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.parquet"))
-    clean_files = sorted(p.relative_to(tmp_path / "clean").as_posix()
-                         for p in (tmp_path / "clean").rglob("*.parquet"))  # fmt: skip
+    clean_files = sorted(p.relative_to(clean_out).as_posix()
+                         for p in clean_out.rglob("*.parquet"))  # fmt: skip
     assert files == clean_files
 
 
-def test_decode_worker_killed_mid_run(ray_head, slow_webvid, tmp_path):
+def test_decode_worker_killed_mid_run(ray_head, clean, slow_webvid, tmp_path):
     import threading
 
     from ray.util.state import list_actors
 
-    convert(options(slow_webvid, tmp_path / "clean"))
-    expected = golden(tmp_path / "clean")
+    expected = clean[1]
 
     out = tmp_path / "out"
     killed: list[int] = []

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import TYPE_CHECKING, Protocol, TextIO
 
@@ -85,12 +86,18 @@ class BarProgress:
     def start(self, total: int | None, done: int) -> None:
         from tqdm import tqdm
 
+        try:
+            width = os.get_terminal_size(self.stream.fileno()).columns
+        except (OSError, ValueError):
+            width = 0
         self.bar = tqdm(
             total=total,
             initial=done,
             unit="sample",
             file=self.stream,
-            dynamic_ncols=True,
+            # A terminal that reports no size (a bare pty) would get an empty bar.
+            dynamic_ncols=width > 0,
+            ncols=None if width > 0 else 100,
             smoothing=0.1,
             desc="vidray",
         )
