@@ -34,7 +34,7 @@ from vidray.media.sampling import SamplingPolicy, select_frames, targets_for
 from vidray.sources.base import (
     IMAGE_SUFFIXES,
     AnnotationSource,
-    BadSplit,
+    BadInput,
     Conversation,
     Sample,
     SourceContext,
@@ -424,6 +424,8 @@ class Summary:
     first_unit_s: float = 0.0
     first_unit_samples: int = 0
     manifest: dict[str, Any] = field(default_factory=dict)
+    #: Annotation-type files in INPUT that the source does not read (not silently lost).
+    skipped_files: list[str] = field(default_factory=list)
 
     @property
     def error_count(self) -> int:
@@ -443,10 +445,16 @@ class Summary:
     def describe(self) -> str:
         reasons = ", ".join(f"{k}={v}" for k, v in sorted(self.errors.items())) or "none"
         resumed = f" (+{self.resumed_units} units committed earlier)" if self.resumed_units else ""
+        skipped = ""
+        if self.skipped_files:
+            names = ", ".join(self.skipped_files[:3]) + (
+                ", ..." if len(self.skipped_files) > 3 else ""
+            )
+            skipped = f"; {len(self.skipped_files)} annotation files not read ({names})"
         return (
             f"{self.samples} samples -> {self.rows} rows, {self.frames} frames, "
             f"{self.error_count} errors ({reasons}) in {self.elapsed_s:.1f} s "
-            f"({self.samples_per_s:.1f} clips/s){resumed}; output: {self.output}"
+            f"({self.samples_per_s:.1f} clips/s){resumed}{skipped}; output: {self.output}"
         )
 
 
@@ -590,13 +598,14 @@ def convert(opts: ConvertOptions) -> Summary:
                 f"nothing found at {inp.display()}: {opts.source} expects {source.layout}"
             )
         _check_unit_names(shards)
+        skipped = source.skipped_units(inp) if isinstance(source, AnnotationSource) else []
         committed = sink.begin(out, opts.recorded(), overwrite=opts.overwrite)
     except (
         sources.UnknownSource,
         prompts.PromptError,
         storage.StorageError,
         sink.OutputConflict,
-        BadSplit,
+        BadInput,
     ) as e:
         raise ConvertError(str(e)) from e
     retry = sink.failed_samples(out, committed) if opts.retry_failed else {}
@@ -621,7 +630,7 @@ def convert(opts: ConvertOptions) -> Summary:
     cpus_per_actor = opts.cpus_per_worker or min(1.0, DECODE_SHARE * total_cpus / workers)
 
     started = time.monotonic()
-    summary = Summary(output=out.display(), resumed_units=len(committed))
+    summary = Summary(output=out.display(), resumed_units=len(committed), skipped_files=skipped)
     stage = StageConfig.from_options(opts, out.uri, source, inp.uri)
     results = _run(opts, source.ctx, stage, plan, workers, cpus_per_actor, summary, started)
     summary.elapsed_s = time.monotonic() - started
@@ -631,6 +640,7 @@ def convert(opts: ConvertOptions) -> Summary:
         "versions": _versions(),
         "elapsed_s": round(summary.elapsed_s, 3),
         "workers": workers,
+        "skipped_files": {"count": len(skipped), "files": skipped},
     }
     summary.manifest = sink.commit(out, [*committed.values(), *results], info)
     return summary
