@@ -1,5 +1,9 @@
 """ShareGPTVideo: ``video_instruction/train/{pretrain,qa,sft}/*.jsonl`` + folders of
-JPEG frames at 2 fps in ``train_300k/`` and ``train_600k/``.
+JPEG frames at 2 fps in ``train_300k/`` and ``train_600k/``: the layout of the
+ShareGPTVideo/train_video_and_instruction hub repository (the jsonl paths and the
+``train_{300,600}k/chunk_N.tar.gz`` URLs of LLaVA-Hound-DPO's ``setup/setup_train_data.sh``
+and ``setup_pretrain_data.sh``). Those scripts extract every chunk into one flat
+``video_data/train/<id>/`` instead: ``flatten`` rebuilds a fixture that way.
 
 Frames are real JPEGs named as published (``c01_0001.jpeg``, ...), each drawing its own
 index so a check can tell which frame was chosen; the frame roots also hold their
@@ -29,6 +33,19 @@ def write_frames(folder: Path, count: int, seed: int) -> None:
         buf = io.BytesIO()
         Image.fromarray(synth.frame_image(i, spec)).save(buf, format="JPEG", quality=95)
         write_bytes(folder / f"c01_{i + 1:04d}.jpeg", buf.getvalue())
+
+
+def flatten(root: Path, videos: Path) -> None:
+    """Move every frame folder of ``root``'s chunked roots into one flat ``videos``, as
+    ``tar -xzf chunk_N.tar.gz -C $TRAIN_VIDEO_DIR`` does for both roots."""
+    videos.mkdir(parents=True, exist_ok=True)
+    for chunked in ("train_300k", "train_600k"):
+        for folder in sorted((root / chunked).iterdir()):
+            if folder.is_dir():
+                folder.rename(videos / folder.name)
+        for archive in (root / chunked).iterdir():
+            archive.unlink()
+        (root / chunked).rmdir()
 
 
 def record(rid: str, video: str, *turns: str) -> dict:
