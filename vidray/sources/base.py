@@ -361,6 +361,9 @@ class AnnotationSource(Source):
 
     #: split -> annotation file patterns, relative to INPUT.
     annotation_files: ClassVar[dict[str, tuple[str, ...]]]
+    #: Patterns of files read next to an annotation file (answers joined to questions,
+    #: split lists): not units, and not reported as skipped.
+    companion_files: ClassVar[tuple[str, ...]] = ()
     default_split: ClassVar[str] = "train"
     #: The videos folder relative to INPUT when ``--videos`` is not given; ``{split}``
     #: stands for the split (datasets that publish one video folder per split).
@@ -415,6 +418,7 @@ class AnnotationSource(Source):
             return self._scans[loc.uri]
         patterns = self.annotation_files[self.split()]
         every = {p for split in self.annotation_files.values() for p in split}
+        known = set(self.companion_files)
         found: set[str] = set()
         skipped: set[str] = set()
         # List only below each pattern's fixed folder and no deeper than the pattern
@@ -423,7 +427,7 @@ class AnnotationSource(Source):
             for rel in storage.list_files(loc, ANNOTATION_SUFFIXES, folder, maxdepth=depth):
                 if any(fnmatch.fnmatchcase(rel, p) for p in patterns):
                     found.add(rel)
-                elif not any(fnmatch.fnmatchcase(rel, p) for p in every):
+                elif not any(fnmatch.fnmatchcase(rel, p) for p in every | known):
                     skipped.add(rel)
         self._scans[loc.uri] = (sorted(found), sorted(skipped))
         return self._scans[loc.uri]
