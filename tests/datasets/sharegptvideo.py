@@ -27,12 +27,13 @@ EMPTY = "v_0aXbC5Yz_w8"  # a folder whose frames were not extracted
 FPS = 2.0
 
 
-def write_frames(folder: Path, count: int, seed: int) -> None:
+def write_frames(folder: Path, count: int, seed: int, name: str = "c01_{:04d}.jpeg") -> None:
+    """``count`` JPEGs drawing their own index, named ``name.format(index + 1)``."""
     spec = synth.VideoSpec(num_frames=count, width=160, height=96, seed=seed)
     for i in range(count):
         buf = io.BytesIO()
         Image.fromarray(synth.frame_image(i, spec)).save(buf, format="JPEG", quality=95)
-        write_bytes(folder / f"c01_{i + 1:04d}.jpeg", buf.getvalue())
+        write_bytes(folder / name.format(i + 1), buf.getvalue())
 
 
 def flatten(root: Path, videos: Path) -> None:
