@@ -52,7 +52,8 @@ def test_answer_position_is_checked_against_the_answer_text():
     (item,) = src.items(UNIT, "0", row("M", f"https://youtu.be/{MATRIX}", 1))
     assert item.qa[0][1] == "B. A blue pill"
     assert item.key == f"{MATRIX}:train-00000-of-00003#0"
-    assert item.video == f"M_{MATRIX}"
+    assert item.video == f"M_{MATRIX}"  # youtu.be/<id>: the helper's name is {movie}_{id}
+    assert item.names == (MATRIX,)
     for bad in (
         row("M", f"https://youtu.be/{MATRIX}", 1, answer="A door"),
         row("M", f"https://youtu.be/{MATRIX}", 5, answer="A door"),
@@ -76,7 +77,7 @@ def test_multiturn_joins_the_questions_of_a_clip(fixture, tmp_path):
     root, _ = fixture
     rows, _ = convert_in_process("cinepile", root, tmp_path / "out", qa_mode="multiturn")
     by_id = {r["id"]: r for r in rows}
-    turns = by_id[f"cinepile:v2/train-00000-of-00003.parquet#The Matrix_{MATRIX}.mp4"][
+    turns = by_id[f"cinepile:v2/train-00000-of-00003.parquet#The Matrix_watch?v={MATRIX}.mp4"][
         "conversations"
     ]
     assert [t["value"] for t in turns][1::2] == ["A. A red pill", "C. A white rabbit"]
@@ -96,3 +97,32 @@ def test_ids_are_deterministic(fixture):
     first = ids()
     assert first == ids(seed=9)
     assert len(first) == len(set(first)) == 7
+
+
+def test_names_tried_helper_name_then_movie_and_id_then_bare_id(fixture, tmp_path):
+    """A watch link: the helper's ``{movie}_watch?v={id}``, then ``{movie}_{id}``, then
+    ``{id}``; the first that exists is taken, in ``yt_videos/`` or else ``videos/``."""
+    src = get("cinepile")
+    link = f"https://www.youtube.com/watch?v={MATRIX}"
+    (item,) = src.items(UNIT, "0", row("The Matrix", link, 0))
+    assert list(src.video_names(item)) == [
+        f"The Matrix_watch?v={MATRIX}",
+        f"The Matrix_{MATRIX}",
+        MATRIX,
+    ]
+    root, _ = fixture
+    found = {s.video for s in source_samples("cinepile", root) if not s.error}
+    assert found == {f"The Matrix_watch?v={MATRIX}.mp4", f"{GANGNAM}.mp4"}
+    # the same clips under the other two names, in the older default folder
+    import shutil
+
+    other = tmp_path / "in"
+    shutil.copytree(root / "v2", other / "v2")
+    (other / "videos").mkdir()
+    shutil.copy(
+        root / "yt_videos" / f"The Matrix_watch?v={MATRIX}.mp4",
+        other / "videos" / f"The Matrix_{MATRIX}.webm",  # named so, whatever it holds
+    )
+    shutil.copy(root / "yt_videos" / f"{GANGNAM}.mp4", other / "videos" / f"{GANGNAM}.MP4")
+    found = {s.video for s in source_samples("cinepile", other) if not s.error}
+    assert found == {f"The Matrix_{MATRIX}.webm", f"{GANGNAM}.MP4"}

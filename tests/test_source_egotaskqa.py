@@ -1,5 +1,5 @@
-"""EgoTaskQA: clips named after their ``|`` interval, or the full video with the interval
-as a frame span; both question folders per split; multi-turn and stable ids."""
+"""EgoTaskQA: one split family per split (no repeats, no test leak), LEMMA frame folders
+per camera at 24 fps, the recipe's mp4 layouts as fallbacks; stable ids."""
 
 from __future__ import annotations
 
@@ -8,94 +8,144 @@ from pathlib import Path
 
 import pytest
 
-from tests.datasets import convert_in_process, source_samples, write_json, write_video
+from tests.datasets import convert_in_process, source_samples
 from tests.datasets import egotaskqa as fixture
 from vidray.io import storage
 from vidray.sources import SourceContext, get
+from vidray.sources.base import BadSplit
 
 samples = partial(source_samples, "egotaskqa")
+ALL = [
+    f"{family}-{split}" for family in ("direct", "indirect") for split in ("train", "val", "test")
+]
 
 
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
+@pytest.fixture(scope="module")
+def root(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("egotaskqa")
+    fixture.build(path)
+    return path
+
+
+def question_ids(root: Path, split: str, **ctx) -> list[int]:
+    """The global question_id of every question (row or error row) a split yields."""
+    out = []
+    for s in samples(root, split=split, **ctx):
+        for c in s.conversations:
+            out.append(int(c.id.rsplit(":", 1)[1]))
+    return out
+
+
+def test_a_split_reads_one_family_and_never_leaks_or_repeats(root):
+    """indirect/train holds question 2, which direct/test holds out: direct-train must
+    not yield it (the old ``train`` read both folders and did), and no split yields a
+    question twice (question 0 is repeated in direct/train's file)."""
+    assert get("egotaskqa").split() == "direct-train"
+    for split in ALL:
+        family = split.split("-")[0]
+        ids = question_ids(root, split)
+        assert len(ids) == len(set(ids)), split
+        others = {
+            q
+            for other in ALL
+            if other != split and other.startswith(family)
+            for q in question_ids(root, other)
+        }
+        assert not set(ids) & others, split
+        keys = {c.id for s in samples(root, split=split) for c in s.conversations}
+        assert all(k.startswith(f"egotaskqa:{family}/") for k in keys), split
+    assert 2 in question_ids(root, "direct-test") and 2 in question_ids(root, "indirect-train")
+    assert 2 not in question_ids(root, "direct-train")
+    units = get("egotaskqa", SourceContext(split="indirect-val")).units(storage.location(str(root)))
+    assert units == ["qa/indirect/val_qas.json"]
+    with pytest.raises(BadSplit, match="direct-train"):
+        get("egotaskqa", SourceContext(split="train")).units(storage.location(str(root)))
+
+
+def test_the_camera_of_the_interval_is_read(root, tmp_path):
+    """``P2`` reads ``fpv2`` (60 frames), at 24 fps, inside the interval's frames."""
+    rows, errors = convert_in_process("egotaskqa", root, tmp_path / "out", split="direct-test")
+    by_id = {r["id"]: r for r in rows}
+    r = by_id["egotaskqa:direct/test:2"]
+    assert r["video"] == f"{fixture.VIDEO}/fpv2"
+    assert r["video_duration"] == fixture.FRAMES[2] / fixture.FPS
+    assert (r["clip_start"], r["clip_end"]) == (0.0, 2.0)
+    assert errors == []
+
+
+def test_interval_and_video_id(root):
+    src = get("egotaskqa")
+    unit = "qa/direct/train_qas.json"
+    (item,) = src.items(unit, "0", fixture.qa(9, "Q?", "a", "4_2|P2|10|34"))
+    assert (item.video, item.span, item.span_unit, item.media) == (
+        "4_2/fpv2",
+        (10, 34),
+        "frame",
+        "frames",
+    )
+    from vidray.sources.base import BadAnnotation
+
+    for bad in ("4_2|P1|10", "4_2|C1|10|34", "4_2|P1|a|34", "|P1|0|3"):
+        with pytest.raises(BadAnnotation):
+            list(src.items(unit, "1", fixture.qa(10, "Q?", "a", bad)))
+    with pytest.raises(BadAnnotation, match="video_id"):
+        list(src.items(unit, "2", {**fixture.qa(11, "Q?", "a", "4_2|P1|0|3"), "video_id": None}))
+
+
+def test_mp4_layouts_clip_then_full_video_then_missing(tmp_path):
+    """(?) The recipe's layouts, given with --videos: the clip named after its interval
+    (whole), else the full video sampled inside the frame span, else missing_video."""
     fixture.build(tmp_path)
-    return tmp_path
+    videos = fixture.write_mp4_layouts(tmp_path)
+    by_row = {c.id: s for s in samples(tmp_path, videos=str(videos)) for c in s.conversations}
+    clip = by_row["egotaskqa:direct/train:0"]
+    assert (clip.video, clip.clip, clip.media) == (
+        f"{fixture.VIDEO}|P1|24|72.mp4",
+        (None, None),
+        "video",
+    )
+    full = by_row["egotaskqa:direct/train:7"]
+    assert (full.video, full.clip, full.clip_unit) == (f"{fixture.VIDEO}.mp4", (40, 200), "frame")
+    missing = by_row["egotaskqa:direct/train:5"]
+    assert missing.error and missing.error[0] == "missing_video"
+    assert "'9_9/fpv1'" in missing.error[1] and "'9_9.mp4'" in missing.error[1]
+    # without INPUT/videos, INPUT/qa_videos is the default
+    import shutil
+
+    shutil.rmtree(tmp_path / "videos")
+    assert samples(tmp_path)[0].video == f"{fixture.VIDEO}|P1|24|72.mp4"
 
 
-def test_clip_when_it_exists_else_the_full_video_with_a_frame_span(root):
-    by_row = {c.id: s for s in samples(root) for c in s.conversations}
-    clip = by_row["egotaskqa:direct/train:1"]
-    assert (clip.video, clip.clip, clip.clip_unit) == ("12_1|P1|0|30.mp4", (None, None), "s")
-    full = by_row["egotaskqa:direct/train:3"]
-    assert (full.video, full.clip, full.clip_unit) == ("7_2.mp4", (10, 40), "frame")
-    # the recipe's path alone (qa_videos/<interval>.mp4) would have found no video here
-    assert not (root / "qa_videos" / "7_2|P1|10|40.mp4").exists()
-
-
-def test_missing_both_is_a_missing_video_row(root):
-    (missing,) = [s for s in samples(root) if s.error and s.error[0] == "missing_video"]
-    # the error row keeps the question's own id
-    assert [c.id for c in missing.conversations] == ["egotaskqa:direct/train:5"]
-    assert "'3_3|P1|0|20.mp4'" in missing.error[1] and "'3_3.mp4'" in missing.error[1]
-
-
-def test_the_videos_root_is_listed_once(root, monkeypatch):
-    calls = []
+def test_frame_folders_are_found_by_shallow_listings_only(root, monkeypatch):
+    """A LEMMA tree holds millions of frames: no recursive listing when every
+    question's folder exists."""
+    found = []
     real = storage.list_files
 
     def counting(loc, suffixes, subdir="", **kw):
-        calls.append(loc.uri)
+        found.append((loc.uri, subdir))
         return real(loc, suffixes, subdir, **kw)
 
     monkeypatch.setattr(storage, "list_files", counting)
-    src = get("egotaskqa")
+    src = get("egotaskqa", SourceContext(split="direct-test"))
     loc = storage.location(str(root))
     for unit in src.units(loc):
         list(src.samples(loc, unit))
-    assert sum(uri.endswith("/qa_videos") for uri in calls) == 1
+    assert not [f for f in found if f[0].endswith("/videos")]
 
 
-def test_a_clip_in_a_subfolder_is_found_by_name(tmp_path):
-    write_video(tmp_path / "qa_videos" / "part1" / "5_5|P1|0|10.mp4", seconds=2.0)
-    write_json(tmp_path / "qa/direct/train_qas.json", [fixture.qa(9, "Q?", "a", "5_5|P1|0|10")])
-    (sample,) = samples(tmp_path)
-    assert sample.video == "part1/5_5|P1|0|10.mp4" and sample.error is None
-
-
-def test_splits_read_both_folders(root):
-    src = get("egotaskqa", SourceContext(split="val"))
-    assert src.units(storage.location(str(root))) == [
-        "qa/direct/val_qas.json",
-        "qa/indirect/val_qas.json",
-    ]
-    ids = {c.id for s in samples(root, split="val") for c in s.conversations}
-    assert ids == {"egotaskqa:direct/val:100", "egotaskqa:indirect/val:100"}
-    assert samples(root, split="test") == []  # no test files in the fixture
-    assert get("egotaskqa").split() == "train"
-
-
-def test_multiturn_merges_the_questions_on_one_clip(root, tmp_path):
-    rows, _ = convert_in_process("egotaskqa", root, tmp_path / "out", qa_mode="multiturn")
-    by_id = {r["id"]: r for r in rows}
-    assert set(by_id) == {
-        "egotaskqa:qa/direct/train_qas.json#12_1|P1|0|30.mp4",  # direct #1 and #2
-        "egotaskqa:direct/train:3",
-        "egotaskqa:indirect/train:1",
-        "egotaskqa:indirect/train:2",
-    }
-    assert [
-        t["value"]
-        for t in by_id["egotaskqa:qa/direct/train_qas.json#12_1|P1|0|30.mp4"]["conversations"]
-    ] == [
+def test_multiturn_merges_the_questions_on_one_span(root, tmp_path):
+    found = samples(root, qa_mode="multiturn")
+    merged = [c for s in found for c in s.conversations if len(c.turns) > 2]
+    (c,) = merged
+    assert c.id == f"egotaskqa:qa/direct/train_qas.json#{fixture.VIDEO}/fpv1@24-72"
+    assert [t[1] for t in c.turns][::2] == [
         "<image>\nWhat is the person holding?",
-        "knife",
         "Is the fridge open after the action?",
-        "yes",
+        "Why did the person open the fridge?",
     ]
 
 
-def test_ids_are_stable_and_keep_direct_and_indirect_apart(root):
-    ids = [c.id for s in samples(root) for c in s.conversations]
-    assert ids == [c.id for s in samples(root) for c in s.conversations]
-    assert len(ids) == len(set(ids))
-    assert {"egotaskqa:direct/train:1", "egotaskqa:indirect/train:1"} <= set(ids)
+def test_ids_are_stable(root):
+    first = [c.id for s in samples(root) for c in s.conversations]
+    assert first == [c.id for s in samples(root, seed=4) for c in s.conversations]

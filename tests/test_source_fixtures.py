@@ -13,6 +13,7 @@ from tests.conftest import upload_dir
 from tests.datasets import Expected, builders
 from vidray import sink
 from vidray.config import ConvertOptions
+from vidray.io import storage
 from vidray.media.sampling import SamplingPolicy
 from vidray.pipeline import convert
 
@@ -76,6 +77,12 @@ def test_source_converts_its_fixture(name, where, built, ray_head, s3_bucket, tm
     assert len(errors) == len(expected.errors)
     assert summary.rows == len(rows)
     assert summary.errors == dict(Counter(expected.errors.values()))
+    # files the source does not read are named in _SUCCESS, not silently left out
+    assert summary.skipped_files == expected.skipped
+    assert sink.read_manifest(storage.location(out))["skipped_files"] == {
+        "count": len(expected.skipped),
+        "files": expected.skipped,
+    }
     for r in rows:
         assert r["source"] == name
         assert r["frames"] and len(r["frames"]) == len(r["frame_timestamps"])

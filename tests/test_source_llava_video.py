@@ -3,7 +3,7 @@
 import pytest
 
 from tests.datasets import built, convert_in_process, source_samples
-from tests.datasets.llava_video import ACADEMIC, CHARADES
+from tests.datasets.llava_video import ACADEMIC, CHARADES, HOUND_FILE, PARQUET_COPY
 from vidray.io import storage
 from vidray.sources import get
 
@@ -40,12 +40,15 @@ def test_records_without_id_are_kept(fixture, tmp_path):
 
 
 def test_annotation_files_are_found_without_walking_the_videos(fixture):
-    """Only the three JSON kinds, one folder deep: not the archives, not the hub's
-    parquet copy of the captions, not a JSON among the extracted videos."""
+    """The card's globs, one folder deep, and the llava_hound file: not the archives,
+    not the hub's parquet copy of the captions (reported as skipped instead), not a
+    JSON among the extracted videos."""
     root, _ = fixture
     (root / ACADEMIC / "academic_source" / "x_cap_processed.json").write_text("[]")
     try:
-        units = get("llava-video").units(storage.location(str(root)))
+        src = get("llava-video")
+        units = src.units(storage.location(str(root)))
+        skipped = src.skipped_units(storage.location(str(root)))
     finally:
         (root / ACADEMIC / "academic_source" / "x_cap_processed.json").unlink()
     assert units == [
@@ -54,7 +57,20 @@ def test_annotation_files_are_found_without_walking_the_videos(fixture):
         f"{ACADEMIC}/{ACADEMIC}_cap_processed.json",
         "30_60_s_youtube_v0_1/30_60_s_youtube_oe_v0_1_qa_processed.json",
         "30_60_s_youtube_v0_1/30_60_s_youtube_v0_1_cap_processed.json",
+        HOUND_FILE,
     ]
+    assert skipped == [PARQUET_COPY]
+
+
+def test_llava_hound_is_read_over_frame_folders(fixture):
+    """Seed-era bug of this source: no glob matched llava_hound/, so its ~255k rows
+    vanished without an error row. Its videos are frame folders (2 fps)."""
+    root, _ = fixture
+    found = [
+        s for s in source_samples("llava-video", root) if HOUND_FILE.split("/")[1][:-5] in s.id
+    ]
+    assert [(s.media, s.error is None) for s in found] == [("frames", True), ("frames", True)]
+    assert get("llava-video").frames_fps == 2.0
 
 
 def test_multiturn_restores_the_dialogue(fixture, tmp_path):

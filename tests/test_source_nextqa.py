@@ -70,12 +70,12 @@ def test_multiturn_joins_the_questions_of_a_video(fixture, tmp_path):
     rows, _ = convert_in_process("nextqa", root, tmp_path / "out", qa_mode="multiturn")
     by_id = {r["id"]: r for r in rows}
     assert set(by_id) == {
-        f"nextqa:OE/train-00000-of-00001.parquet#{GIRL}.mp4",
+        f"nextqa:OE/train-00000-of-00001.parquet#0101/{GIRL}.mp4",
         f"nextqa:OE/train:{DOG}:0",
     }
     assert [
         t["value"]
-        for t in by_id[f"nextqa:OE/train-00000-of-00001.parquet#{GIRL}.mp4"]["conversations"]
+        for t in by_id[f"nextqa:OE/train-00000-of-00001.parquet#0101/{GIRL}.mp4"]["conversations"]
     ] == [
         "<image>\nwhat does the girl do after picking up the ball",
         "throw it",
@@ -88,3 +88,44 @@ def test_ids_are_deterministic(fixture):
     root, _ = fixture
     assert ids(root) == ids(root, seed=3)
     assert ids(root, "mc-test") == ids(root, "mc-test")
+
+
+def test_mc_train_and_validation_come_from_the_original_csvs(fixture):
+    """``dataset/nextqa/{train,val}.csv``: string cells, the answer an option index;
+    an index past the options is a bad_annotation row."""
+    root, _ = fixture
+    (girl,) = [s for s in source_samples("nextqa", root, split="mc-train") if not s.error]
+    (c,) = girl.conversations
+    assert c.id == f"nextqa:MC/train:{GIRL}:2"
+    assert c.turns[1] == ("gpt", "B. wave")
+    assert girl.video == f"0101/{GIRL}.mp4"
+    assert ids(root, "mc-train") == [
+        f"nextqa:MC/train:{GIRL}:2",
+        "nextqa:dataset/nextqa/train.csv#1",
+    ]
+    assert ids(root, "mc-validation") == [f"nextqa:MC/validation:{DOG}:4"]
+
+
+def test_videos_are_found_by_stem_under_nextvideo_or_videos(fixture, tmp_path):
+    """The archive's ``NExTVideo/<dir>/<id>.mp4`` by default; a flat ``videos/`` (the
+    old default) when there is no ``NExTVideo/``; ``--videos`` anywhere."""
+    root, _ = fixture
+    by_video = {s.video for s in source_samples("nextqa", root) if not s.error}
+    assert by_video == {f"0101/{GIRL}.mp4", f"1023/{DOG}.mp4"}
+    import shutil
+
+    flat = tmp_path / "flat"
+    shutil.copytree(root, flat, ignore=shutil.ignore_patterns("NExTVideo"))
+    for vid, sub in ((GIRL, "0101"), (DOG, "1023")):
+        (flat / "videos").mkdir(exist_ok=True)
+        shutil.copy(root / "NExTVideo" / sub / f"{vid}.mp4", flat / "videos" / f"{vid}.mp4")
+    assert {s.video for s in source_samples("nextqa", flat) if not s.error} == {
+        f"{GIRL}.mp4",
+        f"{DOG}.mp4",
+    }
+    elsewhere = {
+        s.video
+        for s in source_samples("nextqa", flat, videos=str(root / "NExTVideo" / "0101"))
+        if not s.error
+    }
+    assert elsewhere == {f"{GIRL}.mp4"}

@@ -60,10 +60,31 @@ def test_ids_are_deterministic(fixture):
     def ids() -> list[str]:
         src = get("perceptiontest")
         return [c.id for s in src.samples(loc, VAL) for c in s.conversations] + [
-            s.id for s in src.samples(loc, VAL) if s.error
+            s.id for s in src.samples(loc, VAL) if s.error and not s.conversations
         ]
 
     first = ids()
     assert first == ids()
     assert len(first) == len(set(first)) == 5
     assert "perceptiontest:video_7000:5" not in first
+
+
+def test_the_json_release_is_refused_with_the_supported_form(tmp_path):
+    """google-deepmind's JSON release: a clear one-line refusal naming the parquet,
+    raised before any work, not an empty run."""
+    from tests.datasets import write_json, write_video
+    from vidray.config import ConvertOptions
+    from vidray.pipeline import ConvertError, convert
+
+    write_json(
+        tmp_path / "mc_question_valid.json",
+        {"video_10909": {"metadata": {"num_frames": 40}, "mc_question": []}},
+    )
+    write_video(tmp_path / "videos" / "video_10909.mp4", seconds=1.0)
+    with pytest.raises(ConvertError) as e:
+        convert(
+            ConvertOptions(source="perceptiontest", input=str(tmp_path), output=str(tmp_path / "o"))
+        )
+    message = str(e.value)
+    assert "\n" not in message
+    assert "mc_question_val/validation-*.parquet" in message and "mc_question_valid.json" in message

@@ -144,3 +144,26 @@ def test_videos_option_names_the_parent_of_the_frame_roots(tmp_path):
     (tmp_path / "ann").rename(tmp_path / "input" / ROOT)
     found = rows_of(samples(tmp_path / "input", videos=str(tmp_path / "frames")))
     assert found[f"{PRE}/{B}"][0] == f"train_600k/{B}"
+
+
+def test_flat_frame_folder_of_the_setup_scripts(tmp_path):
+    """LLaVA-Hound-DPO's setup scripts extract every chunk into one
+    ``video_data/train/<id>/`` and train on that folder: with ``--videos`` naming it,
+    every folder is found (none becomes missing_video) and its frames are read."""
+    sharegptvideo.build(tmp_path)
+    sharegptvideo.flatten(tmp_path, tmp_path / "video_data" / "train")
+    assert not (tmp_path / "train_300k").exists()
+    found = samples(tmp_path, videos=str(tmp_path / "video_data" / "train"))
+    missing = sorted(s.video for s in found if s.error and s.error[0] == "missing_video")
+    assert missing == ["v_notThere01"]
+    rows = rows_of(found)
+    assert rows[f"{PRE}/{A}"][0] == A and rows[f"{QA}/{B}_0#0"][0] == B
+    converted, errors = convert_in_process(
+        "sharegptvideo", tmp_path, tmp_path / "out", videos="video_data/train", split="pretrain"
+    )
+    r = next(r for r in converted if r["id"] == f"{PRE}/{A}")
+    assert r["video"] == A
+    assert [synth.read_index_jpeg(f) for f in r["frames"]] == [1, 3, 5, 7]
+    assert {e["id"]: e["reason"] for e in errors}[f"{PRE}/{sharegptvideo.EMPTY}"] == (
+        "missing_video"
+    )

@@ -110,3 +110,15 @@ def test_ids_are_stable(root):
         f"{TGIF}#2:0",  # missing video and bad span: known only when decoding
         "videochat2:video/caption/youcook2/train.json#1:0",
     }
+
+
+def test_only_the_data_cards_instruction_files_are_read(root):
+    """``train_80k.json`` (a subset of webvid's train.json) is not read: its captions
+    would come out twice. It is reported as skipped instead."""
+    from vidray.io import storage
+    from vidray.sources import get
+
+    src = get("videochat2")
+    loc = storage.location(str(root))
+    assert "video/caption/webvid/train_80k.json" not in src.units(loc)
+    assert src.skipped_units(loc) == ["video/caption/webvid/train_80k.json"]

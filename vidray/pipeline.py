@@ -37,7 +37,7 @@ from vidray.progress import Progress, make_progress
 from vidray.sources.base import (
     IMAGE_SUFFIXES,
     AnnotationSource,
-    BadSplit,
+    BadInput,
     Conversation,
     Sample,
     SourceContext,
@@ -430,6 +430,8 @@ class Summary:
     shards: int = 0
     shards_done: int = 0
     manifest: dict[str, Any] = field(default_factory=dict)
+    #: Annotation-type files in INPUT that the source does not read (not silently lost).
+    skipped_files: list[str] = field(default_factory=list)
     #: OUTPUT was already complete for this command: nothing ran, counts are its marker's.
     already_complete: bool = False
 
@@ -444,6 +446,7 @@ class Summary:
             errors=dict(counts["errors_by_reason"]),
             units=counts["units"],
             manifest=manifest,
+            skipped_files=manifest.get("skipped_files", {}).get("files", []),
             already_complete=True,
         )
 
@@ -468,15 +471,20 @@ class Summary:
             f"{self.samples} samples -> {self.rows} rows, {self.frames} frames, "
             f"{self.error_count} errors ({reasons})"
         )
+        skipped = ""
+        if self.skipped_files:
+            names = ", ".join(self.skipped_files[:3])
+            more = ", ..." if len(self.skipped_files) > 3 else ""
+            skipped = f"; {len(self.skipped_files)} annotation files not read ({names}{more})"
         if self.already_complete:
             return (
-                f"already complete: {counts}, committed {self.manifest.get('committed_at')}; "
-                f"output: {self.output} (nothing to do; --overwrite redoes it)"
+                f"already complete: {counts}, committed {self.manifest.get('committed_at')}"
+                f"{skipped}; output: {self.output} (nothing to do; --overwrite redoes it)"
             )
         resumed = f" (+{self.resumed_units} units committed earlier)" if self.resumed_units else ""
         return (
             f"{counts} in {self.elapsed_s:.1f} s "
-            f"({self.samples_per_s:.1f} clips/s){resumed}; output: {self.output}"
+            f"({self.samples_per_s:.1f} clips/s){resumed}{skipped}; output: {self.output}"
         )
 
 
@@ -615,6 +623,8 @@ class Job:
     retry: dict[str, tuple[str, ...]]
     #: ``_SUCCESS`` when OUTPUT is already complete for this command and these inputs.
     complete: dict[str, Any] | None
+    #: Annotation-type files under INPUT the source does not read (reported, not lost).
+    skipped: list[str] = field(default_factory=list)
 
 
 def prepare(opts: ConvertOptions) -> Job:
@@ -647,6 +657,7 @@ def prepare(opts: ConvertOptions) -> Job:
                 f"nothing found at {inp.display()}: {opts.source} expects {source.layout}"
             )
         _check_unit_names(shards)
+        skipped = source.skipped_units(inp) if isinstance(source, AnnotationSource) else []
         options = opts.recorded()
         committed = sink.claimed_units(out, options, overwrite=opts.overwrite)
         retry = sink.failed_samples(out, committed) if opts.retry_failed else {}
@@ -655,7 +666,7 @@ def prepare(opts: ConvertOptions) -> Job:
         prompts.PromptError,
         storage.StorageError,
         sink.OutputConflict,
-        BadSplit,
+        BadInput,
     ) as e:
         raise ConvertError(str(e)) from e
     except PermissionError as e:
@@ -672,7 +683,7 @@ def prepare(opts: ConvertOptions) -> Job:
     complete = None
     if not (opts.overwrite or opts.retry_failed):
         complete = sink.complete_manifest(out, options, inputs)
-    return Job(opts, source, inp, out, shards, inputs, committed, retry, complete)
+    return Job(opts, source, inp, out, shards, inputs, committed, retry, complete, skipped)
 
 
 def convert(opts: ConvertOptions, progress: Progress | None = None) -> Summary:
@@ -718,6 +729,7 @@ def run(job: Job, progress: Progress | None = None) -> Summary:
     sink.begin(out, opts.recorded(), job.committed, overwrite=opts.overwrite)
     started = time.monotonic()
     summary = Summary(output=out.display(), resumed_units=len(committed), shards=len(plan))
+    summary.skipped_files = job.skipped
     if progress is None:
         progress = make_progress(opts.progress, sys.stderr)
     progress.start(total, sum(r["samples"] for r in committed.values()))
@@ -735,6 +747,7 @@ def run(job: Job, progress: Progress | None = None) -> Summary:
         "inputs": job.inputs,
         "elapsed_s": round(summary.elapsed_s, 3),
         "workers": workers,
+        "skipped_files": {"count": len(job.skipped), "files": job.skipped},
     }
     summary.manifest = sink.commit(out, [*committed.values(), *results], info)
     return summary

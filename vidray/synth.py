@@ -81,7 +81,12 @@ def encode_mp4(spec: VideoSpec) -> bytes:
 
 
 #: Encoder settings per codec: a key frame every ``gop`` frames where the codec has them.
-_CODEC_OPTIONS = {"libx264": {"preset": "ultrafast", "crf": "18"}, "libvpx": {}, "gif": None}
+_CODEC_OPTIONS = {
+    "libx264": {"preset": "ultrafast", "crf": "18"},
+    "libvpx": {},
+    "gif": None,
+    "wmv2": {},  # Windows Media in ``asf``, as old camera uploads are
+}
 
 
 def encode_video(
@@ -91,8 +96,9 @@ def encode_video(
     codec: str = "libx264",
     pix_fmt: str = "yuv420p",
 ) -> bytes:
-    """Encode ``spec`` in any container PyAV's FFmpeg writes (``mp4``, ``webm`` with
-    ``libvpx``, ``matroska``, ``gif`` with ``gif``/``rgb8``), held in memory."""
+    """Encode ``spec`` in any container PyAV's FFmpeg writes (``mp4``, ``3gp``, ``webm``
+    with ``libvpx``, ``matroska``, ``asf`` with ``wmv2``, ``gif`` with ``gif``/``rgb8``),
+    held in memory."""
     options = _CODEC_OPTIONS[codec]
     buf = io.BytesIO()
     with av.open(buf, mode="w", format=container) as out:

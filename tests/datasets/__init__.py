@@ -43,6 +43,8 @@ class Expected:
     options: dict[str, Any] = field(default_factory=dict)
     #: Optional deeper check of the data rows (a list of dicts).
     check: Callable[[list[dict[str, Any]]], None] | None = None
+    #: Annotation-type files the source does not read, as ``_SUCCESS`` reports them.
+    skipped: list[str] = field(default_factory=list)
 
 
 @functools.cache

@@ -1,5 +1,9 @@
 """ActivityNet Captions: ``train.json``, ``val_1.json``, ``val_2.json`` (a JSON object
-keyed by ``v_<id>``) + ActivityNet videos under ``videos/``, with or without ``v_``."""
+keyed by ``v_<id>``) + ActivityNet videos under ``videos/``, with or without ``v_``.
+
+Layout source: formats.md's ActivityNet Captions row; not re-checked against a primary
+file in issue 9.
+"""
 
 from __future__ import annotations
 

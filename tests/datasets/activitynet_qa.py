@@ -1,6 +1,10 @@
 """ActivityNet-QA: ``dataset/{split}_q.json`` + ``dataset/{split}_a.json`` joined on
 ``question_id``, ActivityNet videos as ``.mp4``, ``.mkv`` and ``.webm`` under
-``videos/``, named with or without the ``v_`` prefix."""
+``videos/``, named with or without the ``v_`` prefix.
+
+Layout source: formats.md's ActivityNet-QA row; not re-checked against a primary file in
+issue 9.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,9 @@
-"""CinePile: ``v2/train-0000N-of-00003.parquet`` and ``v2/test-00000-of-00001.parquet``;
-no videos ship with it: the user's downloads lie in ``videos/`` named
-``{movie_name}_{youtube id}.mp4`` (or the bare id)."""
+"""CinePile: ``v2/train-0000N-of-00003.parquet`` and ``v2/test-00000-of-00001.parquet``
+(columns of the tomg-group-umd/cinepile hub parquet); no videos ship with it. The
+downloads lie where CinePile's helper (``download_video`` in its ``utils.py``) writes
+them, ``yt_videos/{movie_name}_{yt_clip_link.split('/')[-1]}.mp4``
+(``The Matrix_watch?v=<id>.mp4``), or under the bare id (its ``process_video``, and
+other evaluators: ``yt_clip_link.split('=')[-1]``)."""
 
 from pathlib import Path
 
@@ -52,9 +55,10 @@ def row(movie: str, link: str, position: int, answer: str | None = None, **kw) -
 
 
 def build(root: Path) -> Expected:
-    write_video(root / "videos" / f"The Matrix_{MATRIX}.mp4", seconds=4.0)
+    # downloaded by the official helper: the link's last path part, '?' and all
+    write_video(root / "yt_videos" / f"The Matrix_watch?v={MATRIX}.mp4", seconds=4.0)
     # downloaded under the bare id
-    write_video(root / "videos" / f"{GANGNAM}.mp4", seconds=3.0, seed=1)
+    write_video(root / "yt_videos" / f"{GANGNAM}.mp4", seconds=3.0, seed=1)
     watch = f"https://www.youtube.com/watch?v={MATRIX}"
     short = f"https://youtu.be/{GANGNAM}?si=Xy1"
     write_parquet(
@@ -92,7 +96,7 @@ def build(root: Path) -> Expected:
             "C. A white rabbit",
         ]
         assert r["query"] == "What does Neo follow?"
-        assert r["video"] == f"The Matrix_{MATRIX}.mp4"
+        assert r["video"] == f"The Matrix_watch?v={MATRIX}.mp4"
         assert r["frames"] == by_id[f"cinepile:{MATRIX}:train-00000-of-00003#0"]["frames"]
         r = by_id[f"cinepile:{GANGNAM}:train-00000-of-00003#2"]
         assert r["conversations"][1]["value"] == "E. A door"

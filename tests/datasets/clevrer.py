@@ -1,5 +1,9 @@
 """CLEVRER: ``train.json`` / ``validation.json`` + ``video_<split>/video_XXXXX-YYYYY/``
-range folders that the JSON never names."""
+range folders that the JSON never names.
+
+Layout source: formats.md's CLEVRER row; not re-checked against a primary file in issue
+9.
+"""
 
 from pathlib import Path
 

@@ -1,17 +1,26 @@
-"""DiDeMo: LocalizingMoments' ``{train,val,test}_data.json`` + Flickr videos under
-``videos/`` whose extensions differ from the annotated names."""
+"""DiDeMo: LocalizingMoments' ``{train,val,test}_data.json`` (the fields its data
+README lists; formats.md leaves the layout unconfirmed) + Flickr videos under
+``videos/`` whose extensions differ from the annotated names, raw uploads among them
+(``.3gp`` H.264, ``.WMV`` Windows Media in ASF, upper case)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from tests.datasets import Expected, write_json, write_video
-from vidray import prompts
+from tests.datasets import Expected, write_bytes, write_json, write_video
+from vidray import prompts, synth
 
 A = "10015567@N08_3655084291_d8b58466fa.mov"  # downloaded as .mp4
 B = "10120117@N03_4314839389_a8bf2a6d35.m4v"  # downloaded as .m4v
 C = "10206271@N02_2942446862_8c48a6d8ef"  # named without an extension, file is .mov
 E = "10445128@N03_4316917870_e5e4cd1b3b.avi"  # the AWS script's name: <video>.mp4
+PHONE = "23479478@N00_2550232385_7a8b1a2c3d.3gp"  # kept as uploaded
+WMV = "49203592@N00_3411425542_9f0e1d2c3b.wmv"  # kept as uploaded, saved as .WMV
+
+
+def raw_upload(container: str, codec: str, seed: int) -> bytes:
+    spec = synth.VideoSpec(num_frames=60, fps=10, width=96, height=64, seed=seed)
+    return synth.encode_video(spec, container=container, codec=codec)
 
 
 def annotation(aid: int, video: str, description: str, times: list, **extra: object) -> dict:
@@ -33,6 +42,8 @@ def build(root: Path) -> Expected:
     write_video(videos / "10120117@N03_4314839389_a8bf2a6d35.m4v", seconds=5.5, seed=1)
     write_video(videos / "10206271@N02_2942446862_8c48a6d8ef.mov", seconds=6.0, seed=2)
     write_video(videos / f"{E}.mp4", seconds=6.0, seed=3)
+    write_bytes(videos / PHONE, raw_upload("3gp", "libx264", 4))
+    write_bytes(videos / WMV.replace(".wmv", ".WMV"), raw_upload("asf", "wmv2", 5))
     write_json(
         root / "train_data.json",
         [
@@ -48,6 +59,8 @@ def build(root: Path) -> Expected:
             annotation(3005, C, "a child opens a gift", [[1, 1], [0, 0], [1, 1], [0, 0]]),
             annotation(3006, E, "cars drive past the camera", [[0, 0], [0, 0], [0, 0], [0, 0]]),
             annotation(3007, "missing@N00_1_x.mp4", "nobody is there", [[0, 0]]),
+            annotation(3009, PHONE, "a man waves at the phone", [[0, 0], [0, 0]]),
+            annotation(3010, WMV, "snow falls on a car", [[0, 0], [0, 0]]),
             # not a [start, end] pair
             annotation(3008, A, "the dog shakes off water", [[2], [1, 1]]),
         ],
@@ -84,13 +97,24 @@ def build(root: Path) -> Expected:
         assert (by_id["didemo:3005"]["clip_start"], by_id["didemo:3005"]["clip_end"]) == (0, 5)
         assert by_id["didemo:3005"]["video"] == f"{C}.mov"
         assert by_id["didemo:3006"]["video"] == f"{E}.mp4"
+        assert by_id["didemo:3009"]["video"] == PHONE
+        assert by_id["didemo:3010"]["video"] == WMV.replace(".wmv", ".WMV")
+        assert all(len(by_id[f"didemo:{k}"]["frames"]) == 4 for k in (3009, 3010))
 
     return Expected(
-        rows={"didemo:3001", "didemo:3002", "didemo:3004", "didemo:3005", "didemo:3006"},
+        rows={
+            "didemo:3001",
+            "didemo:3002",
+            "didemo:3004",
+            "didemo:3005",
+            "didemo:3006",
+            "didemo:3009",
+            "didemo:3010",
+        },
         errors={
             "didemo:3003": "bad_span",
             "didemo:3007": "missing_video",
-            "didemo:train_data.json#7": "bad_annotation",
+            "didemo:train_data.json#9": "bad_annotation",
         },
         check=check,
     )

@@ -4,6 +4,9 @@ The downloads are named by YoutubeID with whatever extension the downloader chos
 (one ``.mkv``, one in a sub-folder, an id starting with ``-``); timestamps come in the
 three forms the recipe's own parser names (``HH:MM:SS.mmm``, ``MM:SS.mmm``, ``SS``),
 with milliseconds that matter. A second release file repeats one clip.
+
+Layout source: formats.md's InternVid row; not re-checked against a primary file in
+issue 9.
 """
 
 from pathlib import Path

@@ -1,18 +1,29 @@
 """LLaVA-Video-178K: subset folders holding ``*_cap_processed.json``,
 ``*_oe_*qa_processed.json`` and ``*_mc_*qa_processed.json`` next to the extracted
-``<subset>_videos_N.tar.gz`` (``video`` is relative to the subset folder)."""
+``<subset>_videos_N.tar.gz`` (``video`` is relative to the subset folder), and
+``llava_hound/sharegptvideo_qa_255k_processed.json`` over ShareGPTVideo's ``train_300k``
+frame folders: the files and globs of the lmms-lab/LLaVA-Video-178K dataset card's
+``configs`` (and its tree listings, which show the parquet copy of a caption file).
+(?) The hound file's ``video`` form is not confirmed: here the path LLaVA-NeXT-based
+loaders extract ``train_300k`` to, ``shareVideoGPTV/frames/all_frames/<id>``."""
 
 import io
 import tarfile
 from pathlib import Path
 
 from tests.datasets import Expected, write_bytes, write_json, write_parquet, write_video
+from tests.datasets.sharegptvideo import write_frames
 
 ACADEMIC = "0_30_s_academic_v0_1"
 YOUTUBE = "30_60_s_youtube_v0_1"
 CHARADES = "academic_source/Charades/RW587.mp4"
 NEXTQA = "academic_source/NextQA/4010069381.mp4"
 YTB = "liwei_youtube_videos/videos/youtube_video_2024/ytb_7nRmsEw7nsE.mp4"
+HOUND = "llava_hound"
+HOUND_FILE = f"{HOUND}/sharegptvideo_qa_255k_processed.json"
+FRAMES = "shareVideoGPTV/frames/all_frames"
+HOUND_VID = "v_3l7quTy4c2s"
+PARQUET_COPY = f"{ACADEMIC}/{ACADEMIC}_cap-00000-of-00001.parquet"
 
 MC_QUESTION = (
     "Why did the boy pick up the ball?\nA. to throw it\nB. to give it to the dog\n"
@@ -61,7 +72,7 @@ def build(root: Path) -> Expected:
     ]
     write_json(a / f"{ACADEMIC}_cap_processed.json", cap)
     # the hub's parquet copy of the captions: not an annotation file of this source
-    write_parquet(a / f"{ACADEMIC}_cap-00000-of-00001.parquet", [{"id": "RW587", "n": 1}])
+    write_parquet(root / PARQUET_COPY, [{"id": "RW587", "n": 1}])
     write_json(
         a / "0_30_s_academic_oe_v0_1_qa_processed.json",
         [
@@ -98,6 +109,18 @@ def build(root: Path) -> Expected:
             {"id": "ytb_x", "data_source": YOUTUBE, "video": YTB},  # no conversations
         ],
     )
+    # LLaVA-Hound: frame folders (2 fps, 8 frames = 4 s), no mp4
+    write_frames(root / HOUND / FRAMES / HOUND_VID, 8, seed=3)
+    write_json(
+        root / HOUND_FILE,
+        [
+            record(
+                f"{HOUND_VID}_0", "llava_hound", f"{FRAMES}/{HOUND_VID}",
+                ("What is the man holding?", "A guitar."),
+            ),
+            record("v_gone", "llava_hound", f"{FRAMES}/v_gone", ("Why?", "No frames.")),
+        ],
+    )  # fmt: skip
     write_json(
         y / "30_60_s_youtube_oe_v0_1_qa_processed.json",
         [record("ytb_7nRmsEw7nsE", YOUTUBE, YTB, ("What is lit up?", "The shop signs."))],
@@ -122,6 +145,13 @@ def build(root: Path) -> Expected:
             "A boy plays with a ball in a garden.",
         ]
         assert r["query"] == describe
+        r = by_id["llava-video:sharegptvideo_qa_255k_processed#0:0"]
+        assert r["video"] == f"{HOUND}/{FRAMES}/{HOUND_VID}"
+        assert r["video_fps"] == 2.0 and r["video_duration"] == 4.0
+        assert [t["value"] for t in r["conversations"]] == [
+            "<image>\nWhat is the man holding?",
+            "A guitar.",
+        ]
         r = by_id["llava-video:30_60_s_youtube_oe_v0_1_qa_processed#0:0"]
         assert r["video"] == f"{YOUTUBE}/{YTB}"
         assert r["conversations"][1]["value"] == "The shop signs."
@@ -136,6 +166,7 @@ def build(root: Path) -> Expected:
             "llava-video:0_30_s_academic_mc_v0_1_qa_processed#0:0",
             "llava-video:30_60_s_youtube_v0_1_cap_processed#0:0",
             "llava-video:30_60_s_youtube_oe_v0_1_qa_processed#0:0",
+            "llava-video:sharegptvideo_qa_255k_processed#0:0",
         },
         errors={
             f"llava-video:{ACADEMIC}/0_30_s_academic_oe_v0_1_qa_processed.json#2": (
@@ -143,6 +174,8 @@ def build(root: Path) -> Expected:
             ),
             "llava-video:0_30_s_academic_oe_v0_1_qa_processed#3:0": "missing_video",
             f"llava-video:{YOUTUBE}/{YOUTUBE}_cap_processed.json#1": "bad_annotation",
+            "llava-video:sharegptvideo_qa_255k_processed#1:0": "missing_video",
         },
         check=check,
+        skipped=[PARQUET_COPY],
     )

@@ -1,4 +1,7 @@
-"""MLVU (dev): ``MLVU/json/<task>.json`` per task + ``MLVU/video/<task>/<video>``."""
+"""MLVU (dev): ``MLVU/json/<task>.json`` per task + ``MLVU/video/<task>/<video>``.
+
+Layout source: formats.md's MLVU row; matched the published layout in issue 9's survey.
+"""
 
 from __future__ import annotations
 

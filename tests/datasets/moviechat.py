@@ -1,5 +1,9 @@
 """MovieChat-1K (train): ``jsons/<n>.json``, one object per video, + ``raw_videos/``;
-some JSONs have no video."""
+some JSONs have no video.
+
+Layout source: formats.md's MovieChat-1K row; matched the published layout in issue 9's
+survey.
+"""
 
 from pathlib import Path
 

@@ -1,5 +1,9 @@
 """MSR-VTT as CLIP4Clip's ``msrvtt_data.zip`` ships it (``MSRVTT_data.json``, the 9k
-train list, the 1k-A JSFUSION test csv) + Frozen-in-Time's ``videos/all/``."""
+train list, the 1k-A JSFUSION test csv) + Frozen-in-Time's ``videos/all/``.
+
+Layout source: CLIP4Clip's msrvtt_data.zip and Frozen-in-Time's video archive, per
+formats.md; matched the published layout in issue 9's survey.
+"""
 
 from __future__ import annotations
 

@@ -1,11 +1,15 @@
-"""NExT-QA (lmms-lab/NExTQA): ``OE/{train,validation,test}-*.parquet`` and
-``MC/test-*.parquet`` + ``videos/<video>.mp4``."""
+"""NExT-QA: ``OE/{train,validation,test}-*.parquet`` and ``MC/test-*.parquet`` (the
+lmms-lab/NExTQA hub configurations), ``dataset/nextqa/{train,val}.csv`` (the original
+release: columns as in doc-doc/NExT-QA's ``dataset/nextqa/val.csv``, answers as option
+indices), and the videos as the original archive stores them,
+``NExTVideo/<dir>/<video>.mp4`` (the ``<dir>`` of doc-doc/NExT-QA's
+``dataset/nextqa/map_vid_vidorID.json``: ``"<video>": "<dir>/<video>"``)."""
 
 from pathlib import Path
 
 import pyarrow as pa
 
-from tests.datasets import Expected, write_parquet, write_video
+from tests.datasets import Expected, write_csv, write_parquet, write_video
 
 OE_SCHEMA = pa.schema(
     [
@@ -58,8 +62,17 @@ def mc(video: str, qid: int, answer: int) -> dict:
 
 
 def build(root: Path) -> Expected:
-    write_video(root / "videos" / f"{GIRL}.mp4", seconds=4.0)
-    write_video(root / "videos" / f"{DOG}.mp4", seconds=3.0, seed=1)
+    # map_vid_vidorID.json places each video in a numbered folder of the VidOR tree
+    write_video(root / "NExTVideo" / "0101" / f"{GIRL}.mp4", seconds=4.0)
+    write_video(root / "NExTVideo" / "1023" / f"{DOG}.mp4", seconds=3.0, seed=1)
+    # the original MC release: every value a string, as csv holds them
+    header = list(MC_SCHEMA.names)
+    write_csv(
+        root / "dataset" / "nextqa" / "train.csv",
+        header,
+        [list(mc(str(GIRL), 2, 1).values()), list(mc(str(DOG), 0, 7).values())],
+    )
+    write_csv(root / "dataset" / "nextqa" / "val.csv", header, [list(mc(str(DOG), 4, 0).values())])
     write_parquet(
         root / "OE" / "train-00000-of-00001.parquet",
         [
@@ -96,7 +109,7 @@ def build(root: Path) -> Expected:
             "throw it",
         ]
         assert r["query"] == "what does the girl do after picking up the ball"
-        assert r["video"] == f"{GIRL}.mp4"
+        assert r["video"] == f"0101/{GIRL}.mp4"
         assert r["frames"] == by_id[f"nextqa:OE/train:{GIRL}:1"]["frames"]
         assert by_id[f"nextqa:OE/train:{DOG}:0"]["conversations"][1]["value"] == "chase the ball"
 

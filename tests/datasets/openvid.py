@@ -3,6 +3,9 @@
 The CSV has the published header (column names with spaces), captions with commas
 and quotes, and ``video`` cells that already end in ``.mp4``; the parts are unzipped
 flat into ``video_folder/`` as the recipe does.
+
+Layout source: formats.md's OpenVid-1M row; not re-checked against a primary file in
+issue 9.
 """
 
 from pathlib import Path

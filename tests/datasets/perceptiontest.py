@@ -1,6 +1,7 @@
-"""Perception Test: ``mc_question_val/validation-00000-of-00001.parquet`` (answers
-present, ``answer_id`` a string) + ``videos/<video_name>.mp4``; the test parquet next to
-it withholds its answers."""
+"""Perception Test: ``mc_question_val/validation-00000-of-00001.parquet`` (the
+lmms-lab/PerceptionTest_Val hub parquet: answers present, ``answer_id`` a string) +
+``videos/<video_name>.mp4``, one saved as ``.MP4`` (lmms-eval's loader tries both);
+the test parquet next to it withholds its answers."""
 
 from pathlib import Path
 
@@ -42,7 +43,7 @@ def row(video: str, qid: str, answer_id: str, options: list[str] = OPTIONS) -> d
 
 def build(root: Path) -> Expected:
     write_video(root / "videos" / "video_10909.mp4", seconds=4.0)
-    write_video(root / "videos" / "video_7000.mp4", seconds=3.0, seed=1)
+    write_video(root / "videos" / "video_7000.MP4", seconds=3.0, seed=1)
     write_parquet(
         root / VAL,
         [
@@ -74,6 +75,7 @@ def build(root: Path) -> Expected:
         assert r["query"] == "How many cups are on the table?"
         assert r["frames"] == by_id["perceptiontest:video_10909:0"]["frames"]
         assert by_id["perceptiontest:video_7000:0"]["conversations"][1]["value"] == "B. a spoon"
+        assert by_id["perceptiontest:video_7000:0"]["video"] == "video_7000.MP4"
 
     return Expected(
         rows={

@@ -1,5 +1,9 @@
 """ShareGPTVideo: ``video_instruction/train/{pretrain,qa,sft}/*.jsonl`` + folders of
-JPEG frames at 2 fps in ``train_300k/`` and ``train_600k/``.
+JPEG frames at 2 fps in ``train_300k/`` and ``train_600k/``: the layout of the
+ShareGPTVideo/train_video_and_instruction hub repository (the jsonl paths and the
+``train_{300,600}k/chunk_N.tar.gz`` URLs of LLaVA-Hound-DPO's ``setup/setup_train_data.sh``
+and ``setup_pretrain_data.sh``). Those scripts extract every chunk into one flat
+``video_data/train/<id>/`` instead: ``flatten`` rebuilds a fixture that way.
 
 Frames are real JPEGs named as published (``c01_0001.jpeg``, ...), each drawing its own
 index so a check can tell which frame was chosen; the frame roots also hold their
@@ -23,12 +27,26 @@ EMPTY = "v_0aXbC5Yz_w8"  # a folder whose frames were not extracted
 FPS = 2.0
 
 
-def write_frames(folder: Path, count: int, seed: int) -> None:
+def write_frames(folder: Path, count: int, seed: int, name: str = "c01_{:04d}.jpeg") -> None:
+    """``count`` JPEGs drawing their own index, named ``name.format(index + 1)``."""
     spec = synth.VideoSpec(num_frames=count, width=160, height=96, seed=seed)
     for i in range(count):
         buf = io.BytesIO()
         Image.fromarray(synth.frame_image(i, spec)).save(buf, format="JPEG", quality=95)
-        write_bytes(folder / f"c01_{i + 1:04d}.jpeg", buf.getvalue())
+        write_bytes(folder / name.format(i + 1), buf.getvalue())
+
+
+def flatten(root: Path, videos: Path) -> None:
+    """Move every frame folder of ``root``'s chunked roots into one flat ``videos``, as
+    ``tar -xzf chunk_N.tar.gz -C $TRAIN_VIDEO_DIR`` does for both roots."""
+    videos.mkdir(parents=True, exist_ok=True)
+    for chunked in ("train_300k", "train_600k"):
+        for folder in sorted((root / chunked).iterdir()):
+            if folder.is_dir():
+                folder.rename(videos / folder.name)
+        for archive in (root / chunked).iterdir():
+            archive.unlink()
+        (root / chunked).rmdir()
 
 
 def record(rid: str, video: str, *turns: str) -> dict:
@@ -138,4 +156,9 @@ def build(root: Path) -> Expected:
             f"sharegptvideo:video_caption_pretrain/{EMPTY}": "missing_video",
         },
         check=check,
+        # image instruction data: not video, not read, and said so
+        skipped=[
+            f"{ROOT}/pretrain/image_caption_pretrain.jsonl",
+            f"{ROOT}/sft/image_instruction_600k.jsonl",
+        ],
     )

@@ -1,4 +1,7 @@
-"""STAR: ``STAR_train.json`` / ``STAR_val.json`` + Charades ``videos/<video_id>.mp4``."""
+"""STAR: ``STAR_train.json`` / ``STAR_val.json`` + Charades ``videos/<video_id>.mp4``.
+
+Layout source: formats.md's STAR row; not re-checked against a primary file in issue 9.
+"""
 
 from pathlib import Path
 

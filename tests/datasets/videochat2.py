@@ -1,6 +1,9 @@
-"""VideoChat2-IT: ``video/<task>/<subset>/train*.json`` (``{video, QA: [{i, q, a}],
-start?, end?}``), image sets beside them under ``image/``, and the videos (not shipped
-with the annotations) gathered under ``videos/``; TGIF videos are real GIFs."""
+"""VideoChat2-IT: ``video/<task>/<subset>/train.json`` (``{video, QA: [{i, q, a}],
+start?, end?}``), the paths the OpenGVLab/VideoChat2-IT data card's ``configs`` list;
+image sets beside them under ``image/``; ``video/caption/webvid/train_80k.json``, a
+subset of the webvid captions that VideoChat2's own config names but the card does not
+(reading it would repeat captions); and the videos (not shipped with the annotations)
+gathered under ``videos/``; TGIF videos are real GIFs."""
 
 from pathlib import Path
 
@@ -40,6 +43,16 @@ def build(root: Path) -> Expected:
     )
     write_json(
         root / "video/caption/webvid/train.json",
+        [
+            {
+                "video": "000001_000050/1066664.mp4",
+                "QA": [{"i": CAPTION_I, "q": "", "a": "Aerial view of a river in autumn."}],
+            }
+        ],
+    )
+    # a subset of the file above (VideoChat2's config names it; the card does not)
+    write_json(
+        root / "video/caption/webvid/train_80k.json",
         [
             {
                 "video": "000001_000050/1066664.mp4",
@@ -138,4 +151,5 @@ def build(root: Path) -> Expected:
             "videochat2:video/caption/youcook2/train.json#2": "bad_annotation",
         },
         check=check,
+        skipped=["video/caption/webvid/train_80k.json"],
     )

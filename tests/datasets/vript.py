@@ -4,6 +4,8 @@
 Scene numbers have gaps (001, 003, 007), the clip folders also hold the dataset's
 ``_cut_meta.json`` and ``_asr.jsonl`` files, and every caption's ``shot_type`` differs
 from its ``content`` so that a row shows which one was taken.
+
+Layout source: formats.md's Vript row; matched the published layout in issue 9's survey.
 """
 
 from pathlib import Path

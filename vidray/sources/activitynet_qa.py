@@ -54,6 +54,7 @@ class ActivityNetQA(AnnotationSource):
         "{split}_a.json [{answer, type, question_id}]; "
         "videos: INPUT/videos/[v_]<video_name>.{mp4,mkv,webm}"
     )
+    companion_files = ("dataset/*_a.json",)
     annotation_files = {
         "train": ("dataset/train_q.json",),
         "val": ("dataset/val_q.json",),

@@ -345,6 +345,12 @@ class Item:
     span_unit: Literal["s", "frame"] = "s"
     #: Set by the base when the video cannot be found (``MissingVideo``).
     error: str | None = None
+    #: With ``find_videos_by_stem``: further names to try, in order, after ``video``
+    #: (downloads saved under another name than the annotation's).
+    names: tuple[str, ...] = ()
+    #: ``frames``: ``video`` is a folder of frame images (``frames_fps``); None: the
+    #: source's ``media``.
+    media: Literal["video", "frames"] | None = None
 
     @classmethod
     def single(cls, key: str, video: str, question: str, answer: str, **kw: Any) -> Item:
@@ -352,7 +358,12 @@ class Item:
 
 
 ANNOTATION_SUFFIXES = (".json", ".jsonl", ".csv", ".parquet")
-VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".gif", ".mpg", ".mpeg")
+#: Matched in any case (``.MP4``). Besides the common containers, the raw uploads some
+#: datasets keep (DiDeMo's Flickr files: ``.3gp``, ``.wmv``, ...), all read by FFmpeg.
+VIDEO_SUFFIXES = (
+    ".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".gif", ".mpg", ".mpeg",
+    ".3gp", ".3g2", ".wmv", ".asf", ".flv", ".ogv", ".mts", ".m2ts", ".vob",
+)  # fmt: skip
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
@@ -368,10 +379,16 @@ class AnnotationSource(Source):
 
     #: split -> annotation file patterns, relative to INPUT.
     annotation_files: ClassVar[dict[str, tuple[str, ...]]]
+    #: Patterns of files read next to an annotation file (answers joined to questions,
+    #: split lists): not units, and not reported as skipped.
+    companion_files: ClassVar[tuple[str, ...]] = ()
     default_split: ClassVar[str] = "train"
     #: The videos folder relative to INPUT when ``--videos`` is not given; ``{split}``
     #: stands for the split (datasets that publish one video folder per split).
     videos_dir: ClassVar[str] = "videos"
+    #: Other folders, relative to INPUT, used when ``videos_dir`` does not exist (the
+    #: first that does); when none exists, ``videos_dir`` is named in the error.
+    videos_dir_fallbacks: ClassVar[tuple[str, ...]] = ()
     #: Item videos are names without a known extension: find them by one listing of the
     #: videos root (any of ``VIDEO_SUFFIXES``), not by a probe per item.
     find_videos_by_stem: ClassVar[bool] = False
@@ -385,6 +402,9 @@ class AnnotationSource(Source):
     def __init__(self, ctx: SourceContext | None = None) -> None:
         super().__init__(ctx)
         self._stems: dict[str, str] | None = None
+        self._videos: storage.Location | None = None
+        #: INPUT uri -> (annotation files of the split, files no split reads).
+        self._scans: dict[str, tuple[list[str], list[str]]] = {}
 
     # -- what a subclass fills in
 
@@ -403,15 +423,32 @@ class AnnotationSource(Source):
         return split
 
     def units(self, loc: storage.Location) -> list[str]:
+        return self._scan(loc)[0]
+
+    def skipped_units(self, loc: storage.Location) -> list[str]:
+        """Annotation-type files (``.json``, ``.jsonl``, ``.csv``, ``.parquet``) where
+        this source looks for annotations that no split of it reads: reported in the
+        run's summary, so that nothing is left out unseen."""
+        return self._scan(loc)[1]
+
+    def _scan(self, loc: storage.Location) -> tuple[list[str], list[str]]:
+        if loc.uri in self._scans:
+            return self._scans[loc.uri]
         patterns = self.annotation_files[self.split()]
+        every = {p for split in self.annotation_files.values() for p in split}
+        known = set(self.companion_files)
         found: set[str] = set()
+        skipped: set[str] = set()
         # List only below each pattern's fixed folder and no deeper than the pattern
         # reaches: annotation files often sit next to millions of extracted videos.
-        for folder, depth in sorted({_listing_scope(p) for p in patterns}):
+        for folder, depth in sorted({_listing_scope(p) for p in every}):
             for rel in storage.list_files(loc, ANNOTATION_SUFFIXES, folder, maxdepth=depth):
                 if any(fnmatch.fnmatchcase(rel, p) for p in patterns):
                     found.add(rel)
-        return sorted(found)
+                elif not any(fnmatch.fnmatchcase(rel, p) for p in every | known):
+                    skipped.add(rel)
+        self._scans[loc.uri] = (sorted(found), sorted(skipped))
+        return self._scans[loc.uri]
 
     def is_unit(self, rel: str) -> bool:
         patterns = self.annotation_files[self.split()]
@@ -424,8 +461,15 @@ class AnnotationSource(Source):
             return storage.location(self.ctx.videos)
         if not self.videos_dir:
             return loc
-        folder = self.videos_dir.format(split=self.split())
-        return storage.location(loc.uri.rstrip("/") + "/" + folder)
+        if self._videos is None:
+            folders = [
+                d.format(split=self.split()) for d in (self.videos_dir, *self.videos_dir_fallbacks)
+            ]
+            found = [storage.location(loc.uri.rstrip("/") + "/" + f) for f in folders]
+            if len(found) > 1:
+                found = [v for v in found if v.fs.isdir(v.path)] or found
+            self._videos = found[0]
+        return self._videos
 
     def count(self, loc: storage.Location, unit: str, cap: int) -> int:
         n = 0
@@ -497,7 +541,7 @@ class AnnotationSource(Source):
                     assert isinstance(missing, list)
                     missing.append(dataclasses.replace(item, error=str(e)))
                     continue
-                group = (item.video, item.span, item.span_unit)
+                group = (item.video, item.span, item.span_unit, item.media)
                 if self.group_consecutive and groups and group not in groups:
                     yield from (self._group_sample(unit, g) for g in groups.values())
                     groups.clear()
@@ -536,9 +580,8 @@ class AnnotationSource(Source):
 
     def video_names(self, item: Item) -> Iterable[str]:
         """With ``find_videos_by_stem``: the names to look for, best first (a known video
-        suffix is ignored). Datasets whose files and annotations disagree on a prefix
-        override this."""
-        return (item.video,)
+        suffix is ignored): ``video``, then the item's other ``names``."""
+        return (item.video, *item.names)
 
     def _group_sample(self, unit: str, group: list[Item] | Sample) -> Sample:
         if isinstance(group, Sample):
@@ -562,7 +605,7 @@ class AnnotationSource(Source):
             conversations=convs,
             clip=first.span or (None, None),
             clip_unit=first.span_unit,
-            media=self.media,
+            media=first.media or self.media,
             error=("missing_video", first.error) if first.error else None,
         )
 
@@ -573,8 +616,17 @@ class AnnotationSource(Source):
         return render_choice(self.ctx.mc_template, question, options, correct)
 
 
-class BadSplit(ValueError):
+class BadInput(ValueError):
+    """The input as a whole cannot be read by this source (found before any work
+    starts; the message is one line naming what is supported)."""
+
+
+class BadSplit(BadInput):
     """``--split`` names a split the source does not have."""
+
+
+class UnsupportedLayout(BadInput):
+    """The input is a release of the dataset this source does not read."""
 
 
 class MissingVideo(Exception):

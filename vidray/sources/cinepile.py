@@ -25,13 +25,22 @@ class CinePile(AnnotationSource):
 
     - The answer is ``answer_key_position`` (0-4), cross-checked against the
       ``answer_key`` text: a question whose two disagree is a ``bad_annotation``.
-    - The dataset ships no videos. The official evaluation names a download
-      ``{movie_name}_{id}.mp4``, ``id`` from ``yt_clip_link``
-      (``https://www.youtube.com/watch?v=ID`` or ``https://youtu.be/ID``). Videos are
-      found by one listing of the videos root, any video extension (downloaders often
-      write ``.webm`` or ``.mkv``), as ``{movie_name}_{id}`` or else as bare ``{id}``
-      (the name other evaluation code uses). ``videoID`` (?), present only in some
-      mirrors, is preferred to the link when a row has it.
+    - The dataset ships no videos. Names tried, in order, by one listing of the
+      videos root (any subfolder, any video extension: downloaders often write
+      ``.webm`` or ``.mkv``):
+
+      1. ``{movie_name}_{link tail}``: CinePile's download helper (``download_video``
+         in its ``utils.py``) saves ``yt_videos/{movie_name}_{yt_clip_link.split('/')[-1]}.mp4``,
+         which for ``https://www.youtube.com/watch?v=ID`` is
+         ``{movie_name}_watch?v=ID.mp4``;
+      2. ``{movie_name}_{id}`` (?), the name formats.md gives for the evaluation;
+      3. ``{id}``, the bare YouTube id other evaluators use (CinePile's own
+         ``process_video``, lmms-eval-style loaders: ``yt_clip_link.split('=')[-1]``).
+
+      ``id`` comes from ``yt_clip_link`` (``watch?v=ID``, ``youtu.be/ID``, ...);
+      ``videoID`` (?), present only in some mirrors, is preferred when a row has it.
+      The default videos root is the helper's ``INPUT/yt_videos``, else
+      ``INPUT/videos``.
     - The key is ``<id>:<file stem>#<row index>``: a clip has many questions and no
       question id, and neither the question text nor (clip, question) is guaranteed
       unique, while the row index within a published parquet file is unique and fixed.
@@ -42,11 +51,14 @@ class CinePile(AnnotationSource):
     name = "cinepile"
     layout = (
         "INPUT/v2/{train,test}-*.parquet  {movie_name, yt_clip_link, videoID?, question, "
-        "choices, answer_key, answer_key_position}; "
-        "videos: INPUT/videos/{movie_name}_{youtube id}.mp4 (or <youtube id>, any extension)"
+        "choices, answer_key, answer_key_position}; videos: INPUT/yt_videos/ (else videos/), "
+        "tried as {movie_name}_watch?v={id} (the download helper's name), "
+        "{movie_name}_{id}, then {id}; any extension"
     )
     annotation_files = {"train": ("v2/train-*.parquet",), "test": ("v2/test-*.parquet",)}
     find_videos_by_stem = True
+    videos_dir = "yt_videos"
+    videos_dir_fallbacks = ("videos",)
 
     def items(self, unit: str, key: str, record: Any) -> Iterable[Item]:
         movie = require(record, "movie_name")
@@ -63,11 +75,16 @@ class CinePile(AnnotationSource):
             )
         prompt, answer = self.multiple_choice(question, options, [position])
         stem = posixpath.basename(unit).removesuffix(".parquet")
-        yield Item(f"{clip}:{stem}#{key}", f"{movie}_{clip}", ((prompt, answer),), question)
-
-    def video_names(self, item: Item) -> tuple[str, str]:
-        """``{movie_name}_{id}`` first, then the bare ``{id}`` (its last 11 characters)."""
-        return item.video, item.video[-11:]
+        link = record.get("yt_clip_link")
+        helper = f"{movie}_{link.strip().split('/')[-1]}" if isinstance(link, str) else None
+        names = list(dict.fromkeys(n for n in (helper, f"{movie}_{clip}", clip) if n))
+        yield Item(
+            f"{clip}:{stem}#{key}",
+            names[0],
+            ((prompt, answer),),
+            question,
+            names=tuple(names[1:]),
+        )
 
 
 def youtube_id(record: dict) -> str:

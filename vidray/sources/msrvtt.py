@@ -32,6 +32,7 @@ class Msrvtt(AnnotationSource):
         "sen_id}]} + MSRVTT_train.9k.csv [video_id] (train), MSRVTT_JSFUSION_test.csv "
         "[key, vid_key, video_id, sentence] (test); videos: INPUT/videos/all/<video_id>.mp4"
     )
+    companion_files = (TRAIN_9K,)
     annotation_files = {
         "train": ("MSRVTT_data.json",),
         "val": ("MSRVTT_data.json",),

@@ -29,10 +29,20 @@ class ShareGPTVideo(AnnotationSource):
     ``--qa-mode multiturn`` every pair on one video (within a file) becomes one
     conversation. The row's ``query`` is the question.
 
-    The video is a folder of JPEG frames shot at 2 fps, ``train_300k/<video>/`` or
-    ``train_600k/<video>/`` (``c01_0001.jpeg``, ...), both under INPUT unless
-    ``--videos`` names their parent. The folder is looked up in one listing of each
-    frames root per run, not probed per record.
+    The video is a folder of JPEG frames shot at 2 fps (``c01_0001.jpeg``, ...), in
+    either of the two layouts the frames are found in:
+
+    - chunked, as the hub stores them: ``train_300k/<video>/`` or
+      ``train_600k/<video>/`` (their ``chunk_N.tar.gz`` extracted in place);
+    - flat, as LLaVA-Hound-DPO's ``setup/setup_train_data.sh`` and
+      ``setup_pretrain_data.sh`` extract every chunk of both into one
+      ``$VIDEO_DATA_DIR/train`` (``video_data/train/<video>/``) and pass that folder
+      as ``--video_folder``: give it with ``--videos video_data/train``.
+
+    The videos root is INPUT unless ``--videos`` names another. A name in
+    ``train_300k/`` wins over ``train_600k/``, which wins over a flat folder. The
+    folders are looked up in one shallow listing of each root per run, not probed per
+    record.
 
     Row ids are ``<file stem>/<id>`` (``#<k>`` added per pair when a record holds
     several): the file stem keeps them unique because the SFT mixture repeats records
@@ -50,7 +60,7 @@ class ShareGPTVideo(AnnotationSource):
     layout = (
         f"INPUT/{_ROOT}/{{pretrain/video_*,qa/*,sft/video_*}}.jsonl  {{id, video, "
         "conversations: [{from, value}]}; frames: INPUT/{train_300k,train_600k}/<video>/"
-        "*.jpeg (2 fps)"
+        "*.jpeg (2 fps), or flat <--videos>/<video>/ (LLaVA-Hound's video_data/train)"
     )
     annotation_files = {
         "train": (f"{_ROOT}/pretrain/video_*.jsonl", f"{_ROOT}/qa/*.jsonl"),
@@ -87,21 +97,31 @@ class ShareGPTVideo(AnnotationSource):
         found = self._folders.get(posixpath.basename(item.video.rstrip("/")))
         if found is None:
             roots = " or ".join(f"{r}/" for r in FRAME_ROOTS)
-            raise MissingVideo(item.video, f"no frame folder {item.video!r} under {roots}")
+            raise MissingVideo(
+                item.video, f"no frame folder {item.video!r} under {roots} or the videos root"
+            )
         return dataclasses.replace(item, video=found)
 
 
 def _index_folders(videos: storage.Location) -> dict[str, str]:
-    """Folder name -> ``<frames root>/<name>``, from one shallow listing per frames root
-    (the folders' frames are not listed: there are tens of millions)."""
+    """Folder name -> its path under the videos root: ``<frames root>/<name>`` for the
+    chunked layout, ``<name>`` for the flat one; from one shallow listing per root (the
+    folders' frames are not listed: there are tens of millions)."""
     index: dict[str, str] = {}
     for root in FRAME_ROOTS:
-        try:
-            entries = videos.fs.ls(videos.join(root), detail=True)
-        except FileNotFoundError:
-            continue
-        for entry in entries:
-            if entry.get("type") == "directory":
-                name = posixpath.basename(entry["name"].rstrip("/"))
-                index.setdefault(name, f"{root}/{name}")
+        for name in _subfolders(videos, videos.join(root)):
+            index.setdefault(name, f"{root}/{name}")
+    for name in _subfolders(videos, videos.path):
+        if name not in FRAME_ROOTS:
+            index.setdefault(name, name)
     return index
+
+
+def _subfolders(videos: storage.Location, path: str) -> list[str]:
+    try:
+        entries = videos.fs.ls(path, detail=True)
+    except FileNotFoundError:
+        return []
+    return sorted(
+        posixpath.basename(e["name"].rstrip("/")) for e in entries if e.get("type") == "directory"
+    )

@@ -19,8 +19,12 @@ from vidray.sources.base import (
 class VideoChat2(AnnotationSource):
     """One row per ``QA`` entry of a record (a record's entries share its video and
     span, so ``--qa-mode multiturn`` rebuilds multi-turn records such as
-    ``conversation/videochat1``). Every ``video/<task>/<subset>/train*.json`` is read;
-    ``image/`` subsets are not video and are not read.
+    ``conversation/videochat1``). Every ``video/<task>/<subset>/train.json`` is read:
+    the instruction files the data card's ``configs`` list are all of that form. Other
+    files beside them (``caption/webvid/train_80k.json``, a subset of
+    ``caption/webvid/train.json`` named in VideoChat2's training config, would repeat
+    its captions) are not read and are named in ``_SUCCESS.skipped_files``; ``image/``
+    subsets are not video and are not read.
 
     Human turn: VideoChat2's own loader uses ``QA[0]["i"]`` as the system instruction
     of the whole record and each entry's ``q`` as a user turn (``q == ""`` in caption
@@ -47,10 +51,11 @@ class VideoChat2(AnnotationSource):
 
     name = "videochat2"
     layout = (
-        "INPUT/video/<task>/<subset>/train*.json  [{video, QA: [{i, q, a}], start?, end?}]; "
+        "INPUT/video/<task>/<subset>/train.json (the data card's files)  [{video, QA: "
+        "[{i, q, a}], start?, end?}]; "
         "videos: INPUT/videos/<video>"
     )
-    annotation_files = {"train": ("video/*/*/train*.json",)}
+    annotation_files = {"train": ("video/*/*/train.json",)}
     videos_dir = "videos"
 
     def items(self, unit: str, key: str, record: Any) -> Iterable[Item]:
