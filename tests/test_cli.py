@@ -244,3 +244,49 @@ def test_demo_ends_with_next_steps_that_work(tmp_path):
     read = run(shlex.split(reader.split("#")[0]))
     assert read.returncode == 0, read.stderr
     assert int(read.stdout) == webvid_rows == 15
+
+
+def test_unreadable_input_and_unwritable_output(tmp_path):
+    """Permission errors are one line too. Root reads everything, so the command runs
+    as an unprivileged user where the test runs as root."""
+    import shutil
+    import tempfile
+
+    repo = str(Path(__file__).resolve().parent.parent)
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        as_user = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"] if setpriv else []
+        env = {**os.environ, "PYTHONPATH": repo}
+        probe = subprocess.run([*as_user, sys.executable, "-c", "import vidray"], env=env,
+                               cwd="/", capture_output=True)  # fmt: skip
+        if not as_user or probe.returncode != 0:
+            pytest.skip("no unprivileged user can run this checkout")
+    root = Path(tempfile.mkdtemp(dir="/tmp"))
+    try:
+        root.chmod(0o777)
+        locked = root / "locked"
+        locked.mkdir(mode=0o700)
+        if os.geteuid() != 0:
+            locked.chmod(0o000)
+
+        def run(inp: Path, out: Path) -> subprocess.CompletedProcess:
+            cmd = [
+                *as_user,
+                sys.executable,
+                "-m",
+                "vidray",
+                "convert",
+                "webvid",
+                str(inp),
+                str(out),
+            ]
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd="/",
+                                  env={**os.environ, "PYTHONPATH": repo})  # fmt: skip
+
+        one_error_line(run(locked, root / "out"), f"INPUT {locked}: permission denied")
+        one_error_line(run(root, locked / "out"), f"OUTPUT {locked / 'out'}: permission denied")
+        assert sorted(os.listdir(root)) == ["locked"] and not (locked / "out").exists()
+    finally:
+        locked.chmod(0o700)
+        shutil.rmtree(root)

@@ -9,6 +9,7 @@ import pytest
 
 from vidray import sink, synth
 from vidray.config import ConvertOptions
+from vidray.io import storage
 from vidray.pipeline import convert
 from vidray.schema import ERROR_SCHEMA, OUTPUT_SCHEMA
 
@@ -65,7 +66,7 @@ def test_webvid_local_to_local(ray_head, webvid_dir, tmp_path):
     )
     assert err["message"]
 
-    manifest = sink.read_manifest(sink.storage.location(str(out)))
+    manifest = sink.read_manifest(storage.location(str(out)))
     assert manifest["counts"]["samples"] == 10 and manifest["counts"]["errors"] == 1
     assert manifest["data_files"] == [
         "data/00000000-00000.parquet",
@@ -129,10 +130,34 @@ def test_limit_takes_the_first_samples(ray_head, webvid_dir, tmp_path):
 
 
 def test_fps_policy_end_to_end(ray_head, finevideo_dir, tmp_path):
+    from vidray.pipeline import ConvertError
+
     summary = run("finevideo", finevideo_dir, tmp_path / "out", sampling=_fps(2.0, 5))
     assert summary.rows == 18 and summary.error_count == 0
     for r in sink.read_output(str(tmp_path / "out")).to_pylist():
         assert len(r["frames"]) == 5  # 4-5 s videos at 2 fps exceed the cap of 5
+    # Nothing failed, so there is nothing to retry: refused, and nothing is touched.
+    stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "out").rglob("*")}
+    with pytest.raises(ConvertError, match="records no failed samples"):
+        run("finevideo", finevideo_dir, tmp_path / "out", sampling=_fps(2.0, 5), retry_failed=True)
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "out").rglob("*")} == stamps
+
+
+def test_a_single_shard_as_input(ray_head, webvid_dir, finevideo_dir, tmp_path):
+    from vidray.pipeline import prepare
+
+    out = tmp_path / "out"
+    summary = run("webvid", webvid_dir / "00000001.tar", out)
+    assert (summary.samples, summary.rows) == (5, 5)
+    ids = [r["id"] for r in sink.read_output(str(out)).to_pylist()]
+    assert len(ids) == 5 and all(i.startswith("webvid:00000001.tar#") for i in ids)
+    # named as in a run over the whole folder
+    assert os.listdir(out / "data") == ["00000001-00000.parquet"]
+    assert sink.read_manifest(storage.location(str(out)))["inputs"]["root"] == str(webvid_dir)
+    # a shard two levels down: FineVideo's data/*.parquet
+    (shard,) = sorted((finevideo_dir / "data").glob("*.parquet"))[:1]
+    job = prepare(ConvertOptions(source="finevideo", input=str(shard), output=str(tmp_path / "fv")))
+    assert (job.inp.path, job.shards) == (str(finevideo_dir), [f"data/{shard.name}"])
 
 
 def _fps(rate: float, cap: int):

@@ -538,7 +538,7 @@ def export(opts: ExportOptions) -> ExportSummary:
     from vidray.io import storage
 
     dest = Path(opts.dest.removeprefix("file://")).resolve()
-    storage.check_folder(storage.location(str(dest)), "DEST")
+    storage.check_folder(storage.location(str(dest)), "DEST", write=True)
     out = storage.location(opts.output)
     storage.check_reachable(out)
     if out.scheme == "file" and not os.path.isdir(out.path):

@@ -592,6 +592,7 @@ def _find_shards(source: sources.Source, inp: storage.Location) -> tuple[storage
     if not storage.is_file(inp):
         if inp.scheme == "file" and not os.path.exists(inp.path):
             raise ConvertError(f"INPUT {inp.display()} does not exist")
+        storage.check_folder(inp, "INPUT")
         return inp, source.units(inp)
     parts = inp.path.split("/")
     for depth in range(1, min(_SHARD_DEPTH, len(parts) - 1) + 1):
@@ -636,7 +637,7 @@ def prepare(opts: ConvertOptions) -> Job:
         inp, out = storage.location(opts.input), storage.location(opts.output)
         storage.check_reachable(inp)
         storage.check_reachable(out)
-        storage.check_folder(out, "OUTPUT")
+        storage.check_folder(out, "OUTPUT", write=True)
         if not isinstance(source, AnnotationSource) and (opts.videos or opts.split):
             raise ConvertError(
                 f"{opts.source} carries its videos inside its shards and has no splits: "

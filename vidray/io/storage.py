@@ -121,9 +121,10 @@ def is_file(loc: Location) -> bool:
     return bool(loc.fs.isfile(loc.path))
 
 
-def check_folder(loc: Location, what: str) -> None:
+def check_folder(loc: Location, what: str, *, write: bool = False) -> None:
     """Refuse, in one line, a ``loc`` that cannot be a folder: a file, or (local disk)
-    a path below a file."""
+    a path below a file, or one this process may not read (``write``: create or
+    write) for lack of permission."""
     if loc.scheme == "s3":
         if is_file(loc):
             raise StorageError(f"{what} {loc.display()} is a file, not a folder")
@@ -135,6 +136,10 @@ def check_folder(loc: Location, what: str) -> None:
         if path == loc.path:
             raise StorageError(f"{what} {loc.display()} is a file, not a folder")
         raise StorageError(f"{what} {loc.display()} lies below {path}, which is a file")
+    needed = os.W_OK | os.X_OK if write else os.R_OK | os.X_OK
+    if not os.access(path, needed):
+        verb = "write into" if write else "read"
+        raise StorageError(f"{what} {loc.display()}: permission denied (cannot {verb} {path})")
 
 
 def list_files(
