@@ -56,7 +56,10 @@ def _option_first(m: re.Match[str]) -> str:
 def add_convert_arguments(p: argparse.ArgumentParser) -> None:
     """The arguments of ``vidray convert``, shared with ``jobs/convert.py``."""
     p.add_argument("source", help="a registered source name (see `vidray sources`)")
-    p.add_argument("input", help="dataset root as published: local path, file:// or s3://")
+    p.add_argument(
+        "input",
+        help="dataset root as published (or one shard file of it): local path, file:// or s3://",
+    )
     p.add_argument("output", help="output root: local path, file:// or s3://")
     data = p.add_argument_group("dataset")
     data.add_argument(
