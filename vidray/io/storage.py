@@ -157,6 +157,18 @@ def list_files(
     return sorted(r for r in rels if not r.startswith(".."))
 
 
+def subfolders(loc: Location, rel: str = "") -> list[str]:
+    """Sorted names of the folders directly inside ``loc/rel`` (none if it is missing):
+    one listing call, nothing below."""
+    try:
+        entries = loc.fs.ls(loc.join(rel) if rel else loc.path, detail=True)
+    except FileNotFoundError:
+        return []
+    return sorted(
+        posixpath.basename(e["name"].rstrip("/")) for e in entries if e.get("type") == "directory"
+    )
+
+
 def open_read(loc: Location, rel: str) -> IO[bytes]:
     return loc.fs.open(loc.join(rel), "rb")
 

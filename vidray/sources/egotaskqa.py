@@ -138,21 +138,11 @@ class EgoTaskQA(AnnotationSource):
         made once (a frames tree holds millions of images)."""
         root = self.videos_location(loc)
         if self._lemma is None:
-            self._lemma = dict.fromkeys(_subfolders(root, root.path))
+            self._lemma = dict.fromkeys(storage.subfolders(root))
         if video not in self._lemma:
             return set()
         cameras = self._lemma[video]
         if cameras is None:
-            cameras = {f for f in _subfolders(root, root.join(video)) if f.startswith("fpv")}
+            cameras = {f for f in storage.subfolders(root, video) if f.startswith("fpv")}
             self._lemma[video] = cameras
         return cameras
-
-
-def _subfolders(root: storage.Location, path: str) -> list[str]:
-    try:
-        entries = root.fs.ls(path, detail=True)
-    except FileNotFoundError:
-        return []
-    return [
-        posixpath.basename(e["name"].rstrip("/")) for e in entries if e.get("type") == "directory"
-    ]

@@ -109,19 +109,9 @@ def _index_folders(videos: storage.Location) -> dict[str, str]:
     folders' frames are not listed: there are tens of millions)."""
     index: dict[str, str] = {}
     for root in FRAME_ROOTS:
-        for name in _subfolders(videos, videos.join(root)):
+        for name in storage.subfolders(videos, root):
             index.setdefault(name, f"{root}/{name}")
-    for name in _subfolders(videos, videos.path):
+    for name in storage.subfolders(videos):
         if name not in FRAME_ROOTS:
             index.setdefault(name, name)
     return index
-
-
-def _subfolders(videos: storage.Location, path: str) -> list[str]:
-    try:
-        entries = videos.fs.ls(path, detail=True)
-    except FileNotFoundError:
-        return []
-    return sorted(
-        posixpath.basename(e["name"].rstrip("/")) for e in entries if e.get("type") == "directory"
-    )
