@@ -16,10 +16,27 @@ from vidray.schema import ERROR_SCHEMA, OUTPUT_SCHEMA
 CORRUPT = "webvid:00000000.tar#1000074.mp4"
 
 
-def run(src: str, inp, out, **kw):
+class Totals:
+    """A progress sink that keeps what the run announced and reported."""
+
+    def __init__(self) -> None:
+        self.total: int | None = -1
+        self.done = self.samples = 0
+
+    def start(self, total, done):
+        self.total, self.done = total, done
+
+    def update(self, summary, samples):
+        self.samples += samples
+
+    def close(self):
+        pass
+
+
+def run(src: str, inp, out, progress=None, **kw):
     kw.setdefault("size", 48)
     kw.setdefault("progress", False)
-    return convert(ConvertOptions(source=src, input=str(inp), output=str(out), **kw))
+    return convert(ConvertOptions(source=src, input=str(inp), output=str(out), **kw), progress)
 
 
 def fingerprint(out) -> list[tuple]:
@@ -32,8 +49,10 @@ def fingerprint(out) -> list[tuple]:
 
 def test_webvid_local_to_local(ray_head, webvid_dir, tmp_path):
     out = tmp_path / "out"
-    summary = run("webvid", webvid_dir, out, samples_per_file=3)
+    seen = Totals()
+    summary = run("webvid", webvid_dir, out, seen, samples_per_file=3)
     assert (summary.samples, summary.rows, summary.errors) == (10, 9, {"decode_error": 1})
+    assert (seen.total, seen.samples) == (None, 10)  # tar shards: an open count
 
     data = sink.read_output(str(out))
     assert data.schema == OUTPUT_SCHEMA
@@ -122,8 +141,10 @@ def test_foreign_output_is_refused(ray_head, webvid_dir, tmp_path):
 
 
 def test_limit_takes_the_first_samples(ray_head, webvid_dir, tmp_path):
-    summary = run("webvid", webvid_dir, tmp_path / "out", limit=7, samples_per_file=4)
+    seen = Totals()
+    summary = run("webvid", webvid_dir, tmp_path / "out", seen, limit=7, samples_per_file=4)
     assert summary.samples == 7
+    assert (seen.total, seen.done, seen.samples) == (7, 0, 7)  # the bar's total: known
     ids = {r["id"] for r in sink.read_output(str(tmp_path / "out")).to_pylist()}
     shard1 = {i for i in ids if "00000001.tar" in i}
     assert len(ids) == 6 and len(shard1) == 2  # 5 from shard 0 (one corrupt), 2 from shard 1
@@ -132,8 +153,10 @@ def test_limit_takes_the_first_samples(ray_head, webvid_dir, tmp_path):
 def test_fps_policy_end_to_end(ray_head, finevideo_dir, tmp_path):
     from vidray.pipeline import ConvertError
 
-    summary = run("finevideo", finevideo_dir, tmp_path / "out", sampling=_fps(2.0, 5))
+    seen = Totals()
+    summary = run("finevideo", finevideo_dir, tmp_path / "out", seen, sampling=_fps(2.0, 5))
     assert summary.rows == 18 and summary.error_count == 0
+    assert (seen.total, seen.samples) == (6, 6)  # counted from the parquet footers
     for r in sink.read_output(str(tmp_path / "out")).to_pylist():
         assert len(r["frames"]) == 5  # 4-5 s videos at 2 fps exceed the cap of 5
     # Nothing failed, so there is nothing to retry: refused, and nothing is touched.
@@ -147,8 +170,10 @@ def test_a_single_shard_as_input(ray_head, webvid_dir, finevideo_dir, tmp_path):
     from vidray.pipeline import prepare
 
     out = tmp_path / "out"
-    summary = run("webvid", webvid_dir / "00000001.tar", out)
+    seen = Totals()
+    summary = run("webvid", webvid_dir / "00000001.tar", out, seen, limit=50)
     assert (summary.samples, summary.rows) == (5, 5)
+    assert seen.total == 5  # a limit above what there is: the total is what there is
     ids = [r["id"] for r in sink.read_output(str(out)).to_pylist()]
     assert len(ids) == 5 and all(i.startswith("webvid:00000001.tar#") for i in ids)
     # named as in a run over the whole folder

@@ -495,10 +495,11 @@ def plan_shards(
     limit: int | None,
     committed: dict[str, dict[str, Any]],
     retry: dict[str, tuple[str, ...]] | None = None,
-) -> Plan:
-    """Each shard to read, with its sample cap (None: all) and its committed units.
-    A shard whose units are all committed is not read at all. With ``retry`` (unit
-    name -> sample ids), only those committed units are read again."""
+) -> tuple[Plan, int | None]:
+    """Each shard to read, with its sample cap (None: all) and its committed units,
+    and with ``limit`` the samples the run has in all (counted on the way). A shard
+    whose units are all committed is not read at all. With ``retry`` (unit name ->
+    sample ids), only those committed units are read again."""
     retry = retry or {}
     done: dict[str, set[int]] = {}
     last: dict[str, int] = {}
@@ -524,7 +525,7 @@ def plan_shards(
             plan.append((shard, cap, skip, redo))
         if left == 0:
             break
-    return plan
+    return plan, None if limit is None or left is None else limit - left
 
 
 def _versions() -> dict[str, str]:
@@ -703,9 +704,9 @@ def run(job: Job, progress: Progress | None = None) -> Summary:
     import ray.data
 
     opts, source, inp, out = job.opts, job.source, job.inp, job.out
-    plan = plan_shards(source, inp, job.shards, opts.limit, job.committed, job.retry)
+    plan, counted = plan_shards(source, inp, job.shards, opts.limit, job.committed, job.retry)
     committed = {u: r for u, r in job.committed.items() if u not in job.retry}
-    total = _planned_total(source, inp, plan, committed, opts.limit, job.retry)
+    total = _planned_total(source, inp, plan, committed, counted, job.retry)
 
     _ensure_ray(opts.ray_address)
     # vidray prints its own progress and summary; Ray Data's logs stay in its log files.
@@ -759,16 +760,16 @@ def _planned_total(
     inp: storage.Location,
     plan: Plan,
     committed: dict[str, dict[str, Any]],
-    limit: int | None,
+    counted: int | None,
     retry: dict[str, tuple[str, ...]],
 ) -> int | None:
     """Samples of the whole run, committed ones included, when they can be known
-    without reading the shards: with ``--limit`` (counted by the plan already) or a
+    without reading the shards again: with ``--limit`` (``counted`` by the plan) or a
     source whose count reads metadata only; else None (an open count)."""
     if retry:
         return None
-    if limit is not None:
-        return limit if plan else None
+    if counted is not None:
+        return counted
     if not source.cheap_count:
         return None
     planned = {shard for shard, *_ in plan}
