@@ -1,16 +1,28 @@
 """The isolated decoder's child, appending one line per decode request to the file
-named by VIDRAY_TEST_DECODE_LOG: lets a test count how often a video is decoded."""
+named by VIDRAY_TEST_DECODE_LOG: lets a test count how often a video is decoded, and
+see how it arrived (``bytes`` inline, or a ``ref`` opened here)."""
 
 import hashlib
 import os
 from typing import Any
 
+from vidray.io import storage
 from vidray.media import decode, isolate
 
 
-def handle(data: bytes, **kwargs: Any) -> Any:
+def handle(data: bytes | storage.FileRef, **kwargs: Any) -> Any:
+    kind = "ref" if isinstance(data, storage.FileRef) else "bytes"
+    digest = "missing"
+    if kind == "bytes":
+        digest = hashlib.sha256(data).hexdigest()
+    else:
+        try:
+            with data.open() as f:
+                digest = hashlib.sha256(f.read()).hexdigest()
+        except FileNotFoundError:
+            pass
     with open(os.environ["VIDRAY_TEST_DECODE_LOG"], "a") as log:
-        log.write(f"{hashlib.sha256(data).hexdigest()} {kwargs['clip']}\n")
+        log.write(f"{kind} {digest} {kwargs['clip']}\n")
     return decode.sample_video(data, **kwargs)
 
 

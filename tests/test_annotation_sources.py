@@ -270,12 +270,17 @@ def test_questions_on_one_video_and_span_are_decoded_once(tmp_path, monkeypatch)
     rows, _ = convert_in_process(
         "star", root, tmp_path / "out", decoder_module="tests.counting_child"
     )
-    decodes = log.read_text().splitlines()
+    requests = log.read_text().splitlines()
+    # Videos travel by reference: the decoder process opens each one itself.
+    assert {r.split()[0] for r in requests} == {"ref"}
     # 3 rows, 2 of them on one span: 2 decodes for them, plus 1 for the span that turns
-    # out to run past its video (bad_span); the missing video is never decoded.
+    # out to run past its video (bad_span); the missing video is found missing when the
+    # decoder opens it, and is never decoded.
+    decodes = [r for r in requests if r.split()[1] != "missing"]
     assert len(rows) == 3
     assert len(decodes) == 3 and len(set(decodes)) == 3
     assert sum("(1.2, 3.8)" in d for d in decodes) == 1
+    assert len(requests) == 4
 
 
 def test_media_tokens_are_stripped_wherever_they_sit():
@@ -367,7 +372,7 @@ def test_retry_redoes_the_samples_of_the_failed_question_ids(tmp_path, monkeypat
             stage(block)
     finally:
         stage.decoder.close()
-    assert [line.split(" ", 1)[1] for line in log.read_text().splitlines()] == ["(3.0, 9.0)"]
+    assert [line.split(" ", 2)[2] for line in log.read_text().splitlines()] == ["(3.0, 9.0)"]
     after = sink.read_unit_rows(storage.location(str(out)), "STAR_train-00000")
     assert [r["id"] for r in after] == [r["id"] for r in before]
     # retrying a sample that had succeeded replaces its row instead of adding one

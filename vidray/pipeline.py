@@ -323,7 +323,7 @@ class ConvertStage:
                 info, times, jpegs, (w, h) = self._sample_frames(s)
             else:
                 info, times, jpegs, (w, h) = self.decoder.sample_video(
-                    self._video_bytes(s),
+                    self._video(s),
                     policy=self.cfg.sampling,
                     clip=(s["clip_start"], s["clip_end"]),
                     clip_unit=s["clip_unit"],
@@ -359,18 +359,14 @@ class ConvertStage:
                 }
             )
 
-    def _video_bytes(self, s: dict[str, Any]) -> bytes:
+    def _video(self, s: dict[str, Any]) -> bytes | storage.FileRef:
+        """The sample's video: bytes that travelled inside its shard, or a reference
+        the decoder process opens and reads by ranges (annotation sources)."""
         if s["data"] is not None:
             return s["data"]
         if self.videos is None:
             raise decode.DecodeFailure("missing_video", "the sample carries no video")
-        try:
-            with storage.open_read(self.videos, s["video"]) as f:
-                return f.read()
-        except (FileNotFoundError, IsADirectoryError) as e:
-            raise decode.DecodeFailure(
-                "missing_video", f"{self.videos.display(s['video'])} does not exist"
-            ) from e
+        return storage.FileRef(self.videos.uri, s["video"])
 
     def _sample_frames(self, s: dict[str, Any]) -> Any:
         """A video stored as a folder of frame images: choose the images from the

@@ -81,6 +81,23 @@ class Location:
         return f"{base}/{rel}" if rel else base
 
 
+@dataclass(frozen=True)
+class FileRef:
+    """A file named by its root and relative path, opened where it is read (a decoder
+    process): what travels between processes instead of the file's bytes."""
+
+    root: str
+    rel: str
+
+    def open(self) -> IO[bytes]:
+        """Seekable and read by ranges: local files directly, S3 objects in
+        ``S3_BLOCK_SIZE`` blocks (s3fs's read-ahead cache), so memory stays bounded."""
+        return open_read(Location(self.root), self.rel)
+
+    def display(self) -> str:
+        return Location(self.root).display(self.rel)
+
+
 def location(uri: str) -> Location:
     """Parse a user-given URI; local paths become absolute."""
     if uri.startswith("s3://"):

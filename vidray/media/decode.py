@@ -1,4 +1,5 @@
-"""CPU decoding with PyAV: open from bytes, probe, fetch the frames shown at given times.
+"""CPU decoding with PyAV: open from bytes or a file read by ranges, probe, fetch the
+frames shown at given times.
 
 Only the frames that are delivered are scaled, colour-converted (one swscale pass,
 straight to the output size) and JPEG-encoded; every other decoded frame is dropped
@@ -9,11 +10,13 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import IO
 
 import av
 import av.error
 from PIL import Image
 
+from vidray.io import storage
 from vidray.media import sampling
 
 #: Targets further apart than this are reached by seeking to the key frame before
@@ -47,9 +50,12 @@ class VideoInfo:
 class Video:
     """One opened video stream. Use as a context manager."""
 
-    def __init__(self, data: bytes, *, threads: int = 1) -> None:
+    def __init__(self, data: bytes | IO[bytes], *, threads: int = 1) -> None:
+        """``data``: the file's bytes, or a seekable binary file that FFmpeg reads by
+        ranges (what a ``FileRef`` opens: only the parts decoding needs are read)."""
         try:
-            self._container = av.open(io.BytesIO(data), mode="r")
+            source = io.BytesIO(data) if isinstance(data, bytes | bytearray) else data
+            self._container = av.open(source, mode="r")
         except (av.error.FFmpegError, ValueError, OSError) as e:
             raise DecodeFailure("decode_error", f"cannot open container: {e}") from e
         if not self._container.streams.video:
@@ -223,7 +229,7 @@ def clip_span(
 
 
 def sample_video(
-    data: bytes,
+    data: bytes | storage.FileRef,
     *,
     policy: sampling.SamplingPolicy,
     clip: tuple[float | None, float | None],
@@ -232,7 +238,28 @@ def sample_video(
     clip_unit: str = "s",
     duration_range: tuple[float | None, float | None] = (None, None),
 ) -> tuple[VideoInfo, list[float], list[bytes], tuple[int, int]]:
-    """Decode ``data`` once and return (info, frame times, JPEGs, (width, height))."""
+    """Decode ``data`` once and return (info, frame times, JPEGs, (width, height)).
+    ``data`` is the video's bytes, or a ``FileRef`` opened here, in the decoding
+    process, and read by ranges: the whole file never sits in memory."""
+    if isinstance(data, storage.FileRef):
+        try:
+            f = data.open()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as e:
+            raise DecodeFailure("missing_video", f"{data.display()} does not exist") from e
+        with f:
+            return _sample(f, policy, clip, size, quality, clip_unit, duration_range)
+    return _sample(data, policy, clip, size, quality, clip_unit, duration_range)
+
+
+def _sample(
+    data: bytes | IO[bytes],
+    policy: sampling.SamplingPolicy,
+    clip: tuple[float | None, float | None],
+    size: int | None,
+    quality: int,
+    clip_unit: str,
+    duration_range: tuple[float | None, float | None],
+) -> tuple[VideoInfo, list[float], list[bytes], tuple[int, int]]:
     with Video(data) as video:
         info = video.info()
         _check_caps(info)
