@@ -128,3 +128,36 @@ def test_retries_are_bounded_in_one_place(s3_proxy):
     with pytest.raises(storage.StorageError, match="cannot reach"):
         storage.check_reachable(storage.location("s3://always-503-bucket/x"))
     assert s3_proxy.requests["/always-503-bucket"] - before == storage.S3_MAX_ATTEMPTS
+
+
+def test_the_videos_root_is_listed_once_per_job(ray_head, s3_proxy, s3_bucket, tmp_path):
+    """CinePile's train split is three annotation files, each read by its own task;
+    its videos are found by name from one listing of the videos root, which the driver
+    makes once and hands to every task."""
+    from urllib.parse import quote
+
+    from tests.datasets import cinepile
+
+    cinepile.build(tmp_path / "cinepile")
+    upload_dir(tmp_path / "cinepile", s3_bucket, "listing/cinepile")
+    videos = quote("listing/cinepile/yt_videos/", safe="")
+
+    def listings() -> int:  # recursive listings (an empty delimiter) of the videos root
+        return sum(
+            n
+            for key, n in s3_proxy.seen.items()
+            if "list-type=2" in key and f"prefix={videos}&delimiter=&" in key
+        )
+
+    before = listings()
+    summary = convert(
+        ConvertOptions(
+            source="cinepile",
+            input=f"s3://{s3_bucket}/listing/cinepile",
+            output=str(tmp_path / "out"),
+            size=32,
+            progress=False,
+        )
+    )
+    assert summary.rows > 0 and summary.manifest["inputs"]["shards"] == 3  # three tasks
+    assert listings() - before == 1

@@ -129,12 +129,22 @@ def read_units(
     samples_per_file: int,
     skip: frozenset[int] = frozenset(),
     retry: dict[int, tuple[str, ...]] | None = None,
+    video_index: Any = None,
 ) -> Iterator[pa.Table]:
     """Stream one shard as one-row tables, a unit each, leaving out the units in
     ``skip`` (committed by an earlier run); ``retry`` names the samples to redo in
-    the units it lists."""
+    the units it lists. ``video_index``: the source's video lookup table, built once by
+    the driver, as a Ray object reference (or the table itself)."""
     retry = retry or {}
-    samples = sources.get(source_name, ctx).samples(storage.location(input_uri), shard)
+    source = sources.get(source_name, ctx)
+    if video_index is not None:
+        if not isinstance(video_index, dict):
+            import ray
+
+            video_index = ray.get(video_index)
+        assert isinstance(source, AnnotationSource)
+        source.use_video_index(video_index)
+    samples = source.samples(storage.location(input_uri), shard)
     if cap is not None:
         samples = itertools.islice(samples, cap)
     for (index, unit), last in _mark_last(enumerate(_chunk(samples, samples_per_file))):
@@ -173,7 +183,9 @@ def _mark_last(items: Iterator[T]) -> Iterator[tuple[T, bool]]:
 Plan = list[tuple[str, int | None, frozenset[int], dict[int, tuple[str, ...]]]]
 
 
-def _read_tasks(opts: ConvertOptions, input_uri: str, ctx: SourceContext, plan: Plan):
+def _read_tasks(
+    opts: ConvertOptions, input_uri: str, ctx: SourceContext, plan: Plan, video_index: Any
+):
     from ray.data.block import BlockMetadata
     from ray.data.datasource import Datasource, ReadTask
 
@@ -194,6 +206,7 @@ def _read_tasks(opts: ConvertOptions, input_uri: str, ctx: SourceContext, plan: 
                         opts.samples_per_file,
                         skip,
                         retry,
+                        video_index,
                     ),
                     BlockMetadata(
                         num_rows=None, size_bytes=None, input_files=[shard], exec_stats=None
@@ -786,12 +799,17 @@ def _run(
     progress: Progress,
 ) -> list[dict[str, Any]]:
     """Execute the Ray Data pipeline over ``plan``; return the units it committed."""
+    import ray
     import ray.data
 
     if not plan:
         return []
+    # The videos root is listed here, once per job, not once per annotation file.
+    source, index = sources.get(opts.source, ctx), None
+    if isinstance(source, AnnotationSource) and len(plan) > 1:
+        index = source.video_index(storage.location(input_uri))
     ds = ray.data.read_datasource(
-        _read_tasks(opts, input_uri, ctx, plan),
+        _read_tasks(opts, input_uri, ctx, plan, None if index is None else ray.put(index)),
         override_num_blocks=len(plan),
         num_cpus=READ_CPUS,
         # Each read task may start a Python worker (seconds of imports): no more at once

@@ -563,6 +563,17 @@ class AnnotationSource(Source):
             raise MissingVideo(item.video, f"no video named {names} (any of {suffixes})")
         return dataclasses.replace(item, video=found)
 
+    def video_index(self, loc: storage.Location) -> dict[str, str] | None:
+        """The lookup table ``resolve`` builds from listing the videos root (None when
+        the source resolves videos without one). The driver builds it once per job and
+        hands it to every read task (``use_video_index``), so the root is listed once,
+        not once per annotation file."""
+        return _index_by_stem(self.videos_location(loc)) if self.find_videos_by_stem else None
+
+    def use_video_index(self, index: dict[str, str]) -> None:
+        """Take the table ``video_index`` built, instead of listing the root again."""
+        self._stems = index
+
     def find_video(self, loc: storage.Location, names: Iterable[str]) -> str | None:
         """The path, relative to the videos root, of the first of ``names`` found in one
         listing of the root (made once per source object), any video suffix; None when

@@ -90,6 +90,12 @@ class ShareGPTVideo(AnnotationSource):
             item_key = base if len(pairs) == 1 else f"{base}#{k}"
             yield Item.single(item_key, video, question, answer)
 
+    def video_index(self, loc: storage.Location) -> dict[str, str] | None:
+        return _index_folders(self.videos_location(loc))
+
+    def use_video_index(self, index: dict[str, str]) -> None:
+        self._folders = index
+
     def resolve(self, loc: storage.Location, item: Item) -> Item:
         if self._folders is None:
             self._folders = _index_folders(self.videos_location(loc))
