@@ -5,8 +5,10 @@ A decode actor hands each sample to its decoder process. Handing over the video'
 in the decoder process; handing over a ``FileRef`` (how annotation sources' videos
 travel) lets the decoder process open the file and read it by ranges. This measures
 both on the same file and spans, each in a fresh process, and prints the peak RSS of
-the handing process (the actor's side) and of its decoder process, and checks that
-both give the same frames.
+the handing process (the actor's side) and of its decoder process, what the decoder
+process read (``rchar``, as a multiple of the video's size: the pipe's bytes when they
+are handed over, the file's byte ranges with a reference), and checks that both give
+the same frames.
 
     uv run python benchmarks/bench_video_by_reference.py [--seconds 60 --width 1280 ...]
 """
@@ -63,12 +65,17 @@ def measure(mode: str, path: Path, frames: int) -> dict:
         )
         times.append([round(t, 6) for t in ts])
         del video
+    # What the decoder process read: rchar counts read(2) on files and on the pipe.
+    assert decoder._child is not None
+    io_stats = Path(f"/proc/{decoder._child.pid}/io").read_text().split()
+    decoder_read = int(io_stats[io_stats.index("rchar:") + 1])
     decoder.close()
     return {
         "mode": mode,
         "seconds": round(time.monotonic() - t0, 2),
         "handing_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "decoder_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        "decoder_read": decoder_read,
         "times": times,
     }
 
@@ -98,8 +105,10 @@ def main() -> int:
                                                       check=True).stdout)  # fmt: skip
         for r in results.values():
             handing, decoder = r["handing_mib"], r["decoder_mib"]
+            read = r["decoder_read"] / path.stat().st_size
             print(f"{r['mode']:5s}  handing process {handing:7.0f} MiB peak, "
-                  f"decoder process {decoder:7.0f} MiB peak, {r['seconds']:6.2f} s")  # fmt: skip
+                  f"decoder process {decoder:7.0f} MiB peak, "
+                  f"decoder read {read:.2f}x the file, {r['seconds']:6.2f} s")  # fmt: skip
         same = results["bytes"]["times"] == results["ref"]["times"]
         print(f"same frames: {same}")
         return 0 if same else 1
