@@ -113,6 +113,7 @@ def one_error_line(res: subprocess.CompletedProcess, message: str) -> None:
         ("bad-number", "--num-frames must be a whole number >= 1, got 'abc'"),
         ("bad-float", "--sample-timeout must be a number > 0, got 'nan'"),
         ("split-for-shards", "--videos and --split do not apply"),
+        ("cluster-unreachable", "cannot reach the Ray cluster at 127.0.0.1:9"),
     ],
 )
 def test_refused_commands_change_nothing(webvid_dir, tmp_path, case, message):
@@ -133,10 +134,11 @@ def test_refused_commands_change_nothing(webvid_dir, tmp_path, case, message):
         extra = ["--num-frames", "abc"]
     elif case == "bad-float":
         extra = ["--sample-timeout", "nan"]
-    else:
+    elif case == "split-for-shards":
         extra = ["--split", "val"]
     before = tree(tmp_path)
-    # An unreachable cluster: a refusal must come before Ray is ever contacted.
+    # An unreachable cluster: every other refusal comes before Ray is ever contacted,
+    # and this one (all else being right) within seconds, before anything is written.
     res = vidray("convert", "webvid", str(inp), str(out), *extra, "--ray-address", "127.0.0.1:9")
     one_error_line(res, message.format(out=out, inp=inp))
     assert tree(tmp_path) == before

@@ -24,6 +24,7 @@ from vidray.argtypes import (
     positive_int,
     whole_number,
 )
+from vidray.cluster import Unreachable
 from vidray.console import Console, quiet
 from vidray.export import add_export_parser, run_export
 
@@ -292,9 +293,13 @@ def ray_session(address: str | None, verbose: bool) -> Iterator[Console]:
     from vidray import cluster
 
     console = quiet(verbose)
+    log, failed = console.log, False
     try:
         cluster.connect(address, verbose=verbose)
         yield console
+    except Exception as e:
+        failed = not isinstance(e, Unreachable)
+        raise
     finally:
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # cleanup runs to the end
         try:
@@ -302,6 +307,8 @@ def ray_session(address: str | None, verbose: bool) -> Iterator[Console]:
         finally:
             console.restore()
             signal.signal(signal.SIGINT, previous)
+        if failed and log is not None:  # a bug: its traceback follows, Ray's side is here
+            print(f"vidray: Ray's own messages are in {log}", file=sys.stderr)
 
 
 def run_convert(opts, verbose: bool = False) -> int:
@@ -416,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as e:  # what argparse alone cannot check
             return _error(e)
         return run_convert(opts, args.verbose)
-    except UsageError as e:
+    except (UsageError, Unreachable) as e:
         return _error(e)
     except KeyboardInterrupt:
         return _interrupted(args)

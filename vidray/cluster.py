@@ -16,6 +16,7 @@ import ctypes
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -27,20 +28,47 @@ _PR_SET_CHILD_SUBREAPER = 36
 _started_local = False
 
 
+class Unreachable(Exception):
+    """The cluster address answers nothing; the message is one line."""
+
+
+#: Seconds to wait for a cluster address to accept a connection before refusing.
+CONNECT_TIMEOUT_S = 5.0
+
+
 def connect(address: str | None, *, verbose: bool = False) -> None:
     """Join ``address`` (else ``RAY_ADDRESS``) or start a local instance. Unless
-    ``verbose``, worker output stays in Ray's log files instead of this terminal."""
+    ``verbose``, worker output stays in Ray's log files instead of this terminal.
+    Raises ``Unreachable`` at once for an address nothing listens on (``ray.init``
+    would retry for minutes)."""
     global _started_local
     import ray
 
     if ray.is_initialized():
         return
     level = logging.INFO if verbose else logging.ERROR
-    if address or os.environ.get("RAY_ADDRESS"):
+    target = address or os.environ.get("RAY_ADDRESS")
+    if target:
+        check_reachable(target)
         ray.init(address=address, logging_level=level, log_to_driver=verbose)
         return
     _started_local = _become_subreaper()
     ray.init(include_dashboard=False, logging_level=level, log_to_driver=verbose)
+
+
+def check_reachable(address: str) -> None:
+    """A ``host:port`` (or ``ray://host:port``) address must accept a TCP connection."""
+    hostport = address.removeprefix("ray://").rstrip("/")
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit():
+        return  # "auto", "local", ...: Ray resolves those itself
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as e:
+        raise Unreachable(
+            f"cannot reach the Ray cluster at {address}: {e.strerror or e} "
+            "(check --ray-address / RAY_ADDRESS: the head's GCS address, host:6379 by default)"
+        ) from None
 
 
 def stop(grace_s: float = 3.0) -> None:

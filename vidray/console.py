@@ -24,9 +24,6 @@ class Console:
     #: Where Ray's messages went, when they were redirected.
     log: Path | None = None
 
-    def say(self, line: str) -> None:
-        print(line, file=self.err, flush=True)
-
     def restore(self) -> None:
         """Give file descriptor 2 back to the terminal (after ``quiet``)."""
         if self.err is sys.stderr:
