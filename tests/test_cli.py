@@ -182,13 +182,13 @@ def test_convert_exits_0_then_a_rerun_is_complete_at_once(ray_head, webvid_dir, 
     assert tree(out) == done
 
 
-def test_progress_bar_on_a_terminal(ray_head, webvid_dir, tmp_path):
+def test_progress_bar_on_a_terminal_and_verbose_ray_lines(ray_head, webvid_dir, tmp_path):
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))  # 160 columns
     proc = subprocess.Popen(
         [sys.executable, "-m", "vidray", "convert", "webvid", str(webvid_dir),
          str(tmp_path / "out"), "--limit", "4", "--size", "32", "--num-frames", "2",
-         "--ray-address", ray_head["address"]],
+         "--ray-address", ray_head["address"], "--verbose"],
         stdout=subprocess.PIPE, stderr=slave, text=True,
     )  # fmt: skip
     os.close(slave)
@@ -208,6 +208,8 @@ def test_progress_bar_on_a_terminal(ray_head, webvid_dir, tmp_path):
     assert "100%" in bar and "4/4" in bar and "sample/s" in bar
     assert "errors" in bar and "shards 1/1" in bar
     assert "[vidray]" not in bar  # no plain lines on a terminal
+    # --verbose: Ray's own lines stay on the terminal (quiet runs are checked above).
+    assert "core_worker.cc" in bar
     assert proc.stdout.read().startswith("4 samples -> ")
 
 
