@@ -295,7 +295,7 @@ def ray_session(address: str | None, verbose: bool) -> Iterator[Console]:
     console = quiet(verbose)
     log, failed = console.log, False
     try:
-        cluster.connect(address, verbose=verbose)
+        cluster.connect(address, quiet=not verbose, own_processes=True)
         yield console
     except Exception as e:
         failed = not isinstance(e, Unreachable)

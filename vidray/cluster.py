@@ -36,24 +36,29 @@ class Unreachable(Exception):
 CONNECT_TIMEOUT_S = 5.0
 
 
-def connect(address: str | None, *, verbose: bool = False) -> None:
-    """Join ``address`` (else ``RAY_ADDRESS``) or start a local instance. Unless
-    ``verbose``, worker output stays in Ray's log files instead of this terminal.
-    Raises ``Unreachable`` at once for an address nothing listens on (``ray.init``
-    would retry for minutes)."""
+def connect(address: str | None, *, quiet: bool = False, own_processes: bool = False) -> None:
+    """Join ``address`` (else ``RAY_ADDRESS``) or start a local instance; nothing when
+    this process is connected already. Raises ``Unreachable`` at once for an address
+    nothing listens on (``ray.init`` would retry for minutes).
+
+    ``quiet`` (the CLI without ``--verbose``): worker output stays in Ray's log files
+    and only Ray's errors are logged here. ``own_processes`` (the CLI only: it changes
+    how this process adopts orphans): ``stop`` may stop every process of the local
+    instance started here."""
     global _started_local
     import ray
 
     if ray.is_initialized():
         return
-    level = logging.INFO if verbose else logging.ERROR
+    kwargs = {"logging_level": logging.ERROR if quiet else logging.WARNING,
+              "log_to_driver": not quiet}  # fmt: skip
     target = address or os.environ.get("RAY_ADDRESS")
     if target:
         check_reachable(target)
-        ray.init(address=address, logging_level=level, log_to_driver=verbose)
+        ray.init(address=address, **kwargs)
         return
-    _started_local = _become_subreaper()
-    ray.init(include_dashboard=False, logging_level=level, log_to_driver=verbose)
+    _started_local = own_processes and _become_subreaper()
+    ray.init(include_dashboard=False, **kwargs)
 
 
 def check_reachable(address: str) -> None:

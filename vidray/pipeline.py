@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 import pyarrow as pa
 
-from vidray import __version__, prompts, sink, sources
+from vidray import __version__, cluster, prompts, sink, sources
 from vidray.config import ConvertOptions
 from vidray.io import storage
 from vidray.media import decode, isolate
@@ -550,19 +550,6 @@ def _versions() -> dict[str, str]:
     }
 
 
-def _ensure_ray(address: str | None) -> None:
-    """Join ``address`` (or ``RAY_ADDRESS``), else start a local instance, unless this
-    process is connected already (the CLI connects through ``vidray.cluster``)."""
-    import ray
-
-    if ray.is_initialized():
-        return
-    if address or os.environ.get("RAY_ADDRESS"):
-        ray.init(address=address, logging_level=logging.WARNING)
-    else:
-        ray.init(include_dashboard=False, logging_level=logging.WARNING)
-
-
 def _check_unit_names(shards: list[str]) -> None:
     """Output files are named after their input file's path without its extension, so
     two inputs differing only in extension would write the same files: refuse."""
@@ -698,9 +685,10 @@ def prepare(opts: ConvertOptions) -> Job:
 
 
 def convert(opts: ConvertOptions, progress: Progress | None = None) -> Summary:
-    """Run one conversion to completion and commit it (joining or starting Ray as
-    ``_ensure_ray`` does). Raises ``ConvertError`` for problems found before any work
-    starts. An OUTPUT already complete for this command is returned as it is."""
+    """Run one conversion to completion and commit it, on the cluster this process
+    joined, else ``ray_address``, else a new local instance. Raises ``ConvertError``
+    for problems found before any work starts. An OUTPUT already complete for this
+    command is returned as it is."""
     return run(prepare(opts), progress)
 
 
@@ -717,7 +705,10 @@ def run(job: Job, progress: Progress | None = None) -> Summary:
     committed = {u: r for u, r in job.committed.items() if u not in job.retry}
     total = _planned_total(source, inp, plan, committed, counted, job.retry)
 
-    _ensure_ray(opts.ray_address)
+    try:
+        cluster.connect(opts.ray_address)  # no-op when the caller connected already
+    except cluster.Unreachable as e:
+        raise ConvertError(str(e)) from None
     # vidray prints its own progress and summary; Ray Data's logs stay in its log files.
     logging.getLogger("ray.data").setLevel(logging.ERROR)
     ctx = ray.data.DataContext.get_current()
@@ -728,9 +719,10 @@ def run(job: Job, progress: Progress | None = None) -> Summary:
     ctx.verbose_stats_logs = False
     total_cpus = float(ray.cluster_resources().get("CPU", 1))
     workers = opts.num_workers or max(1, int(total_cpus))
+    done = sum(r["samples"] for r in committed.values())
     if total is not None:
         # No more actors than there are units left to keep them busy.
-        left = total - sum(r["samples"] for r in committed.values())
+        left = total - done
         workers = min(workers, max(1, math.ceil(left / opts.samples_per_file)))
     # By default the pool fits the CPUs present now; on an autoscaling cluster pass
     # cpus_per_worker so that pending actors make the autoscaler add nodes.
@@ -743,10 +735,10 @@ def run(job: Job, progress: Progress | None = None) -> Summary:
     summary.skipped_files = job.skipped
     if progress is None:
         progress = make_progress(opts.progress, sys.stderr)
-    progress.start(total, sum(r["samples"] for r in committed.values()))
+    progress.start(total, done)
     stage = StageConfig.from_options(opts, out.uri, source, inp.uri)
     try:
-        results = _run(opts, inp.uri, source.ctx, stage, plan, workers, cpus_per_actor,
+        results = _run(opts, inp.uri, source, stage, plan, workers, cpus_per_actor,
                        summary, started, progress)  # fmt: skip
     finally:
         progress.close()
@@ -789,7 +781,7 @@ def _planned_total(
 def _run(
     opts: ConvertOptions,
     input_uri: str,
-    ctx: SourceContext,
+    source: sources.Source,
     stage: StageConfig,
     plan: Plan,
     workers: int,
@@ -805,11 +797,11 @@ def _run(
     if not plan:
         return []
     # The videos root is listed here, once per job, not once per annotation file.
-    source, index = sources.get(opts.source, ctx), None
+    index = None
     if isinstance(source, AnnotationSource) and len(plan) > 1:
         index = source.video_index(storage.location(input_uri))
     ds = ray.data.read_datasource(
-        _read_tasks(opts, input_uri, ctx, plan, None if index is None else ray.put(index)),
+        _read_tasks(opts, input_uri, source.ctx, plan, None if index is None else ray.put(index)),
         override_num_blocks=len(plan),
         num_cpus=READ_CPUS,
         # Each read task may start a Python worker (seconds of imports): no more at once
