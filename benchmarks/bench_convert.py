@@ -24,7 +24,9 @@ from vidray import sink, synth
 from vidray.config import ConvertOptions
 from vidray.io import storage
 from vidray.media.sampling import SamplingPolicy
-from vidray.pipeline import ConvertStage, StageConfig, build_source, convert, read_units
+from vidray.pipeline import build_source, convert
+from vidray.read import read_units
+from vidray.stage import ConvertStage, StageConfig
 
 
 def baseline(opts: ConvertOptions) -> int:

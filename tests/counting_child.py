@@ -1,6 +1,7 @@
 """The isolated decoder's child, appending one line per decode request to the file
 named by VIDRAY_TEST_DECODE_LOG: lets a test count how often a video is decoded, and
-see how it arrived (``bytes`` inline, or a ``ref`` opened here)."""
+see how it arrived (``bytes`` inline, or a ``ref`` opened here) and the spans asked
+of it in that one pass."""
 
 import hashlib
 import os
@@ -21,9 +22,10 @@ def handle(data: bytes | storage.FileRef, **kwargs: Any) -> Any:
                 digest = hashlib.sha256(f.read()).hexdigest()
         except FileNotFoundError:
             pass
+    spans = " ".join(str((c.start, c.end)) for c in kwargs["clips"])
     with open(os.environ["VIDRAY_TEST_DECODE_LOG"], "a") as log:
-        log.write(f"{kind} {digest} {kwargs['clip']}\n")
-    return decode.sample_video(data, **kwargs)
+        log.write(f"{kind} {digest} {spans}\n")
+    return decode.sample_clips(data, **kwargs)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ def handle(data: bytes, **kwargs: Any) -> Any:
     listed = FLAKY_LIST.read_text().split() if FLAKY_LIST.exists() else []
     if hashlib.sha256(data).hexdigest() in listed:
         os.abort()
-    return decode.sample_video(data, **kwargs)
+    return decode.sample_clips(data, **kwargs)
 
 
 if __name__ == "__main__":

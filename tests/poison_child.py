@@ -13,7 +13,7 @@ def handle(data: bytes, **kwargs: Any) -> Any:
         os.abort()
     if data.startswith(b"HANG"):
         time.sleep(3600)
-    return decode.sample_video(data, **kwargs)
+    return decode.sample_clips(data, **kwargs)
 
 
 if __name__ == "__main__":

@@ -221,11 +221,11 @@ def test_cli_names_the_splits_of_a_source(tmp_path, capsys):
 
 
 def test_inputs_that_would_share_output_names_are_refused():
-    from vidray.pipeline import ConvertError, _check_unit_names
+    from vidray.plan import ConvertError, check_unit_names
 
-    _check_unit_names(["a/train.json", "a/val.json", "b/train.json"])
+    check_unit_names(["a/train.json", "a/val.json", "b/train.json"])
     with pytest.raises(ConvertError, match=r"a/train.json and a/train.jsonl would name"):
-        _check_unit_names(["a/train.json", "a/train.jsonl"])
+        check_unit_names(["a/train.json", "a/train.jsonl"])
 
 
 def test_dataset_options_are_refused_where_they_cannot_apply(tmp_path, capsys):
@@ -260,27 +260,30 @@ def test_a_missing_videos_folder_stops_the_run_before_it_starts(tmp_path, capsys
     assert not (tmp_path / "out").exists()
 
 
-def test_questions_on_one_video_and_span_are_decoded_once(tmp_path, monkeypatch):
+def test_every_question_on_one_video_is_decoded_in_one_pass(tmp_path, monkeypatch):
     from tests.datasets import star
 
     log = tmp_path / "decodes.log"
     monkeypatch.setenv("VIDRAY_TEST_DECODE_LOG", str(log))
     root = tmp_path / "star"
     star.build(root)
-    rows, _ = convert_in_process(
+    rows, errors = convert_in_process(
         "star", root, tmp_path / "out", decoder_module="tests.counting_child"
     )
     requests = log.read_text().splitlines()
     # Videos travel by reference: the decoder process opens each one itself.
     assert {r.split()[0] for r in requests} == {"ref"}
-    # 3 rows, 2 of them on one span: 2 decodes for them, plus 1 for the span that turns
-    # out to run past its video (bad_span); the missing video is found missing when the
+    # Two videos are found: one with two questions on one span, one with a question on
+    # (0.5, 2.5) and one on a span that runs past its end (bad_span). One pass each,
+    # the second asked for both spans; the missing video is found missing when the
     # decoder opens it, and is never decoded.
     decodes = [r for r in requests if r.split()[1] != "missing"]
     assert len(rows) == 3
-    assert len(decodes) == 3 and len(set(decodes)) == 3
-    assert sum("(1.2, 3.8)" in d for d in decodes) == 1
-    assert len(requests) == 4
+    assert sorted(d.split(" ", 2)[2] for d in decodes) == ["(0.5, 2.5) (3.0, 9.0)", "(1.2, 3.8)"]
+    assert len({d.split()[1] for d in decodes}) == 2
+    assert len(requests) == 3
+    # The failing span costs its own question only.
+    assert {e["id"]: e["reason"] for e in errors}["star:Sequence_T2_8"] == "bad_span"
 
 
 def test_media_tokens_are_stripped_wherever_they_sit():
@@ -343,7 +346,9 @@ def test_retry_redoes_the_samples_of_the_failed_question_ids(tmp_path, monkeypat
     carrying a listed question is decoded again, and no other."""
     from tests.datasets import star
     from vidray import sink
-    from vidray.pipeline import ConvertStage, StageConfig, build_source, read_units
+    from vidray.plan import build_source
+    from vidray.read import read_units
+    from vidray.stage import ConvertStage, StageConfig
 
     log = tmp_path / "decodes.log"
     monkeypatch.setenv("VIDRAY_TEST_DECODE_LOG", str(log))

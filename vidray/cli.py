@@ -177,7 +177,8 @@ def add_convert_arguments(p: argparse.ArgumentParser) -> None:
         "--sample-timeout",
         type=positive_float,
         default=300.0,
-        help="seconds one decode attempt of a sample may take (default: 300)",
+        help="seconds one decode attempt may take per span asked of a video; a video's "
+        "spans are decoded in one pass (default: 300)",
     )
     run.add_argument(
         "--decode-attempts",

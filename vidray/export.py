@@ -230,7 +230,7 @@ def _data_files(out: Any) -> tuple[list[str], dict[str, Any] | None]:
             f"{sink.UNITS_DIR}/ or {sink.RUN_FILE})"
         )
     units = sink.committed_units(out).values()
-    files = sorted(r["data_file"] for r in units if r["data_file"])
+    files = sorted(r.data_file for r in units if r.data_file)
     if files:
         print(
             f"vidray: warning: {out.display()} has no {sink.MARKER} (a job still running or "

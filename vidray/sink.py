@@ -17,18 +17,20 @@ unit is committed, and lists every file of the output.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import posixpath
 import time
 from collections import Counter
 from collections.abc import Iterable
-from typing import Any
+from typing import IO, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from vidray.io import storage
+from vidray.records import UnitResult
 from vidray.schema import ERROR_SCHEMA, OUTPUT_SCHEMA, SCHEMA_VERSION
 
 DATA_DIR = "data"
@@ -43,21 +45,13 @@ class OutputConflict(Exception):
     """OUTPUT belongs to another command (or to no vidray command)."""
 
 
-#: What the convert stage reports per unit, one row each.
-UNIT_RESULT_SCHEMA = pa.schema(
-    [
-        pa.field("unit", pa.string()),
-        pa.field("shard", pa.string()),
-        pa.field("index", pa.int64()),
-        pa.field("last", pa.bool_()),  # the shard's last unit
-        pa.field("samples", pa.int64()),
-        pa.field("rows", pa.int64()),
-        pa.field("frames", pa.int64()),
-        pa.field("errors", pa.string()),  # JSON {reason: count}
-        pa.field("data_file", pa.string()),
-        pa.field("error_file", pa.string()),
-    ]
-)
+#: How units are cut and files named. 2: a unit is not cut between samples of one
+#: video (0.2). An earlier layout's committed units cannot be resumed by this one.
+UNIT_LAYOUT = 2
+#: A data file's row group closes at this many rows, or once its rows hold this many
+#: bytes of frames: a unit is written as it is produced, never held whole.
+ROW_GROUP_ROWS = 256
+ROW_GROUP_BYTES = 64 * 2**20
 
 
 def unit_name(shard: str, index: int) -> str:
@@ -68,7 +62,9 @@ def unit_name(shard: str, index: int) -> str:
 
 def _write_table(out: storage.Location, rel: str, table: pa.Table) -> None:
     storage.write_atomic(
-        out, rel, lambda f: pq.write_table(table, f, compression="zstd", row_group_size=256)
+        out,
+        rel,
+        lambda f: pq.write_table(table, f, compression="zstd", row_group_size=ROW_GROUP_ROWS),
     )
 
 
@@ -82,68 +78,128 @@ def _write_json(out: storage.Location, rel: str, value: Any) -> None:
     storage.write_atomic(out, rel, lambda f: f.write(body))
 
 
+class UnitWriter:
+    """Writes one unit's files as its rows arrive, then commits it.
+
+    Data rows go to a Parquet file staged under ``_staging/``, in row groups of at most
+    ``ROW_GROUP_ROWS`` rows or ``ROW_GROUP_BYTES`` of frames, so a unit of long videos
+    sampled densely at native size is never held in memory whole. Error rows are
+    small and written at the end. ``commit`` then writes the unit's commit record and
+    publishes its files; a unit that is not committed leaves only staging files."""
+
+    def __init__(self, out: storage.Location, unit: str, shard: str, index: int, last: bool):
+        self.out, self.unit, self.shard, self.index, self.last = out, unit, shard, index, last
+        self.data_rel = f"{DATA_DIR}/{unit}.parquet"
+        self.error_rel = f"{ERRORS_DIR}/{unit}.parquet"
+        self._pending: list[dict[str, Any]] = []
+        self._pending_bytes = 0
+        self._errors: list[dict[str, Any]] = []
+        self._file: contextlib.AbstractContextManager[IO[bytes]] | None = None
+        self._writer: pq.ParquetWriter | None = None
+        self.rows = self.frames = 0
+
+    def add(self, row: dict[str, Any]) -> None:
+        self._pending.append(row)
+        self._pending_bytes += sum(len(f) for f in row["frames"])
+        self.rows += 1
+        self.frames += len(row["frames"])
+        if len(self._pending) >= ROW_GROUP_ROWS or self._pending_bytes >= ROW_GROUP_BYTES:
+            self._flush()
+
+    def add_error(self, row: dict[str, Any]) -> None:
+        self._errors.append(row)
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        table = pa.Table.from_pylist(self._pending, schema=OUTPUT_SCHEMA)
+        self._pending, self._pending_bytes = [], 0
+        if self._writer is None:
+            self._file = storage.atomic_writer(self.out, f"{STAGING_DIR}/{self.data_rel}")
+            f = self._file.__enter__()
+            self._writer = pq.ParquetWriter(f, OUTPUT_SCHEMA, compression="zstd")
+        self._writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+
+    def commit(self, samples: int) -> UnitResult:
+        """Finish the files, write the commit record, publish; the unit's result."""
+        self._flush()
+        if self._writer is not None and self._file is not None:
+            self._writer.close()
+            self._file.__exit__(None, None, None)
+            self._writer = self._file = None
+        if self._errors:
+            table = pa.Table.from_pylist(self._errors, schema=ERROR_SCHEMA)
+            _write_table(self.out, f"{STAGING_DIR}/{self.error_rel}", table)
+        result = UnitResult(
+            unit=self.unit,
+            shard=self.shard,
+            index=self.index,
+            last=self.last,
+            samples=samples,
+            rows=self.rows,
+            frames=self.frames,
+            errors=dict(Counter(e["reason"] for e in self._errors)),
+            data_file=self.data_rel if self.rows else None,
+            error_file=self.error_rel if self._errors else None,
+        )
+        _write_json(self.out, f"{UNITS_DIR}/{self.unit}.json", result.to_json())
+        publish(self.out, result)
+        return result
+
+    def abort(self) -> None:
+        """Drop a unit that failed part-way: its staged file is never committed."""
+        if self._writer is not None and self._file is not None:
+            with contextlib.suppress(Exception):
+                self._writer.close()
+            self._file.__exit__(RuntimeError, RuntimeError("aborted"), None)
+            self._writer = self._file = None
+
+
 def write_unit(
     out: storage.Location,
     unit: str,
     samples: int,
-    rows: list[dict],
-    errors: list[dict],
+    rows: Iterable[dict[str, Any]],
+    errors: Iterable[dict[str, Any]],
     *,
     shard: str = "",
     index: int = 0,
     last: bool = False,
-) -> dict[str, Any]:
-    """Stage, commit and publish one unit; return its result row."""
-    data_rel = f"{DATA_DIR}/{unit}.parquet"
-    error_rel = f"{ERRORS_DIR}/{unit}.parquet"
-    if rows:
-        table = pa.Table.from_pylist(rows, schema=OUTPUT_SCHEMA)
-        _write_table(out, f"{STAGING_DIR}/{data_rel}", table)
-    if errors:
-        table = pa.Table.from_pylist(errors, schema=ERROR_SCHEMA)
-        _write_table(out, f"{STAGING_DIR}/{error_rel}", table)
-    result = {
-        "unit": unit,
-        "shard": shard,
-        "index": index,
-        "last": last,
-        "samples": samples,
-        "rows": len(rows),
-        "frames": sum(len(r["frames"]) for r in rows),
-        "errors": json.dumps(Counter(e["reason"] for e in errors)),
-        "data_file": data_rel if rows else None,
-        "error_file": error_rel if errors else None,
-    }
-    _write_json(out, f"{UNITS_DIR}/{unit}.json", result)
-    publish(out, result)
-    return result
+) -> UnitResult:
+    """Stage, commit and publish one unit from rows at hand (``UnitWriter`` in one go)."""
+    writer = UnitWriter(out, unit, shard, index, last)
+    for row in rows:
+        writer.add(row)
+    for error in errors:
+        writer.add_error(error)
+    return writer.commit(samples)
 
 
-def publish(out: storage.Location, result: dict[str, Any]) -> None:
+def publish(out: storage.Location, result: UnitResult) -> None:
     """Move a committed unit's staged files into place; idempotent."""
-    unit = result["unit"]
-    for sub, key in ((DATA_DIR, "data_file"), (ERRORS_DIR, "error_file")):
-        rel = f"{sub}/{unit}.parquet"
+    for sub, file in ((DATA_DIR, result.data_file), (ERRORS_DIR, result.error_file)):
+        rel = f"{sub}/{result.unit}.parquet"
         staged = f"{STAGING_DIR}/{rel}"
-        if result[key] and storage.exists(out, staged):
+        if file and storage.exists(out, staged):
             storage.move(out, staged, rel)
-        elif not result[key]:
+        elif not file:
             storage.remove(out, rel)
 
 
-def committed_units(out: storage.Location) -> dict[str, dict[str, Any]]:
+def committed_units(out: storage.Location) -> dict[str, UnitResult]:
     records = storage.list_files(out, (".json",), UNITS_DIR)
-    return {r["unit"]: r for r in (_json(out, rel) for rel in records)}
+    units = (UnitResult.from_json(_json(out, rel)) for rel in records)
+    return {r.unit: r for r in units}
 
 
 def failed_samples(
-    out: storage.Location, committed: dict[str, dict[str, Any]]
+    out: storage.Location, committed: dict[str, UnitResult]
 ) -> dict[str, tuple[str, ...]]:
     """Unit name -> ids of its samples recorded in ``errors/``."""
     failed = {}
     for unit, r in committed.items():
-        if r["error_file"]:
-            with storage.open_read(out, r["error_file"]) as f:
+        if r.error_file:
+            with storage.open_read(out, r.error_file) as f:
                 failed[unit] = tuple(pq.read_table(f, columns=["id"]).column("id").to_pylist())
     return failed
 
@@ -163,7 +219,7 @@ def fingerprint(options: dict[str, Any]) -> str:
 
 def claimed_units(
     out: storage.Location, options: dict[str, Any], *, overwrite: bool = False
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, UnitResult]:
     """Whether the command described by ``options`` may write OUTPUT, read-only: the
     units an earlier run of the same command committed (they are not redone), or
     ``OutputConflict`` when OUTPUT belongs to another command (or to none)."""
@@ -187,6 +243,19 @@ def claimed_units(
     return committed_units(out)
 
 
+def check_layout(out: storage.Location) -> None:
+    """Refuse to resume units that an earlier vidray cut by other rules: resuming them
+    would drop or repeat samples at the old units' edges."""
+    run = _json(out, RUN_FILE) if storage.exists(out, RUN_FILE) else {}
+    layout = run.get("layout", 1)
+    if layout != UNIT_LAYOUT:
+        raise OutputConflict(
+            f"{out.display()} holds units of layout {layout}, from an earlier vidray; this "
+            f"one writes layout {UNIT_LAYOUT} and cannot resume them: pass --overwrite to "
+            "convert again"
+        )
+
+
 def complete_manifest(
     out: storage.Location, options: dict[str, Any], inputs: dict[str, Any]
 ) -> dict[str, Any] | None:
@@ -203,7 +272,7 @@ def complete_manifest(
 def begin(
     out: storage.Location,
     options: dict[str, Any],
-    committed: dict[str, dict[str, Any]],
+    committed: dict[str, UnitResult],
     *,
     overwrite: bool = False,
 ) -> None:
@@ -215,22 +284,23 @@ def begin(
     # While the run is under way no marker vouches for the whole output.
     storage.remove(out, MARKER)
     if not storage.exists(out, RUN_FILE):
-        _write_json(out, RUN_FILE, {"fingerprint": fingerprint(options), "options": options})
+        run = {"fingerprint": fingerprint(options), "options": options, "layout": UNIT_LAYOUT}
+        _write_json(out, RUN_FILE, run)
     for result in committed.values():
         publish(out, result)  # finish publications a crash interrupted
 
 
 def commit(
-    out: storage.Location, results: Iterable[dict[str, Any]], info: dict[str, Any]
+    out: storage.Location, results: Iterable[UnitResult], info: dict[str, Any]
 ) -> dict[str, Any]:
     """Drop files and staging leftovers no committed unit owns, then write ``_SUCCESS``."""
-    results = sorted(results, key=lambda r: r["unit"])
-    units = [r["unit"] for r in results]
+    results = sorted(results, key=lambda r: r.unit)
+    units = [r.unit for r in results]
     if len(units) != len(set(units)):
         dup = sorted({u for u in units if units.count(u) > 1})
         raise RuntimeError(f"units written more than once: {dup[:5]}")
-    data_files = [r["data_file"] for r in results if r["data_file"]]
-    error_files = [r["error_file"] for r in results if r["error_file"]]
+    data_files = [r.data_file for r in results if r.data_file]
+    error_files = [r.error_file for r in results if r.error_file]
     keep = set(data_files) | set(error_files)
     for sub in (DATA_DIR, ERRORS_DIR):
         for rel in storage.list_files(out, (".parquet",), sub):
@@ -239,15 +309,15 @@ def commit(
     storage.remove_tree(out, STAGING_DIR)
     reasons: Counter[str] = Counter()
     for r in results:
-        reasons.update(json.loads(r["errors"]))
+        reasons.update(r.errors)
     manifest = {
         **info,
         "schema_version": SCHEMA_VERSION,
         "committed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "counts": {
-            "samples": sum(r["samples"] for r in results),
-            "rows": sum(r["rows"] for r in results),
-            "frames": sum(r["frames"] for r in results),
+            "samples": sum(r.samples for r in results),
+            "rows": sum(r.rows for r in results),
+            "frames": sum(r.frames for r in results),
             "errors": sum(reasons.values()),
             "errors_by_reason": dict(sorted(reasons.items())),
             "units": len(results),
@@ -272,7 +342,8 @@ def read_output(uri: str, kind: str = DATA_DIR) -> pa.Table:
         files = read_manifest(out)[key]
     else:
         results = committed_units(out).values()
-        files = sorted(r[key[:-1]] for r in results if r[key[:-1]])
+        named = (r.data_file if kind == DATA_DIR else r.error_file for r in results)
+        files = sorted(f for f in named if f)
     schema = OUTPUT_SCHEMA if kind == DATA_DIR else ERROR_SCHEMA
     tables = []
     for rel in files:

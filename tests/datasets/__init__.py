@@ -123,7 +123,9 @@ def convert_in_process(name: str, root: Path, out: Path, **options: Any) -> tupl
     from vidray.config import ConvertOptions
     from vidray.io import storage
     from vidray.media.sampling import SamplingPolicy
-    from vidray.pipeline import ConvertStage, StageConfig, build_source, read_units
+    from vidray.plan import build_source
+    from vidray.read import read_units
+    from vidray.stage import ConvertStage, StageConfig
 
     if "videos" in options:
         options["videos"] = str(root / options["videos"])

@@ -23,6 +23,9 @@ class TarGroup:
     files: dict[str, bytes] = field(default_factory=dict)
     #: Members that are not regular files (links, devices, ...), by extension.
     rejected: dict[str, str] = field(default_factory=dict)
+    #: Members too large to carry (``by_range``), by extension: (offset, size) of their
+    #: bytes in the tar, to be read from there by ranges.
+    ranges: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 def split_key(name: str) -> tuple[str, str]:
@@ -33,11 +36,18 @@ def split_key(name: str) -> tuple[str, str]:
     return base, ext.lower()
 
 
-def iter_tar_groups(fileobj: IO[bytes], complete: set[str]) -> Iterator[TarGroup]:
+def iter_tar_groups(
+    fileobj: IO[bytes], complete: set[str], by_range: tuple[str, int] | None = None
+) -> Iterator[TarGroup]:
     """Yield member groups as soon as they hold every extension in ``complete``;
-    leftovers (an mp4 without json, ...) come at the end of the archive, in order."""
+    leftovers (an mp4 without json, ...) come at the end of the archive, in order.
+
+    ``by_range=(ext, limit)``: a member with extension ``ext`` above ``limit`` bytes is
+    not read; its place in the tar goes into ``ranges`` (the file must seek, and its
+    bytes are skipped by seeking past them)."""
     pending: dict[str, TarGroup] = {}
-    with tarfile.open(fileobj=fileobj, mode="r|") as tar:
+    mode = "r:" if by_range is not None else "r|"
+    with tarfile.open(fileobj=fileobj, mode=mode) as tar:
         for member in tar:
             if member.isdir():
                 continue
@@ -46,10 +56,12 @@ def iter_tar_groups(fileobj: IO[bytes], complete: set[str]) -> Iterator[TarGroup
             if not member.isfile():
                 kind = "link" if member.issym() or member.islnk() else "special file"
                 group.rejected[ext] = f"member {member.name!r} is a {kind}"
+            elif by_range is not None and ext == by_range[0] and member.size > by_range[1]:
+                group.ranges[ext] = (member.offset_data, member.size)
             else:
                 f = tar.extractfile(member)
                 group.files[ext] = f.read() if f is not None else b""
-            if complete <= group.files.keys():
+            if complete <= group.files.keys() | group.ranges.keys():
                 yield pending.pop(key)
     yield from pending.values()
 

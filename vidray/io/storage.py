@@ -12,10 +12,11 @@ pass, so the two never multiply.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import posixpath
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import IO, Any
@@ -84,18 +85,60 @@ class Location:
 @dataclass(frozen=True)
 class FileRef:
     """A file named by its root and relative path, opened where it is read (a decoder
-    process): what travels between processes instead of the file's bytes."""
+    process): what travels between processes instead of the file's bytes. With
+    ``size``, the file is the ``size`` bytes at ``offset`` of that path (a member of
+    an uncompressed tar)."""
 
     root: str
     rel: str
+    offset: int = 0
+    size: int | None = None
 
     def open(self) -> IO[bytes]:
         """Seekable and read by ranges: local files directly, S3 objects in
         ``S3_BLOCK_SIZE`` blocks (s3fs's read-ahead cache), so memory stays bounded."""
-        return open_read(Location(self.root), self.rel)
+        f = open_read(Location(self.root), self.rel)
+        if self.size is None:
+            return f
+        return _Window(f, self.offset, self.size)
 
     def display(self) -> str:
         return Location(self.root).display(self.rel)
+
+
+class _Window(io.RawIOBase):
+    """The ``size`` bytes at ``offset`` of a seekable file, as a file of its own."""
+
+    def __init__(self, f: IO[bytes], offset: int, size: int) -> None:
+        self._f, self._offset, self._size, self._pos = f, offset, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self._pos, 2: self._size}[whence]
+        self._pos = max(0, base + pos)
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        n = min(len(buffer), self._size - self._pos)
+        if n <= 0:
+            return 0
+        self._f.seek(self._offset + self._pos)
+        data = self._f.read(n)
+        buffer[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+    def close(self) -> None:
+        self._f.close()
+        super().close()
 
 
 def location(uri: str) -> Location:
@@ -191,22 +234,35 @@ def open_read(loc: Location, rel: str) -> IO[bytes]:
 
 
 def write_atomic(loc: Location, rel: str, write: Callable[[IO[bytes]], Any]) -> None:
-    """Write ``rel`` so that no reader ever sees a partial file.
+    """Write ``rel`` so that no reader ever sees a partial file (``atomic_writer``)."""
+    with atomic_writer(loc, rel) as f:
+        write(f)
 
-    An S3 object appears only when its upload completes; on a local disk the data goes
-    to a temporary name in the same directory and is renamed into place.
-    """
+
+@contextlib.contextmanager
+def atomic_writer(loc: Location, rel: str) -> Iterator[IO[bytes]]:
+    """A file to write ``rel`` through, appearing whole when the block ends, and not
+    at all if it raises. An S3 object appears only when its upload completes (s3fs
+    uploads parts as they fill); on a local disk the data goes to a temporary name
+    in the same directory and is renamed into place."""
     path = loc.join(rel)
     fs = loc.fs
     if loc.scheme == "s3":
-        with fs.open(path, "wb") as f:
-            write(f)
+        f = fs.open(path, "wb")
+        try:
+            yield f
+        except BaseException:
+            with contextlib.suppress(Exception):
+                f.discard()  # abort the multipart upload: no object appears
+                f.closed = True  # nothing left to flush when it is collected
+            raise
+        f.close()
         return
     fs.makedirs(posixpath.dirname(path), exist_ok=True)
     tmp = f"{path}.tmp-{uuid.uuid4().hex}"
     try:
         with open(tmp, "wb") as f:
-            write(f)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

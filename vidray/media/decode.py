@@ -9,6 +9,7 @@ as soon as the next one arrives.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO
 
@@ -97,29 +98,39 @@ class Video:
         self._container.seek(int(self._start + t / self._tb), stream=self._stream, backward=True)
 
     def frames_at(self, targets: list[float]) -> list[tuple[float, av.VideoFrame]]:
-        """The distinct frames shown at ``targets`` (seconds), with their own times.
+        """The distinct frames shown at ``targets`` (seconds), with their own times."""
+        chosen: list[tuple[float, av.VideoFrame]] = []
+        for _, t, frame in self.frames_shown(sorted(targets)):
+            if not chosen or chosen[-1][0] != t:
+                chosen.append((t, frame))
+        return chosen
+
+    def frames_shown(self, targets: list[float]) -> Iterator[tuple[float, float, av.VideoFrame]]:
+        """(target, frame time, frame) for each of the sorted ``targets``, in order, as
+        decoding reaches them: the caller encodes each frame and lets it go, so only
+        the frame on screen stays decoded.
 
         Decodes forward and seeks only across gaps wider than ``SEEK_GAP_S``. If a seek
         lands after its target (a container with a bad index), the video is decoded
         again from the start without seeking, so the answer never depends on seeking.
         """
+        done = 0
         try:
-            return self._frames_at(sorted(targets), allow_seek=True)
-        except _SeekOvershoot:
-            self._seek(0.0)
-            return self._frames_at(sorted(targets), allow_seek=False)
+            try:
+                for i, t, frame in self._shown(targets, allow_seek=True):
+                    done = i + 1
+                    yield targets[i], t, frame
+            except _SeekOvershoot:
+                self._seek(0.0)
+                rest = targets[done:]
+                for i, t, frame in self._shown(rest, allow_seek=False):
+                    yield rest[i], t, frame
         except av.error.FFmpegError as e:
             raise DecodeFailure("decode_error", f"decoding failed: {e}") from e
 
-    def _frames_at(
+    def _shown(
         self, targets: list[float], *, allow_seek: bool
-    ) -> list[tuple[float, av.VideoFrame]]:
-        chosen: list[tuple[float, av.VideoFrame]] = []
-
-        def take(t: float, frame: av.VideoFrame) -> None:
-            if not chosen or chosen[-1][0] != t:
-                chosen.append((t, frame))
-
+    ) -> Iterator[tuple[int, float, av.VideoFrame]]:
         i, n = 0, len(targets)
         prev: tuple[float, av.VideoFrame] | None = None
         pos = 0.0  # time of the last decoded frame (or the start)
@@ -144,7 +155,7 @@ class Video:
                 while i < n and t > targets[i]:
                     # ``prev`` is the frame on screen at targets[i]; with no ``prev``
                     # the target precedes the first frame, which then stands for it.
-                    take(*(prev if prev is not None else (t, frame)))
+                    yield (i, *(prev if prev is not None else (t, frame)))
                     i += 1
                 if i == n:
                     break
@@ -157,11 +168,10 @@ class Video:
                 if prev is None:
                     raise DecodeFailure("decode_error", "no frame could be decoded")
                 while i < n:
-                    take(*prev)
+                    yield (i, *prev)
                     i += 1
             if not needs_seek:
                 break
-        return chosen
 
 
 class _SeekOvershoot(Exception):
@@ -228,6 +238,113 @@ def clip_span(
     return start, end
 
 
+@dataclass(frozen=True)
+class Clip:
+    """One span of a video to sample: seconds, or frame indices (``unit="frame"``);
+    None bounds stand for the video's start and end."""
+
+    start: float | None = None
+    end: float | None = None
+    unit: str = "s"
+
+
+@dataclass(frozen=True)
+class ClipFrames:
+    """The frames of one clip: its span in seconds, the times shown, the JPEGs."""
+
+    span: tuple[float, float]
+    times: list[float]
+    jpegs: list[bytes]
+
+
+@dataclass(frozen=True)
+class ClipFailure:
+    """A clip that cannot be sampled (a span outside the video) while the video's
+    other clips can: becomes that clip's error rows."""
+
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class VideoFrames:
+    """What one pass over a video gives: its facts, the output frame size, and for
+    each requested clip, in order, its frames or why it has none."""
+
+    info: VideoInfo
+    size: tuple[int, int]
+    clips: list[ClipFrames | ClipFailure]
+
+
+def sample_clips(
+    data: bytes | storage.FileRef,
+    *,
+    clips: Sequence[Clip],
+    policy: sampling.SamplingPolicy,
+    size: int | None,
+    quality: int,
+    duration_range: tuple[float | None, float | None] = (None, None),
+) -> VideoFrames:
+    """Sample every clip of one video in one pass over it.
+
+    The clips' targets are merged in time order and decoded once; each frame shown at
+    a target is JPEG-encoded once and goes to every clip that wants it, so spans that
+    overlap or repeat cost nothing more. ``data`` is the video's bytes, or a
+    ``FileRef`` opened here, in the decoding process, and read by ranges: the whole
+    file never sits in memory. A failure of the video as a whole (unreadable, too
+    large, filtered) raises ``DecodeFailure``; a failure of one clip is its
+    ``ClipFailure``."""
+    if isinstance(data, storage.FileRef):
+        try:
+            f = data.open()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as e:
+            raise DecodeFailure("missing_video", f"{data.display()} does not exist") from e
+        with f:
+            return _sample_clips(f, clips, policy, size, quality, duration_range)
+    return _sample_clips(data, clips, policy, size, quality, duration_range)
+
+
+def _sample_clips(
+    data: bytes | IO[bytes],
+    clips: Sequence[Clip],
+    policy: sampling.SamplingPolicy,
+    size: int | None,
+    quality: int,
+    duration_range: tuple[float | None, float | None],
+) -> VideoFrames:
+    with Video(data) as video:
+        info = video.info()
+        _check_caps(info)
+        check_duration(info, duration_range)
+        spans: list[tuple[float, float] | ClipFailure] = []
+        for clip in clips:
+            try:
+                spans.append(clip_span(info, (clip.start, clip.end), clip.unit))
+            except DecodeFailure as e:
+                spans.append(ClipFailure(e.reason, e.message))
+        wanted = [
+            sampling.targets_for(policy, *span) if isinstance(span, tuple) else [] for span in spans
+        ]
+        out_size = sampling.scaled_size(info.width, info.height, size)
+        shown: dict[float, float] = {}  # target -> time of the frame shown there
+        jpegs: dict[float, bytes] = {}  # frame time -> its JPEG
+        for target, t, frame in video.frames_shown(sorted({t for ts in wanted for t in ts})):
+            shown[target] = t
+            if t not in jpegs:
+                jpegs[t] = encode_jpeg(frame, out_size, quality)
+        results: list[ClipFrames | ClipFailure] = []
+        for span, targets in zip(spans, wanted, strict=True):
+            if isinstance(span, ClipFailure):
+                results.append(span)
+                continue
+            times: list[float] = []
+            for target in targets:  # sorted: a clip's frames come in time order
+                if not times or times[-1] != shown[target]:
+                    times.append(shown[target])
+            results.append(ClipFrames(span, times, [jpegs[t] for t in times]))
+        return VideoFrames(info, out_size, results)
+
+
 def sample_video(
     data: bytes | storage.FileRef,
     *,
@@ -238,37 +355,26 @@ def sample_video(
     clip_unit: str = "s",
     duration_range: tuple[float | None, float | None] = (None, None),
 ) -> tuple[VideoInfo, list[float], list[bytes], tuple[int, int]]:
-    """Decode ``data`` once and return (info, frame times, JPEGs, (width, height)).
-    ``data`` is the video's bytes, or a ``FileRef`` opened here, in the decoding
-    process, and read by ranges: the whole file never sits in memory."""
-    if isinstance(data, storage.FileRef):
-        try:
-            f = data.open()
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as e:
-            raise DecodeFailure("missing_video", f"{data.display()} does not exist") from e
-        with f:
-            return _sample(f, policy, clip, size, quality, clip_unit, duration_range)
-    return _sample(data, policy, clip, size, quality, clip_unit, duration_range)
+    """One clip of one video: (info, frame times, JPEGs, (width, height))."""
+    result = sample_clips(
+        data,
+        clips=[Clip(clip[0], clip[1], clip_unit)],
+        policy=policy,
+        size=size,
+        quality=quality,
+        duration_range=duration_range,
+    )
+    return unpack_single(result)
 
 
-def _sample(
-    data: bytes | IO[bytes],
-    policy: sampling.SamplingPolicy,
-    clip: tuple[float | None, float | None],
-    size: int | None,
-    quality: int,
-    clip_unit: str,
-    duration_range: tuple[float | None, float | None],
+def unpack_single(
+    result: VideoFrames,
 ) -> tuple[VideoInfo, list[float], list[bytes], tuple[int, int]]:
-    with Video(data) as video:
-        info = video.info()
-        _check_caps(info)
-        check_duration(info, duration_range)
-        start, end = clip_span(info, clip, clip_unit)
-        frames = video.frames_at(sampling.targets_for(policy, start, end))
-        out_size = sampling.scaled_size(info.width, info.height, size)
-        jpegs = [encode_jpeg(f, out_size, quality) for _, f in frames]
-        return info, [t for t, _ in frames], jpegs, out_size
+    """The one clip of ``result`` as (info, times, JPEGs, size); its failure raised."""
+    (clip,) = result.clips
+    if isinstance(clip, ClipFailure):
+        raise DecodeFailure(clip.reason, clip.message)
+    return result.info, clip.times, clip.jpegs, result.size
 
 
 def sample_images(

@@ -8,8 +8,11 @@ FFmpeg can kill its process (SIGSEGV on some truncated streams) or block, and no
 the sample is tried again, up to ``attempts`` times; then the sample becomes an error
 row and the rest of the unit goes on.
 
-Frames: 8-byte big-endian length, then a pickle. Requests are ``(data, kwargs)`` for
-``decode.sample_video``; answers are ``("ok", result)`` or ``("fail", (reason, message))``.
+Frames: 8-byte big-endian length, then a pickle. Requests are ``(op, data, kwargs)``
+for ``decode.sample_clips`` (op ``clips``) or ``decode.sample_images`` (``images``);
+answers are ``("ok", result)`` or ``("fail", (reason, message))``. The time limit of a
+request is the per-sample limit times the clips it asks for: one pass over a video
+serves all its clips.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import sys
 import time
 from typing import IO, Any
 
+from vidray.io import storage
+from vidray.media import decode
 from vidray.media.decode import DecodeFailure
 
 
@@ -52,7 +57,8 @@ def _recv(fd: int, deadline: float | None = None) -> Any:
 
 
 class IsolatedDecoder:
-    """``sample_video`` in a replaceable child process, with a time limit per sample."""
+    """``decode.sample_clips`` in a replaceable child process, with a time limit per
+    clip."""
 
     def __init__(
         self, *, timeout_s: float = 300.0, attempts: int = 2, module: str = "vidray.media.isolate"
@@ -80,25 +86,40 @@ class IsolatedDecoder:
             self._child.wait()
             self._child = None
 
-    def sample_video(self, data: bytes, **kwargs: Any) -> Any:
-        """``decode.sample_video`` in the child."""
-        return self._call("video", data, kwargs)
+    def sample_clips(
+        self, data: bytes | storage.FileRef, *, clips: list[decode.Clip], **kwargs: Any
+    ) -> decode.VideoFrames:
+        """``decode.sample_clips`` in the child."""
+        limit = self.timeout_s * max(1, len(clips))
+        return self._call("clips", data, {**kwargs, "clips": clips}, limit)
+
+    def sample_video(
+        self,
+        data: bytes | storage.FileRef,
+        *,
+        clip: tuple[float | None, float | None],
+        clip_unit: str = "s",
+        **kwargs: Any,
+    ) -> tuple[decode.VideoInfo, list[float], list[bytes], tuple[int, int]]:
+        """``decode.sample_video`` (one clip) in the child."""
+        clips = [decode.Clip(clip[0], clip[1], clip_unit)]
+        return decode.unpack_single(self.sample_clips(data, clips=clips, **kwargs))
 
     def sample_images(self, images: list[bytes], **kwargs: Any) -> Any:
         """``decode.sample_images`` in the child (JPEG decoding is no safer than video)."""
-        return self._call("images", images, kwargs)
+        return self._call("images", images, kwargs, self.timeout_s)
 
-    def _call(self, op: str, data: Any, kwargs: dict[str, Any]) -> Any:
+    def _call(self, op: str, data: Any, kwargs: dict[str, Any], limit: float) -> Any:
         failure = ("decode_crash", "")
         for _ in range(self.attempts):
             child = self._start()
             assert child.stdin is not None and child.stdout is not None
             try:
                 _send(child.stdin, (op, data, kwargs))
-                status, payload = _recv(child.stdout.fileno(), time.monotonic() + self.timeout_s)
+                status, payload = _recv(child.stdout.fileno(), time.monotonic() + limit)
             except TimeoutError:
                 self._kill()
-                failure = ("timeout", f"no answer within {self.timeout_s:g} s")
+                failure = ("timeout", f"no answer within {limit:g} s")
                 continue
             except (EOFError, BrokenPipeError):
                 code = child.wait()
@@ -122,10 +143,8 @@ class IsolatedDecoder:
 
 def serve(handle: Any = None) -> None:
     """The child's loop: decode requests until stdin closes. ``handle`` replaces
-    ``decode.sample_video`` (the tests' faulty children do)."""
-    from vidray.media import decode
-
-    handlers = {"video": handle or decode.sample_video, "images": decode.sample_images}
+    ``decode.sample_clips`` (the tests' faulty children do)."""
+    handlers = {"clips": handle or decode.sample_clips, "images": decode.sample_images}
     inp, out = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing else may write into the answer stream
     while True:

@@ -18,48 +18,17 @@ import posixpath
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import IO, Any, ClassVar, Literal
 
 from vidray import prompts
 from vidray.config import DEFAULT_MC_TEMPLATE
 from vidray.io import shards, storage
+from vidray.records import Conversation, Sample
 
 
 class BadAnnotation(ValueError):
     """An annotation that cannot become a conversation; becomes a ``bad_annotation`` row."""
-
-
-@dataclass(frozen=True)
-class Conversation:
-    """The text of one output row."""
-
-    id: str
-    turns: tuple[tuple[str, str], ...]  # (from, value)
-    query: str | None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "turns": [list(t) for t in self.turns], "query": self.query}
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> Conversation:
-        return cls(d["id"], tuple((f, v) for f, v in d["turns"]), d["query"])
-
-
-@dataclass
-class Sample:
-    """One video to decode with the conversations it carries, or an input error."""
-
-    id: str
-    video: str
-    data: bytes | None = None
-    conversations: list[Conversation] = field(default_factory=list)
-    clip: tuple[float | None, float | None] = (None, None)
-    error: tuple[str, str] | None = None  # (reason, message)
-    #: ``s``: ``clip`` in seconds; ``frame``: in frame indices of the stream.
-    clip_unit: Literal["s", "frame"] = "s"
-    #: ``video``: a video file (or ``data``); ``frames``: a folder of frame images.
-    media: Literal["video", "frames"] = "video"
 
 
 @dataclass(frozen=True)
@@ -233,6 +202,12 @@ class Source(ABC):
         return f"{self.name}:{ref}"
 
 
+#: A tar member video above this size is not carried in its sample: the decoder
+#: process reads it from the tar by byte ranges (web clips are a few MiB; a long
+#: video in a tar would otherwise sit whole in the read task, the unit and the pipe).
+TAR_INLINE_BYTES = 16 * 2**20
+
+
 class TarShardSource(Source):
     """WebDataset-style tar shards: ``<key>.<video_ext>`` next to ``<key>.<meta_ext>``."""
 
@@ -254,17 +229,19 @@ class TarShardSource(Source):
             return shards.count_tar_keys(f, cap)
 
     def samples(self, loc: storage.Location, unit: str) -> Iterator[Sample]:
+        exts = {self.video_ext, self.meta_ext}
         with storage.open_read(loc, unit) as f:
-            for group in shards.iter_tar_groups(f, {self.video_ext, self.meta_ext}):
-                yield self._sample(unit, group)
+            for group in shards.iter_tar_groups(f, exts, (self.video_ext, TAR_INLINE_BYTES)):
+                yield self._sample(loc, unit, group)
 
-    def _sample(self, unit: str, group: shards.TarGroup) -> Sample:
+    def _sample(self, loc: storage.Location, unit: str, group: shards.TarGroup) -> Sample:
         ref = shards.member_ref(unit, f"{group.key}.{self.video_ext}")
         sid = self.sample_id(ref)
         if self.video_ext in group.rejected or self.meta_ext in group.rejected:
             reason = group.rejected.get(self.video_ext) or group.rejected[self.meta_ext]
             return Sample(sid, ref, error=("bad_member", reason))
-        has_video, has_meta = self.video_ext in group.files, self.meta_ext in group.files
+        has_video = self.video_ext in group.files or self.video_ext in group.ranges
+        has_meta = self.meta_ext in group.files
         if not has_video and not has_meta:
             found = ", ".join(f"{group.key}.{ext}" for ext in sorted(group.files))
             return Sample(sid, ref, error=("bad_member", f"unexpected member(s) {found}"))
@@ -281,6 +258,10 @@ class TarShardSource(Source):
             return Sample(sid, ref, error=("bad_annotation", f"invalid JSON: {e}"))
         except BadAnnotation as e:
             return Sample(sid, ref, error=("bad_annotation", str(e)))
+        if self.video_ext in group.ranges:
+            offset, size = group.ranges[self.video_ext]
+            member = storage.FileRef(loc.uri, unit, offset, size)
+            return Sample(sid, ref, conversations=convs, ref=member)
         return Sample(sid, ref, data=group.files[self.video_ext], conversations=convs)
 
 

@@ -1,0 +1,244 @@
+"""The records that travel between the stages, and their Arrow form: the only module
+that converts them.
+
+    Source.samples  -> Sample       one video (or span of it) with its conversations
+    read task       -> WorkUnit     consecutive samples of one shard: one output file
+    decoder process -> VideoFrames  (``vidray.media.decode``) the frames of each clip
+    convert stage   -> UnitResult   what a unit committed: counts and files
+
+A ``WorkUnit`` crosses from a read task to a decode actor as one Arrow row (Ray Data
+may merge or slice blocks but never splits a row, so a unit reaches one actor call
+whole), and its ``UnitResult`` comes back as one row. Conversations are nested Arrow
+structs, parsed once; error counts are (reason, count) pairs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pyarrow as pa
+
+from vidray.io.storage import FileRef
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """The text of one output row."""
+
+    id: str
+    turns: tuple[tuple[str, str], ...]  # (from, value)
+    query: str | None
+
+
+@dataclass
+class Sample:
+    """One video (or span of it) to decode with the conversations it carries, or an
+    input error. ``video`` names it in rows and errors; its bytes are ``data`` (small
+    clips carried inside a shard), else the decoder opens ``ref``, else the stage's
+    videos root joined with ``video``."""
+
+    id: str
+    video: str
+    data: bytes | None = None
+    conversations: list[Conversation] = field(default_factory=list)
+    clip: tuple[float | None, float | None] = (None, None)
+    error: tuple[str, str] | None = None  # (reason, message)
+    #: ``s``: ``clip`` in seconds; ``frame``: in frame indices of the stream.
+    clip_unit: Literal["s", "frame"] = "s"
+    #: ``video``: a video file (or ``data``); ``frames``: a folder of frame images.
+    media: Literal["video", "frames"] = "video"
+    ref: FileRef | None = None
+
+    @property
+    def row_ids(self) -> list[str]:
+        """The ids of the rows it yields: one per conversation, else its own."""
+        return [c.id for c in self.conversations] or [self.id]
+
+
+@dataclass
+class WorkUnit:
+    """At most ``samples_per_file`` consecutive samples of one shard: one actor call,
+    one data file and one error file, named after the shard and ``index``."""
+
+    name: str
+    shard: str
+    index: int
+    #: The shard's last unit.
+    last: bool
+    samples: list[Sample]
+    #: ``--retry-failed``: the ids of the rows to redo; the unit's other rows are kept.
+    retry: tuple[str, ...] | None = None
+
+
+@dataclass
+class UnitResult:
+    """What one committed unit holds; also its commit record ``_units/<name>.json``."""
+
+    unit: str
+    shard: str
+    index: int
+    last: bool
+    samples: int
+    rows: int
+    frames: int
+    errors: dict[str, int]
+    data_file: str | None
+    error_file: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.__dict__, "errors": dict(sorted(self.errors.items()))}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> UnitResult:
+        errors = d["errors"]
+        if isinstance(errors, str):  # records written before 0.3 held a JSON string
+            import json
+
+            errors = json.loads(errors)
+        return cls(**{**d, "errors": {str(k): int(v) for k, v in errors.items()}})
+
+
+# ------------------------------------------------------------------------ Arrow
+
+_TURN = pa.struct([pa.field("from", pa.string()), pa.field("value", pa.string())])
+_CONVERSATION = pa.struct(
+    [
+        pa.field("id", pa.string()),
+        pa.field("turns", pa.list_(_TURN)),
+        pa.field("query", pa.string()),
+    ]
+)
+_SAMPLE = pa.struct(
+    [
+        pa.field("id", pa.string()),
+        pa.field("video", pa.string()),
+        pa.field("data", pa.binary()),
+        pa.field("conversations", pa.list_(_CONVERSATION)),
+        pa.field("clip_start", pa.float64()),
+        pa.field("clip_end", pa.float64()),
+        pa.field("clip_unit", pa.string()),
+        pa.field("media", pa.string()),
+        pa.field("reason", pa.string()),
+        pa.field("message", pa.string()),
+        pa.field("ref_root", pa.string()),
+        pa.field("ref_rel", pa.string()),
+        pa.field("ref_offset", pa.int64()),
+        pa.field("ref_size", pa.int64()),
+    ]
+)
+WORK_SCHEMA = pa.schema(
+    [
+        pa.field("unit", pa.string()),
+        pa.field("shard", pa.string()),
+        pa.field("index", pa.int64()),
+        pa.field("last", pa.bool_()),
+        pa.field("samples", pa.list_(_SAMPLE)),
+        pa.field("retry", pa.list_(pa.string())),
+    ]
+)
+_COUNT = pa.struct([pa.field("reason", pa.string()), pa.field("count", pa.int64())])
+RESULT_SCHEMA = pa.schema(
+    [
+        pa.field("unit", pa.string()),
+        pa.field("shard", pa.string()),
+        pa.field("index", pa.int64()),
+        pa.field("last", pa.bool_()),
+        pa.field("samples", pa.int64()),
+        pa.field("rows", pa.int64()),
+        pa.field("frames", pa.int64()),
+        pa.field("errors", pa.list_(_COUNT)),
+        pa.field("data_file", pa.string()),
+        pa.field("error_file", pa.string()),
+    ]
+)
+
+
+def _sample_row(s: Sample) -> dict[str, Any]:
+    ref = s.ref
+    return {
+        "id": s.id,
+        "video": s.video,
+        "data": s.data,
+        "conversations": [
+            {"id": c.id, "turns": [{"from": f, "value": v} for f, v in c.turns], "query": c.query}
+            for c in s.conversations
+        ],
+        "clip_start": s.clip[0],
+        "clip_end": s.clip[1],
+        "clip_unit": s.clip_unit,
+        "media": s.media,
+        "reason": s.error[0] if s.error else None,
+        "message": s.error[1] if s.error else None,
+        "ref_root": ref.root if ref else None,
+        "ref_rel": ref.rel if ref else None,
+        "ref_offset": ref.offset if ref else None,
+        "ref_size": ref.size if ref else None,
+    }
+
+
+def _sample(d: dict[str, Any]) -> Sample:
+    ref = None
+    if d["ref_root"] is not None:
+        ref = FileRef(d["ref_root"], d["ref_rel"], d["ref_offset"], d["ref_size"])
+    return Sample(
+        id=d["id"],
+        video=d["video"],
+        data=d["data"],
+        conversations=[
+            Conversation(c["id"], tuple((t["from"], t["value"]) for t in c["turns"]), c["query"])
+            for c in d["conversations"]
+        ],
+        clip=(d["clip_start"], d["clip_end"]),
+        error=(d["reason"], d["message"]) if d["reason"] else None,
+        clip_unit=d["clip_unit"],
+        media=d["media"],
+        ref=ref,
+    )
+
+
+def units_to_arrow(units: Iterable[WorkUnit]) -> pa.Table:
+    return pa.Table.from_pylist(
+        [
+            {
+                "unit": u.name,
+                "shard": u.shard,
+                "index": u.index,
+                "last": u.last,
+                "samples": [_sample_row(s) for s in u.samples],
+                "retry": None if u.retry is None else list(u.retry),
+            }
+            for u in units
+        ],
+        schema=WORK_SCHEMA,
+    )
+
+
+def units_from_arrow(table: pa.Table) -> list[WorkUnit]:
+    return [
+        WorkUnit(
+            name=r["unit"],
+            shard=r["shard"],
+            index=r["index"],
+            last=r["last"],
+            samples=[_sample(s) for s in r["samples"]],
+            retry=None if r["retry"] is None else tuple(r["retry"]),
+        )
+        for r in table.to_pylist()
+    ]
+
+
+def results_to_arrow(results: Iterable[UnitResult]) -> pa.Table:
+    rows = []
+    for r in results:
+        row = dict(r.__dict__)
+        row["errors"] = [{"reason": k, "count": v} for k, v in sorted(r.errors.items())]
+        rows.append(row)
+    return pa.Table.from_pylist(rows, schema=RESULT_SCHEMA)
+
+
+def result_from_row(row: dict[str, Any]) -> UnitResult:
+    """A row of ``RESULT_SCHEMA`` (as ``iter_rows`` gives it) as a ``UnitResult``."""
+    errors = {e["reason"]: e["count"] for e in row["errors"]}
+    return UnitResult(**{**row, "errors": errors})

@@ -1,0 +1,249 @@
+"""The convert stage: a decode actor's work on one unit.
+
+Each unit's samples are grouped by the video file they read; each group is one call
+to the isolated decoder process, which makes one pass over the video for every span
+asked of it. Rows are written in the unit's sample order, as they are produced
+(``sink.UnitWriter``), and the unit is committed at the end of its call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from vidray import records, sink, sources
+from vidray.config import ConvertOptions
+from vidray.io import storage
+from vidray.media import decode, isolate
+from vidray.media.sampling import SamplingPolicy, select_frames, targets_for
+from vidray.records import Sample, UnitResult, WorkUnit
+from vidray.sources.base import IMAGE_SUFFIXES, AnnotationSource
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    source: str
+    output: str
+    sampling: SamplingPolicy
+    size: int | None
+    jpeg_quality: int
+    sample_timeout_s: float = 300.0
+    decode_attempts: int = 2
+    decoder_module: str = "vidray.media.isolate"
+    #: The videos root of an annotation source (None: videos travel inside the shards).
+    videos: str | None = None
+    #: Frame rate of frame-image folders (``media == "frames"``).
+    frames_fps: float | None = None
+    duration_range: tuple[float | None, float | None] = (None, None)
+
+    @classmethod
+    def from_options(
+        cls, opts: ConvertOptions, output_uri: str, source: sources.Source, input_uri: str
+    ) -> StageConfig:
+        videos = frames_fps = None
+        if isinstance(source, AnnotationSource):
+            videos = source.videos_location(storage.location(input_uri)).uri
+            frames_fps = source.frames_fps
+        return cls(
+            opts.source,
+            output_uri,
+            opts.sampling,
+            opts.size,
+            opts.jpeg_quality,
+            opts.sample_timeout_s,
+            opts.decode_attempts,
+            opts.decoder_module,
+            videos,
+            frames_fps,
+            (opts.min_duration, opts.max_duration),
+        )
+
+
+#: What converting one sample gives: its data rows and its error rows.
+Converted = tuple[list[dict[str, Any]], list[dict[str, Any]]]
+
+
+class ConvertStage:
+    """Decode each video once for all its samples in a unit, sample their frames, and
+    write each unit's files."""
+
+    def __init__(self, cfg: StageConfig) -> None:
+        self.cfg = cfg
+        self.out = storage.location(cfg.output)
+        self.videos = storage.location(cfg.videos) if cfg.videos else None
+        self.decoder = isolate.IsolatedDecoder(
+            timeout_s=cfg.sample_timeout_s,
+            attempts=cfg.decode_attempts,
+            module=cfg.decoder_module,
+        )
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        units = records.units_from_arrow(batch)
+        return records.results_to_arrow([self.convert_unit(u) for u in units])
+
+    def convert_unit(self, unit: WorkUnit) -> UnitResult:
+        writer = sink.UnitWriter(self.out, unit.name, unit.shard, unit.index, unit.last)
+        samples = unit.samples
+        todo = set(range(len(samples)))
+        kept: dict[str, dict[str, Any]] = {}
+        if unit.retry is not None:
+            # Keep the unit's converted rows, redo only the samples that failed; a
+            # redone sample replaces whatever rows it had: retrying is idempotent.
+            redo = set(unit.retry)
+            todo = {i for i, s in enumerate(samples) if redo.intersection(s.row_ids)}
+            kept = {r["id"]: r for r in sink.read_unit_rows(self.out, unit.name)}
+        try:
+            for i, converted in self._converted(samples, todo):
+                if converted is None:
+                    rows = [kept[rid] for rid in samples[i].row_ids if rid in kept]
+                    errors: list[dict[str, Any]] = []
+                else:
+                    rows, errors = converted
+                for row in rows:
+                    writer.add(row)
+                for error in errors:
+                    writer.add_error(error)
+            return writer.commit(len(samples))
+        except BaseException:
+            writer.abort()
+            raise
+
+    def _converted(
+        self, samples: list[Sample], todo: set[int]
+    ) -> Iterator[tuple[int, Converted | None]]:
+        """Each sample's rows and error rows, in sample order (None for a sample that
+        is not in ``todo``). Samples on one video file are converted together."""
+        groups: dict[Any, list[int]] = {}
+        for i in sorted(todo):
+            key = self._video_key(samples[i])
+            groups.setdefault(("alone", i) if key is None else key, []).append(i)
+        ready: dict[int, Converted | None] = {i: None for i in range(len(samples)) if i not in todo}
+        following = 0
+        for members in groups.values():  # in the order of their first sample
+            group = [samples[i] for i in members]
+            ready.update(zip(members, self._convert_group(group), strict=True))
+            while following in ready:
+                yield following, ready.pop(following)
+                following += 1
+        while following in ready:
+            yield following, ready.pop(following)
+            following += 1
+
+    def _video_key(self, s: Sample) -> Any:
+        """What identifies the video file ``s`` reads, when samples may share it."""
+        if s.error or s.media != "video" or s.data is not None:
+            return None
+        ref = s.ref or self._root_ref(s)
+        return None if ref is None else ("video", ref)
+
+    def _root_ref(self, s: Sample) -> storage.FileRef | None:
+        return None if self.videos is None else storage.FileRef(self.videos.uri, s.video)
+
+    def _convert_group(self, group: list[Sample]) -> list[Converted]:
+        first = group[0]
+        if first.error:
+            return [([], self._errors(first, *first.error))]
+        try:
+            if first.media == "frames":
+                (s,) = group
+                info, times, jpegs, size = self._sample_frames(s)
+                span = decode.clip_span(info, s.clip, s.clip_unit)
+                return [(self._rows(s, info, size, span, times, jpegs), [])]
+            result = self.decoder.sample_clips(
+                self._video(first),
+                clips=[decode.Clip(s.clip[0], s.clip[1], s.clip_unit) for s in group],
+                policy=self.cfg.sampling,
+                size=self.cfg.size,
+                quality=self.cfg.jpeg_quality,
+                duration_range=self.cfg.duration_range,
+            )
+        except decode.DecodeFailure as e:
+            return [([], self._errors(s, e.reason, e.message)) for s in group]
+        out: list[Converted] = []
+        for s, clip in zip(group, result.clips, strict=True):
+            if isinstance(clip, decode.ClipFailure):
+                out.append(([], self._errors(s, clip.reason, clip.message)))
+            else:
+                rows = self._rows(s, result.info, result.size, clip.span, clip.times, clip.jpegs)
+                out.append((rows, []))
+        return out
+
+    def _rows(
+        self,
+        s: Sample,
+        info: decode.VideoInfo,
+        size: tuple[int, int],
+        span: tuple[float, float],
+        times: list[float],
+        jpegs: list[bytes],
+    ) -> list[dict[str, Any]]:
+        """One row per conversation. A sample with a span reports it in seconds (a
+        span "to the end" says where that was); a whole video has no span."""
+        start, end = (None, None) if s.clip == (None, None) else span
+        return [
+            {
+                "id": c.id,
+                "source": self.cfg.source,
+                "video": s.video,
+                "clip_start": start,
+                "clip_end": end,
+                "conversations": [{"from": f, "value": v} for f, v in c.turns],
+                "query": c.query,
+                "frames": jpegs,
+                "frame_timestamps": times,
+                "width": size[0],
+                "height": size[1],
+                "video_duration": info.duration,
+                "video_fps": info.fps,
+            }
+            for c in s.conversations
+        ]
+
+    def _errors(self, s: Sample, reason: str, message: str) -> list[dict[str, Any]]:
+        """One error row per conversation the sample carried (one for the sample when
+        it carried none), so no question disappears without its id."""
+        return [
+            {"id": rid, "source": self.cfg.source, "video": s.video, "reason": reason,
+             "message": message}
+            for rid in s.row_ids
+        ]  # fmt: skip
+
+    def _video(self, s: Sample) -> bytes | storage.FileRef:
+        """The sample's video: bytes that travelled inside its shard, or a reference
+        the decoder process opens and reads by ranges."""
+        if s.data is not None:
+            return s.data
+        ref = s.ref or self._root_ref(s)
+        if ref is None:
+            raise decode.DecodeFailure("missing_video", "the sample carries no video")
+        return ref
+
+    def _sample_frames(self, s: Sample) -> Any:
+        """A video stored as a folder of frame images: choose the images from the
+        listing alone, then read, scale and re-encode only those."""
+        assert self.videos is not None and self.cfg.frames_fps
+        fps = self.cfg.frames_fps
+        names = storage.list_files(self.videos, IMAGE_SUFFIXES, s.video)
+        if not names:
+            raise decode.DecodeFailure(
+                "missing_video", f"{self.videos.display(s.video)} holds no frame images"
+            )
+        info = decode.VideoInfo(duration=len(names) / fps, fps=fps, width=0, height=0)
+        decode.check_duration(info, self.cfg.duration_range)
+        start, end = decode.clip_span(info, s.clip, s.clip_unit)
+        times = [i / fps for i in range(len(names))]
+        chosen = select_frames(times, targets_for(self.cfg.sampling, start, end))
+        images = []
+        for i in chosen:
+            with storage.open_read(self.videos, names[i]) as f:
+                images.append(f.read())
+        return self.decoder.sample_images(
+            images,
+            times=[times[i] for i in chosen],
+            info=info,
+            size=self.cfg.size,
+            quality=self.cfg.jpeg_quality,
+        )
