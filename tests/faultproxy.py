@@ -30,6 +30,7 @@ class FaultProxy:
         self.seen: Counter[str] = Counter()
         self.injected: Counter[str] = Counter()
         self.requests: Counter[str] = Counter()  # by path
+        self.served: Counter[str] = Counter()  # bytes of GET responses, by path
         self._lock = threading.Lock()
         proxy = self
 
@@ -63,6 +64,9 @@ class FaultProxy:
                 out = {k: v for k, v in resp.getheaders() if k.lower() not in HOP_BY_HOP}
                 if self.command != "HEAD":
                     out["Content-Length"] = str(len(data))
+                if self.command == "GET":
+                    with proxy._lock:
+                        proxy.served[self.path.split("?")[0]] += len(data)
                 self._reply(resp.status, out, data)
                 conn.close()
 

@@ -9,6 +9,7 @@ import pytest
 from tests.conftest import upload_dir
 from vidray import sink
 from vidray.config import ConvertOptions
+from vidray.media.sampling import SamplingPolicy
 from vidray.pipeline import convert
 
 
@@ -161,3 +162,57 @@ def test_the_videos_root_is_listed_once_per_job(ray_head, s3_proxy, s3_bucket, t
     )
     assert summary.rows > 0 and summary.manifest["inputs"]["shards"] == 3  # three tasks
     assert listings() - before == 1
+
+
+def _noise_video(path, seconds: int, fps: int = 10, gop: int = 20) -> None:
+    """High-entropy H.264 (lossless noise): many bytes per second, as long HD video is."""
+    import av
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        stream.options = {"qp": "0", "preset": "ultrafast", "g": str(gop), "bf": "0"}
+        for _ in range(seconds * fps):
+            img = rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+
+
+def test_a_long_video_is_read_by_ranges_once_for_all_its_spans(
+    ray_head, s3_proxy, s3_bucket, tmp_path
+):
+    """Three spans of one 80 s video on S3: the decoder process opens it by reference
+    and reads the ranges around the three spans' frames, not the file."""
+    root = tmp_path / "internvid"
+    (root / "videos").mkdir(parents=True)
+    video = root / "videos" / "LongVideo01.mp4"
+    _noise_video(video, seconds=80)
+    lines = [
+        {"YoutubeID": "LongVideo01", "Start_timestamp": f"00:00:{a:02d}.000",
+         "End_timestamp": f"00:00:{b:02d}.000", "Caption": f"span {a}"}
+        for a, b in ((4, 6), (30, 32), (56, 58))
+    ]  # fmt: skip
+    (root / "InternVid-10M-flt.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    upload_dir(root, s3_bucket, "long/internvid")
+    key = f"/{s3_bucket}/long/internvid/videos/LongVideo01.mp4"
+    before = s3_proxy.served[key]
+    summary = convert(
+        ConvertOptions(
+            source="internvid",
+            input=f"s3://{s3_bucket}/long/internvid",
+            output=str(tmp_path / "out"),
+            sampling=SamplingPolicy(num_frames=4),
+            size=32,
+            progress=False,
+        )
+    )
+    assert (summary.rows, summary.frames, summary.error_count) == (3, 12, 0)
+    served = s3_proxy.served[key] - before
+    size = video.stat().st_size
+    # about 2 s of video before each span's first frame (a GOP), the span itself, and
+    # at most one 2 MiB read-ahead block past each: well under half of the file
+    assert 0 < served < 0.5 * size, (served, size)

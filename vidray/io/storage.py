@@ -27,6 +27,10 @@ import fsspec
 S3_MAX_ATTEMPTS = 5
 #: Bytes read ahead on sequential S3 reads (tar streams, parquet column chunks).
 S3_BLOCK_SIZE = 8 * 2**20
+#: Bytes read ahead on a video opened by reference (``FileRef``): a decoder seeks to a
+#: key frame and reads a GOP or so (1-4 MiB at 1080p), so a smaller block than a
+#: stream's keeps sparse sampling of a long video from downloading much it never uses.
+S3_VIDEO_BLOCK_SIZE = 2 * 2**20
 
 
 class StorageError(Exception):
@@ -96,8 +100,14 @@ class FileRef:
 
     def open(self) -> IO[bytes]:
         """Seekable and read by ranges: local files directly, S3 objects in
-        ``S3_BLOCK_SIZE`` blocks (s3fs's read-ahead cache), so memory stays bounded."""
-        f = open_read(Location(self.root), self.rel)
+        ``S3_VIDEO_BLOCK_SIZE`` blocks (s3fs's read-ahead cache, one block held), so
+        memory stays bounded and a seek costs at most one block."""
+        loc = Location(self.root)
+        if loc.scheme == "s3":
+            path = loc.join(self.rel)
+            f = loc.fs.open(path, "rb", block_size=S3_VIDEO_BLOCK_SIZE, cache_type="readahead")
+        else:
+            f = open_read(loc, self.rel)
         if self.size is None:
             return f
         return _Window(f, self.offset, self.size)
