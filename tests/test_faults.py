@@ -115,7 +115,12 @@ def test_ctrl_c_mid_run_stops_the_local_instance_and_the_rerun_resumes(
 def test_ctrl_c_during_start_up_leaves_nothing(slow_webvid, tmp_path):
     out = tmp_path / "out"
     proc = start_cli(slow_webvid, out)
-    time.sleep(2.5)  # imports done, the local instance starting
+    # Interrupt once the local instance is starting (its first server process is up),
+    # however long the imports took on a loaded machine.
+    deadline = time.monotonic() + 60
+    while not any("gcs_server" in p for p in session_processes(proc.pid)):
+        assert proc.poll() is None and time.monotonic() < deadline, "Ray never started"
+        time.sleep(0.05)
     proc.send_signal(signal.SIGINT)  # to the CLI alone
     assert assert_interrupted(proc, out) == 0
     assert wait_until_gone(proc.pid) == []

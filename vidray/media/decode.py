@@ -1,191 +1,31 @@
-"""CPU decoding with PyAV: open from bytes or a file read by ranges, probe, fetch the
-frames shown at given times.
+"""Sampling clips of a video: spans checked against the stream, targets chosen, one
+pass of a decoder (``vidray.media.decoder``) over the video for every clip asked of
+it, and each clip's frames handed back.
 
-Only the frames that are delivered are scaled, colour-converted (one swscale pass,
-straight to the output size) and JPEG-encoded; every other decoded frame is dropped
-as soon as the next one arrives.
+Frames: the frame for a target is the one on screen at it, reported at its own
+presentation time. A span's first frame can therefore have started up to one frame
+before ``clip_start``: it is on screen inside the span. Frames are delivered as
+displayed: the stream's rotation (display matrix) and pixel aspect ratio are applied.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO
 
-import av
-import av.error
 from PIL import Image
 
 from vidray.io import storage
-from vidray.media import sampling
+from vidray.media import decoder, sampling
+from vidray.media.decoder import DecodeFailure, VideoInfo
 
-#: Targets further apart than this are reached by seeking to the key frame before
-#: them rather than by decoding forward. Web video puts key frames every 2-10 s, so a
-#: smaller gap would often seek backwards past frames already decoded.
-SEEK_GAP_S = 4.0
-
+__all__ = ["DecodeFailure", "VideoInfo"]
 
 #: Caps against hostile or absurd headers, checked before any frame is decoded.
 MAX_PIXELS = 8192 * 4608  # 8K
 MAX_DURATION_S = 24 * 3600.0
-
-
-class DecodeFailure(Exception):
-    """A sample-level failure: becomes an error row with ``reason``, never a crash."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    duration: float | None
-    fps: float | None
-    width: int
-    height: int
-
-
-class Video:
-    """One opened video stream. Use as a context manager."""
-
-    def __init__(self, data: bytes | IO[bytes], *, threads: int = 1) -> None:
-        """``data``: the file's bytes, or a seekable binary file that FFmpeg reads by
-        ranges (what a ``FileRef`` opens: only the parts decoding needs are read)."""
-        try:
-            source = io.BytesIO(data) if isinstance(data, bytes | bytearray) else data
-            self._container = av.open(source, mode="r")
-        except (av.error.FFmpegError, ValueError, OSError) as e:
-            raise DecodeFailure("decode_error", f"cannot open container: {e}") from e
-        if not self._container.streams.video:
-            self._container.close()
-            raise DecodeFailure("no_video_stream", "the file has no video stream")
-        self._stream = self._container.streams.video[0]
-        # One FFmpeg thread per decoder: decode actors already run one per core.
-        self._stream.codec_context.thread_count = threads
-        self._tb = self._stream.time_base
-        self._start = self._stream.start_time or 0
-
-    def __enter__(self) -> Video:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._container.close()
-
-    def info(self) -> VideoInfo:
-        """Container-level facts; nothing is decoded."""
-        s = self._stream
-        duration = None
-        if s.duration is not None and s.time_base is not None:
-            duration = float(s.duration * s.time_base)
-        elif self._container.duration is not None:
-            duration = self._container.duration / av.time_base
-        rate = s.average_rate or s.guessed_rate
-        fps = float(rate) if rate else None
-        return VideoInfo(
-            duration=duration,
-            fps=fps,
-            width=s.codec_context.width,
-            height=s.codec_context.height,
-        )
-
-    def _time(self, frame: av.VideoFrame) -> float:
-        return float((frame.pts - self._start) * self._tb)
-
-    def _seek(self, t: float) -> None:
-        self._container.seek(int(self._start + t / self._tb), stream=self._stream, backward=True)
-
-    def frames_at(self, targets: list[float]) -> list[tuple[float, av.VideoFrame]]:
-        """The distinct frames shown at ``targets`` (seconds), with their own times."""
-        chosen: list[tuple[float, av.VideoFrame]] = []
-        for _, t, frame in self.frames_shown(sorted(targets)):
-            if not chosen or chosen[-1][0] != t:
-                chosen.append((t, frame))
-        return chosen
-
-    def frames_shown(self, targets: list[float]) -> Iterator[tuple[float, float, av.VideoFrame]]:
-        """(target, frame time, frame) for each of the sorted ``targets``, in order, as
-        decoding reaches them: the caller encodes each frame and lets it go, so only
-        the frame on screen stays decoded.
-
-        Decodes forward and seeks only across gaps wider than ``SEEK_GAP_S``. If a seek
-        lands after its target (a container with a bad index), the video is decoded
-        again from the start without seeking, so the answer never depends on seeking.
-        """
-        done = 0
-        try:
-            try:
-                for i, t, frame in self._shown(targets, allow_seek=True):
-                    done = i + 1
-                    yield targets[i], t, frame
-            except _SeekOvershoot:
-                self._seek(0.0)
-                rest = targets[done:]
-                for i, t, frame in self._shown(rest, allow_seek=False):
-                    yield rest[i], t, frame
-        except av.error.FFmpegError as e:
-            raise DecodeFailure("decode_error", f"decoding failed: {e}") from e
-
-    def _shown(
-        self, targets: list[float], *, allow_seek: bool
-    ) -> Iterator[tuple[int, float, av.VideoFrame]]:
-        i, n = 0, len(targets)
-        prev: tuple[float, av.VideoFrame] | None = None
-        pos = 0.0  # time of the last decoded frame (or the start)
-        sought = -1  # index of the target the last seek aimed at: never seek twice for it
-        while i < n:
-            seeked = allow_seek and sought != i and targets[i] - pos > SEEK_GAP_S
-            if seeked:
-                self._seek(targets[i])
-                sought, prev, before = i, None, pos
-            needs_seek = False
-            for frame in self._container.decode(self._stream):
-                if frame.pts is None:
-                    continue
-                t = self._time(frame)
-                if seeked and prev is None:
-                    if t > targets[i]:
-                        raise _SeekOvershoot
-                    if t <= before:
-                        # No key frame between here and the target: seeking only
-                        # rewinds, so decode straight on from now on.
-                        allow_seek = False
-                while i < n and t > targets[i]:
-                    # ``prev`` is the frame on screen at targets[i]; with no ``prev``
-                    # the target precedes the first frame, which then stands for it.
-                    yield (i, *(prev if prev is not None else (t, frame)))
-                    i += 1
-                if i == n:
-                    break
-                prev, pos = (t, frame), t
-                if allow_seek and sought != i and targets[i] - t > SEEK_GAP_S:
-                    needs_seek = True
-                    break
-            else:
-                # End of stream: the last frame stays on screen until the end.
-                if prev is None:
-                    raise DecodeFailure("decode_error", "no frame could be decoded")
-                while i < n:
-                    yield (i, *prev)
-                    i += 1
-            if not needs_seek:
-                break
-
-
-class _SeekOvershoot(Exception):
-    pass
-
-
-def encode_jpeg(frame: av.VideoFrame, size: tuple[int, int], quality: int) -> bytes:
-    """Scale and convert in one swscale pass, then JPEG-encode with libjpeg(-turbo)."""
-    width, height = size
-    rgb = frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA")
-    image = Image.fromarray(rgb.to_ndarray())
-    out = io.BytesIO()
-    image.save(out, format="JPEG", quality=quality)
-    return out.getvalue()
 
 
 def _check_caps(info: VideoInfo) -> None:
@@ -274,6 +114,8 @@ class VideoFrames:
     info: VideoInfo
     size: tuple[int, int]
     clips: list[ClipFrames | ClipFailure]
+    #: Frames the decoder produced for this pass (delivered or not).
+    decoded: int = 0
 
 
 def sample_clips(
@@ -284,8 +126,10 @@ def sample_clips(
     size: int | None,
     quality: int,
     duration_range: tuple[float | None, float | None] = (None, None),
+    decoder: str = "cpu",
 ) -> VideoFrames:
-    """Sample every clip of one video in one pass over it.
+    """Sample every clip of one video in one pass over it, with the decoder named
+    ``decoder``.
 
     The clips' targets are merged in time order and decoded once; each frame shown at
     a target is JPEG-encoded once and goes to every clip that wants it, so spans that
@@ -300,8 +144,8 @@ def sample_clips(
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as e:
             raise DecodeFailure("missing_video", f"{data.display()} does not exist") from e
         with f:
-            return _sample_clips(f, clips, policy, size, quality, duration_range)
-    return _sample_clips(data, clips, policy, size, quality, duration_range)
+            return _sample_clips(f, clips, policy, size, quality, duration_range, decoder)
+    return _sample_clips(data, clips, policy, size, quality, duration_range, decoder)
 
 
 def _sample_clips(
@@ -311,9 +155,10 @@ def _sample_clips(
     size: int | None,
     quality: int,
     duration_range: tuple[float | None, float | None],
+    decoder_name: str,
 ) -> VideoFrames:
-    with Video(data) as video:
-        info = video.info()
+    with decoder.get(decoder_name).open(data) as video:
+        info = video.probe()
         _check_caps(info)
         check_duration(info, duration_range)
         spans: list[tuple[float, float] | ClipFailure] = []
@@ -325,13 +170,10 @@ def _sample_clips(
         wanted = [
             sampling.targets_for(policy, *span) if isinstance(span, tuple) else [] for span in spans
         ]
-        out_size = sampling.scaled_size(info.width, info.height, size)
-        shown: dict[float, float] = {}  # target -> time of the frame shown there
-        jpegs: dict[float, bytes] = {}  # frame time -> its JPEG
-        for target, t, frame in video.frames_shown(sorted({t for ts in wanted for t in ts})):
-            shown[target] = t
-            if t not in jpegs:
-                jpegs[t] = encode_jpeg(frame, out_size, quality)
+        targets = sorted({t for ts in wanted for t in ts})
+        fetched = video.fetch(targets, size=size, quality=quality)
+        shown = dict(zip(targets, fetched.times, strict=True))  # target -> frame time
+        jpegs = fetched.jpegs
         results: list[ClipFrames | ClipFailure] = []
         for span, targets in zip(spans, wanted, strict=True):
             if isinstance(span, ClipFailure):
@@ -342,7 +184,7 @@ def _sample_clips(
                 if not times or times[-1] != shown[target]:
                     times.append(shown[target])
             results.append(ClipFrames(span, times, [jpegs[t] for t in times]))
-        return VideoFrames(info, out_size, results)
+        return VideoFrames(info, fetched.size, results, fetched.decoded)
 
 
 def sample_video(

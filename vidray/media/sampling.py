@@ -12,8 +12,10 @@ Rules, as documented in the README:
   ``start + (k + 0.5) / f`` while ``< end``; more than ``max_frames`` targets fall back
   to ``uniform(max_frames)``, as LLaVA-style trainers cap frames.
 * The frame for a target ``t`` is the one the video shows at ``t``: the last frame
-  whose presentation time is ``<= t``. A target before the first frame gets the first
-  frame.
+  whose presentation time is ``<= t`` (times within ``TIME_EPS``, a microsecond, are
+  equal: float rounding never picks the frame before). A target before the first frame
+  gets the first frame. The reported time is the frame's own, so a clip's first frame
+  may have begun up to one frame before the clip's start: it is on screen inside it.
 * A frame is delivered once. When the clip holds fewer frames than targets (a short
   or low-rate clip), several targets land on the same frame and the clip yields each
   of its frames once, so ``len(frames)`` can be smaller than asked.
@@ -25,6 +27,9 @@ import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
+
+#: Two times closer than this (seconds) are the same instant.
+TIME_EPS = 1e-6
 
 
 @dataclass(frozen=True)
@@ -80,7 +85,8 @@ def frame_shown_at(frame_times: Sequence[float], t: float) -> int:
     """Index of the frame shown at ``t`` among sorted presentation times."""
     if not frame_times:
         raise ValueError("no frames")
-    i = bisect.bisect_right(frame_times, t) - 1
+    # A target equal to a frame's time (up to float rounding) shows that frame.
+    i = bisect.bisect_right(frame_times, t + TIME_EPS) - 1
     return max(i, 0)
 
 

@@ -1,0 +1,185 @@
+"""What the decoder decodes, against the least the GOP structure allows, and how fast,
+next to a plain PyAV loop (and torchcodec, when it imports) on the same files and
+targets.
+
+Files: 10 s clips at 640x360 (x264), in three structures: B-frames (3) with 250-frame
+GOPs, no B-frames, all intra. Targets: 8 uniform per clip (sparse), and 2 fps (dense).
+For each decoder and file: frames decoded, their ratio to the minimum (the key frame
+before each target's frame plus every reference frame between them in decode order,
+plus the frame itself; reference frames are found by decoding the file with
+``skip_frame=NONREF``), and seconds for all clips, one thread, frames returned as RGB
+arrays (the same work torchcodec's ``get_frames_played_at`` does). Every decoder must
+return the same frame for each target; the script checks it.
+
+    uv run python benchmarks/bench_decode.py [--clips 12] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import time
+from dataclasses import dataclass
+
+import av
+
+from vidray import synth
+from vidray.media import sampling
+from vidray.media.cpu import CpuVideo
+
+
+@dataclass(frozen=True)
+class Structure:
+    name: str
+    options: dict[str, str]
+
+
+STRUCTURES = [
+    Structure("bframes3-gop250", {"bf": "3", "g": "250", "preset": "medium"}),
+    Structure("no-b-gop250", {"bf": "0", "g": "250", "preset": "medium"}),
+    Structure("all-intra", {"g": "1", "preset": "veryfast"}),
+]
+
+
+def encode(seconds: int, options: dict[str, str], seed: int) -> bytes:
+    spec = synth.VideoSpec(num_frames=seconds * 25, fps=25, width=640, height=360, seed=seed)
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 640, 360, "yuv420p"
+        stream.options = {"crf": "23", **options}
+        for i in range(spec.num_frames):
+            img = synth.frame_image(i, spec)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return buf.getvalue()
+
+
+def structure_of(data: bytes) -> tuple[list[tuple[int, bool]], set[int], list[float], int]:
+    """(packets in decode order as (pts, key), pts of reference frames, sorted frame
+    times, the stream start)."""
+    with av.open(io.BytesIO(data)) as c:
+        s = c.streams.video[0]
+        packets = [(p.pts, p.is_keyframe) for p in c.demux(s) if p.pts is not None]
+    with av.open(io.BytesIO(data)) as c:
+        s = c.streams.video[0]
+        s.codec_context.thread_count = 1
+        s.codec_context.skip_frame = "NONREF"
+        refs = {f.pts for f in c.decode(s)}
+    start = min(p for p, _ in packets)
+    with av.open(io.BytesIO(data)) as c:
+        s = c.streams.video[0]
+        tb = s.time_base
+    times = sorted(float((p - start) * tb) for p, _ in packets)
+    return packets, refs, times, start
+
+
+def minimum(data: bytes, targets: list[float]) -> int:
+    packets, refs, times, start = structure_of(data)
+    with av.open(io.BytesIO(data)) as c:
+        tb = c.streams.video[0].time_base
+    order = [p for p, _ in packets]
+    by_time = {float((p - start) * tb): p for p in order}
+    needed: set[int] = set()
+    for t in targets:
+        shown = by_time[times[sampling.frame_shown_at(times, t)]]
+        at = order.index(shown)
+        key = max(i for i in range(at + 1) if packets[i][1])
+        needed |= {order[i] for i in range(key, at) if order[i] in refs} | {shown}
+    return len(needed)
+
+
+def vidray_decode(data: bytes, targets: list[float]) -> tuple[list[float], int]:
+    with CpuVideo(data) as video:
+        got = []
+        for _, t, frame in video.frames_shown(targets):
+            if not got or got[-1] != t:
+                frame.to_ndarray(format="rgb24")
+            got.append(t)
+        return got, video.decoded
+
+
+def pyav_loop(data: bytes, targets: list[float]) -> tuple[list[float], int]:
+    """The obvious loop: decode forward from the start, keep the frame on screen at
+    each target."""
+    with av.open(io.BytesIO(data)) as c:
+        s = c.streams.video[0]
+        s.codec_context.thread_count = 1
+        start = s.start_time or 0
+        got: list[float] = []
+        prev = None
+        decoded = 0
+        i = 0
+        for frame in c.decode(s):
+            decoded += 1
+            t = float((frame.pts - start) * s.time_base)
+            while i < len(targets) and t > targets[i] + sampling.TIME_EPS:
+                got.append(prev[0] if prev else t)
+                if prev is not None and (len(got) < 2 or got[-2] != got[-1]):
+                    prev[1].to_ndarray(format="rgb24")
+                i += 1
+            if i == len(targets):
+                break
+            prev = (t, frame)
+        while i < len(targets):
+            got.append(prev[0])
+            i += 1
+        return got, decoded
+
+
+def torchcodec_decode(data: bytes, targets: list[float]) -> tuple[list[float], int] | None:
+    try:
+        from torchcodec.decoders import VideoDecoder
+    except Exception:
+        return None
+    decoder = VideoDecoder(data, num_ffmpeg_threads=1, seek_mode="exact")
+    batch = decoder.get_frames_played_at(seconds=targets)
+    return [float(t) for t in batch.pts_seconds], -1
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--clips", type=int, default=12)
+    ap.add_argument("--seconds", type=int, default=10)
+    args = ap.parse_args()
+    decoders = {"vidray": vidray_decode, "pyav-loop": pyav_loop, "torchcodec": torchcodec_decode}
+    print(f"{'structure':18} {'targets':7} {'decoder':11} {'decoded':>8} {'min':>6} "
+          f"{'ratio':>6} {'s':>7} {'vs torchcodec':>13} {'vs loop':>8}")  # fmt: skip
+    for structure in STRUCTURES:
+        files = [encode(args.seconds, structure.options, seed) for seed in range(args.clips)]
+        for kind in ("sparse-8", "dense-2fps"):
+            policy = (
+                sampling.SamplingPolicy(num_frames=8)
+                if kind == "sparse-8"
+                else sampling.SamplingPolicy(mode="fps", fps=2.0, max_frames=10**6)
+            )
+            targets = sampling.targets_for(policy, 0.0, float(args.seconds))
+            least = sum(minimum(d, targets) for d in files)
+            seconds: dict[str, float] = {}
+            answers: dict[str, list] = {}
+            decoded: dict[str, int] = {}
+            for name, fn in decoders.items():
+                t0 = time.perf_counter()
+                results = [fn(d, targets) for d in files]
+                if any(r is None for r in results):
+                    continue
+                seconds[name] = time.perf_counter() - t0
+                answers[name] = [r[0] for r in results]
+                decoded[name] = sum(r[1] for r in results)
+            for name in answers:
+                if answers[name] != answers["pyav-loop"]:
+                    raise SystemExit(f"{name} returned other frames than the plain loop")
+            for name in seconds:
+                ratio = f"{decoded[name] / least:6.2f}" if decoded[name] >= 0 else "     -"
+                shown = decoded[name] if decoded[name] >= 0 else "-"
+                tc = seconds.get("torchcodec")
+                vs_tc = f"{tc / seconds[name]:12.2f}x" if tc else "  (not here)"
+                vs_loop = f"{seconds['pyav-loop'] / seconds[name]:7.2f}x"
+                print(f"{structure.name:18} {kind:7} {name:11} {shown!s:>8} {least:6d} "
+                      f"{ratio} {seconds[name]:7.2f} {vs_tc:>13} {vs_loop:>8}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,347 @@
+"""The CPU decoder: PyAV (FFmpeg's software decoders), one thread per decoder.
+
+What it decodes, for sorted targets:
+
+* **Seeks from the keyframe index.** Where the container has an index (mp4, mov,
+  Matroska cues), it seeks when a key frame lies between the last decoded frame and
+  the next target, and decodes forward otherwise. Without an index it seeks across
+  gaps wider than ``SEEK_GAP_S``. A seek that lands after its target (a key frame
+  decoded before the target but shown after it, or a bad index) seeks further back,
+  then falls back to decoding from the start: the answer never depends on seeking.
+* **Skips what nothing shows.** Packets are read ahead by ``LOOKAHEAD``; a packet
+  whose frame is not the one on screen at any remaining target (its presentation
+  time and its successor's bracket no target) is decoded with ``skip_frame=NONREF``:
+  FFmpeg then drops it when no other frame references it (B-frames), and decodes it
+  when one does. With one decoder thread the setting applies to that packet.
+* **Only delivered frames are converted:** one swscale pass to the output size, the
+  stream's rotation applied, JPEG by libjpeg(-turbo).
+"""
+
+from __future__ import annotations
+
+import bisect
+import io
+from collections import deque
+from collections.abc import Iterator, Sequence
+from fractions import Fraction
+from typing import IO
+
+import av
+import av.error
+import numpy as np
+from PIL import Image
+
+from vidray.media import sampling
+from vidray.media.decoder import DecodeFailure, Fetched, VideoInfo, check_fetch_args
+from vidray.media.sampling import TIME_EPS
+
+#: Without a keyframe index, targets further apart than this are reached by seeking.
+SEEK_GAP_S = 4.0
+#: Packets read ahead of the one being decoded: more than any B-frame reorder depth,
+#: so a packet's successor in presentation order is among them.
+LOOKAHEAD = 24
+_MATROSKA = {"matroska", "webm", "matroska,webm"}
+
+
+class CpuDecoder:
+    name = "cpu"
+
+    def __init__(self, *, threads: int = 1) -> None:
+        self.threads = threads
+
+    def open(self, source: bytes | IO[bytes]) -> CpuVideo:
+        return CpuVideo(source, threads=self.threads)
+
+
+class _SeekOvershoot(Exception):
+    pass
+
+
+class CpuVideo:
+    """One opened video stream. Use as a context manager."""
+
+    def __init__(self, source: bytes | IO[bytes], *, threads: int = 1) -> None:
+        """``source``: the file's bytes, or a seekable binary file that FFmpeg reads by
+        ranges (what a ``FileRef`` opens: only the parts decoding needs are read)."""
+        try:
+            f = io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
+            self._container = av.open(f, mode="r")
+        except (av.error.FFmpegError, ValueError, OSError) as e:
+            raise DecodeFailure("decode_error", f"cannot open container: {e}") from e
+        if not self._container.streams.video:
+            self._container.close()
+            raise DecodeFailure("no_video_stream", "the file has no video stream")
+        self._stream = self._container.streams.video[0]
+        # One thread: decode actors already run one per core, and ``skip_frame`` set
+        # before a packet must apply to that packet (frame threading would delay it).
+        self._stream.codec_context.thread_count = threads
+        self._skipping = threads == 1
+        self._tb = self._stream.time_base
+        self._start = self._stream.start_time or 0
+        self._keyframes = self._keyframe_times()
+        #: Frames the decoder produced so far (delivered or not).
+        self.decoded = 0
+
+    def __enter__(self) -> CpuVideo:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._container.close()
+
+    # -- facts
+
+    def probe(self) -> VideoInfo:
+        """Container-level facts; nothing is decoded."""
+        s, c = self._stream, self._container
+        duration = None
+        if s.duration is not None and s.time_base is not None:
+            duration = float(s.duration * s.time_base)
+        elif c.duration is not None:
+            duration = c.duration / av.time_base
+            if c.format.name in _MATROSKA and c.start_time:
+                # Matroska's Duration counts from timestamp 0, not from the first frame:
+                # with a start offset it is the end time, not the length.
+                duration -= c.start_time / av.time_base
+        rate = s.average_rate or s.guessed_rate
+        sar = s.sample_aspect_ratio or s.codec_context.sample_aspect_ratio
+        return VideoInfo(
+            duration=duration,
+            fps=float(rate) if rate else None,
+            width=s.codec_context.width,
+            height=s.codec_context.height,
+            sar=Fraction(sar) if sar and sar != 1 else None,
+        )
+
+    def _keyframe_times(self) -> list[float]:
+        """Key frame times from the container's index, sorted; empty without one."""
+        try:
+            entries = self._stream.index_entries
+            times = {
+                float((e.timestamp - self._start) * self._tb) for e in entries if e.is_keyframe
+            }
+        except (AttributeError, av.error.FFmpegError):
+            return []
+        return sorted(times)
+
+    # -- frames
+
+    def fetch(self, targets: Sequence[float], *, size: int | None, quality: int) -> Fetched:
+        check_fetch_args(targets, size, quality)
+        info = self.probe()
+        out = Fetched(times=[], jpegs={}, size=(info.width, info.height))
+        plan: tuple[tuple[int, int], int] | None = None
+        for _, t, frame in self.frames_shown(list(targets)):
+            out.times.append(t)
+            if t in out.jpegs:
+                continue
+            if plan is None:  # the display geometry, from the first delivered frame
+                plan = _geometry(info, frame.rotation, size)
+                out.size = _turned(plan[0], plan[1])
+                out.rotation = plan[1]
+            out.jpegs[t] = encode_jpeg(frame, plan[0], quality, rotation=plan[1])
+        if plan is None:
+            out.size = _turned(*_geometry(info, 0, size))
+        out.decoded = self.decoded
+        return out
+
+    def _time(self, pts: int) -> float:
+        return float((pts - self._start) * self._tb)
+
+    def _seek(self, t: float) -> None:
+        self._container.seek(int(self._start + t / self._tb), stream=self._stream, backward=True)
+
+    def _should_seek(self, pos: float | None, target: float) -> bool:
+        """Whether seeking to ``target`` skips frames decoding forward from ``pos``
+        would decode: a key frame lies after ``pos`` and at or before ``target``."""
+        if pos is None:
+            pos = 0.0
+        if not self._keyframes:
+            return target - pos > SEEK_GAP_S
+        k = bisect.bisect_right(self._keyframes, target + TIME_EPS) - 1
+        return k >= 0 and self._keyframes[k] > pos + TIME_EPS
+
+    def frames_shown(self, targets: list[float]) -> Iterator[tuple[float, float, av.VideoFrame]]:
+        """(target, frame time, frame) for each of the sorted ``targets``, in order, as
+        decoding reaches them: the frame on screen at the target (the last one whose
+        time is at or before it; the first frame for a target before it). The caller
+        encodes each frame and lets it go, so only the frame on screen stays decoded."""
+        done = 0
+        try:
+            try:
+                for i, t, frame in self._shown(targets, allow_seek=True):
+                    done = i + 1
+                    yield targets[i], t, frame
+            except _SeekOvershoot:
+                self._seek(0.0)
+                self._flush()
+                rest = targets[done:]
+                for i, t, frame in self._shown(rest, allow_seek=False):
+                    yield rest[i], t, frame
+        except av.error.FFmpegError as e:
+            raise DecodeFailure("decode_error", f"decoding failed: {e}") from e
+
+    def _flush(self) -> None:
+        self._stream.codec_context.flush_buffers()
+
+    def _shown(
+        self, targets: list[float], *, allow_seek: bool
+    ) -> Iterator[tuple[int, float, av.VideoFrame]]:
+        n = len(targets)
+        cursor = [0]  # the next target: read by the decoding loop to decide what to skip
+        prev: tuple[float, av.VideoFrame] | None = None
+        pos: float | None = None  # time of the last decoded frame
+        sought = -1  # the target the last seek aimed at: never seek twice for one
+        seek_to: float | None = None
+        backoff = 0
+        while cursor[0] < n:
+            i = cursor[0]
+            if (
+                seek_to is None
+                and allow_seek
+                and sought != i
+                and self._should_seek(pos, targets[i])
+            ):
+                seek_to = targets[i]
+            seeked = seek_to is not None
+            before = pos
+            if seek_to is not None:
+                self._seek(max(0.0, seek_to))
+                self._flush()
+                sought, prev, seek_to = i, None, None
+            needs_seek = False
+            first = True
+            frames = self._decode(targets, cursor, fresh=seeked or pos is None)
+            try:
+                for frame in frames:
+                    t = self._time(frame.pts)
+                    if seeked and first:
+                        if t > targets[i] + TIME_EPS:
+                            # Landed after the target (a key frame whose decode time
+                            # is before the target and its display time after): seek
+                            # further back, then give up on seeking.
+                            backoff += 1
+                            if backoff > 3:
+                                raise _SeekOvershoot
+                            seek_to = targets[i] - (t - targets[i]) - 2.0**backoff
+                            needs_seek = True
+                            break
+                        if before is not None and t <= before and not self._keyframes:
+                            # No key frame between here and the target: seeking only
+                            # rewinds, so decode straight on from now on.
+                            allow_seek = False
+                    first = False
+                    while cursor[0] < n and t > targets[cursor[0]] + TIME_EPS:
+                        # ``prev`` is the frame on screen at the target; with no ``prev``
+                        # the target precedes the first frame, which then stands for it.
+                        yield (cursor[0], *(prev if prev is not None else (t, frame)))
+                        cursor[0] += 1
+                    if cursor[0] == n:
+                        return
+                    prev, pos = (t, frame), t
+                    nxt = targets[cursor[0]]
+                    if allow_seek and sought != cursor[0] and self._should_seek(t, nxt):
+                        needs_seek = True
+                        break
+            finally:
+                frames.close()
+            if not needs_seek:
+                # End of stream: the last frame stays on screen until the end.
+                if prev is None:
+                    raise DecodeFailure("decode_error", "no frame could be decoded")
+                while cursor[0] < n:
+                    yield (cursor[0], *prev)
+                    cursor[0] += 1
+
+    def _decode(
+        self, targets: list[float], cursor: list[int], *, fresh: bool
+    ) -> Iterator[av.VideoFrame]:
+        """Decoded frames with a time, in presentation order, from the current read
+        position. Packets whose frame no remaining target shows are decoded with
+        ``skip_frame=NONREF`` (dropped unless another frame references them)."""
+        cc = self._stream.codec_context
+        window: deque[av.Packet] = deque()
+        sent: deque[int] = deque(maxlen=LOOKAHEAD)  # pts of the packets decoded last
+        # The first frame after a start or a seek stands for targets before it: keep it.
+        state = {"fresh": fresh}
+
+        def decode(packet: av.Packet | None) -> Iterator[av.VideoFrame]:
+            if packet is not None and self._skipping:
+                needed = state["fresh"] or self._needed(packet, window, sent, targets, cursor)
+                cc.skip_frame = "DEFAULT" if needed else "NONREF"
+                if packet.pts is not None:
+                    sent.append(packet.pts)
+            for frame in cc.decode(packet):
+                if frame.pts is None:
+                    continue
+                self.decoded += 1
+                state["fresh"] = False
+                yield frame
+
+        try:
+            for packet in self._container.demux(self._stream):
+                if packet.size == 0:  # the demuxer's end-of-stream packet
+                    continue
+                window.append(packet)
+                if len(window) > LOOKAHEAD:
+                    yield from decode(window.popleft())
+            while window:
+                yield from decode(window.popleft())
+            yield from decode(None)  # drain the frames the decoder holds back
+        finally:
+            cc.skip_frame = "DEFAULT"
+
+    def _needed(
+        self,
+        packet: av.Packet,
+        window: deque[av.Packet],
+        sent: deque[int],
+        targets: list[float],
+        cursor: list[int],
+    ) -> bool:
+        """Whether ``packet``'s frame may be the one on screen at a remaining target:
+        its time is at or before the target and the next frame's (in presentation
+        order, among the packets just decoded and read ahead) after it."""
+        if packet.pts is None or cursor[0] >= len(targets):
+            return True
+        later = [q.pts for q in window if q.pts is not None and q.pts > packet.pts]
+        later += [p for p in sent if p > packet.pts]
+        t = self._time(packet.pts)
+        following = self._time(min(later)) if later else float("inf")
+        k = bisect.bisect_left(targets, t - TIME_EPS, lo=cursor[0])
+        return k < len(targets) and targets[k] + TIME_EPS < following
+
+
+def _geometry(info: VideoInfo, rotation: int, size: int | None) -> tuple[tuple[int, int], int]:
+    """(scaled size before rotation, rotation in quarter turns counter-clockwise): the
+    display size is the stored size with its pixel aspect applied, turned by the
+    rotation; its short side is then scaled to ``size``."""
+    quarter = round(rotation / 90) % 4
+    width: int | Fraction = info.width
+    if info.sar is not None:  # the exact display width: rounded once, at the end
+        width = info.width * info.sar
+    turned = quarter % 2 == 1
+    display = (info.height, width) if turned else (width, info.height)
+    if size is None:
+        out = (max(1, round(display[0])), max(1, round(display[1])))
+    else:
+        out = sampling.scaled_size(*display, size)  # type: ignore[arg-type]
+    return ((out[1], out[0]) if turned else out), quarter
+
+
+def _turned(size: tuple[int, int], quarter: int) -> tuple[int, int]:
+    return (size[1], size[0]) if quarter % 2 else size
+
+
+def encode_jpeg(
+    frame: av.VideoFrame, size: tuple[int, int], quality: int, *, rotation: int = 0
+) -> bytes:
+    """Scale and convert in one swscale pass, turn by ``rotation`` quarter turns
+    counter-clockwise, then JPEG-encode with libjpeg(-turbo)."""
+    width, height = size
+    rgb = frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA")
+    pixels = rgb.to_ndarray()
+    if rotation:
+        pixels = np.ascontiguousarray(np.rot90(pixels, k=rotation))
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format="JPEG", quality=quality)
+    return out.getvalue()
