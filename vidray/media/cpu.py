@@ -75,7 +75,9 @@ class CpuVideo:
         # One thread: decode actors already run one per core, and ``skip_frame`` set
         # before a packet must apply to that packet (frame threading would delay it).
         self._stream.codec_context.thread_count = threads
-        self._skipping = threads == 1
+        # Only streams that reorder frames (B-frames) have frames nothing references.
+        self._reorders = bool(self._stream.codec_context.has_b_frames)
+        self._skipping = threads == 1 and self._reorders
         self._tb = self._stream.time_base
         self._start = self._stream.start_time or 0
         self._keyframes = self._keyframe_times()
@@ -212,7 +214,7 @@ class CpuVideo:
             first = True
             frames = self._decode(targets, cursor, fresh=seeked or pos is None)
             try:
-                for frame in frames:
+                for frame, following in frames:
                     t = self._time(frame.pts)
                     if seeked and first:
                         if t > targets[i] + TIME_EPS:
@@ -238,6 +240,13 @@ class CpuVideo:
                     if cursor[0] == n:
                         return
                     prev, pos = (t, frame), t
+                    # The next frame's time is known from the packets read ahead: the
+                    # targets before it are served now, without decoding it.
+                    while following is not None and targets[cursor[0]] + TIME_EPS < following:
+                        yield (cursor[0], t, frame)
+                        cursor[0] += 1
+                        if cursor[0] == n:
+                            return
                     nxt = targets[cursor[0]]
                     if allow_seek and sought != cursor[0] and self._should_seek(t, nxt):
                         needs_seek = True
@@ -254,20 +263,23 @@ class CpuVideo:
 
     def _decode(
         self, targets: list[float], cursor: list[int], *, fresh: bool
-    ) -> Iterator[av.VideoFrame]:
+    ) -> Iterator[tuple[av.VideoFrame, float | None]]:
         """Decoded frames with a time, in presentation order, from the current read
-        position. Packets whose frame no remaining target shows are decoded with
-        ``skip_frame=NONREF`` (dropped unless another frame references them)."""
+        position, each with the time of the frame after it when the packets read
+        ahead tell it (None otherwise). Packets whose frame no remaining target shows
+        are decoded with ``skip_frame=NONREF`` (dropped unless another frame
+        references them)."""
         cc = self._stream.codec_context
         window: deque[av.Packet] = deque()
         sent: deque[int] = deque(maxlen=LOOKAHEAD)  # pts of the packets decoded last
         # The first frame after a start or a seek stands for targets before it: keep it.
         state = {"fresh": fresh}
 
-        def decode(packet: av.Packet | None) -> Iterator[av.VideoFrame]:
-            if packet is not None and self._skipping:
-                needed = state["fresh"] or self._needed(packet, window, sent, targets, cursor)
-                cc.skip_frame = "DEFAULT" if needed else "NONREF"
+        def decode(packet: av.Packet | None) -> Iterator[tuple[av.VideoFrame, float | None]]:
+            if packet is not None:
+                if self._skipping:
+                    needed = state["fresh"] or self._needed(packet, window, sent, targets, cursor)
+                    cc.skip_frame = "DEFAULT" if needed else "NONREF"
                 if packet.pts is not None:
                     sent.append(packet.pts)
             for frame in cc.decode(packet):
@@ -275,7 +287,7 @@ class CpuVideo:
                     continue
                 self.decoded += 1
                 state["fresh"] = False
-                yield frame
+                yield frame, self._following(frame.pts, window, sent)
 
         try:
             for packet in self._container.demux(self._stream):
@@ -290,6 +302,16 @@ class CpuVideo:
         finally:
             cc.skip_frame = "DEFAULT"
 
+    def _following(self, pts: int, window: deque[av.Packet], sent: deque[int]) -> float | None:
+        """The time of the frame after ``pts`` in presentation order, when one of the
+        packets just decoded or read ahead holds it."""
+        if not self._reorders:  # decode order is presentation order: the next packet
+            nxt = window[0].pts if window else None
+            return self._time(nxt) if nxt is not None and nxt > pts else None
+        later = [q.pts for q in window if q.pts is not None and q.pts > pts]
+        later += [p for p in sent if p > pts]
+        return self._time(min(later)) if later else None
+
     def _needed(
         self,
         packet: av.Packet,
@@ -303,10 +325,10 @@ class CpuVideo:
         order, among the packets just decoded and read ahead) after it."""
         if packet.pts is None or cursor[0] >= len(targets):
             return True
-        later = [q.pts for q in window if q.pts is not None and q.pts > packet.pts]
-        later += [p for p in sent if p > packet.pts]
         t = self._time(packet.pts)
-        following = self._time(min(later)) if later else float("inf")
+        following = self._following(packet.pts, window, sent)
+        if following is None:
+            following = float("inf")
         k = bisect.bisect_left(targets, t - TIME_EPS, lo=cursor[0])
         return k < len(targets) and targets[k] + TIME_EPS < following
 
