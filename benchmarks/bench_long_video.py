@@ -359,6 +359,7 @@ class CountingProxy:
         self.upstream_port = upstream_port
         self.sent: Counter[tuple[str, str]] = Counter()  # (method, path) -> body bytes
         self.requests: Counter[tuple[str, str]] = Counter()
+        self.gets: list[tuple[str, str, int]] = []  # (path, Range header, body bytes)
         self._lock = threading.Lock()
         proxy = self
 
@@ -401,6 +402,8 @@ class CountingProxy:
                     with proxy._lock:
                         proxy.sent[key] += sent
                         proxy.requests[key] += 1
+                        if self.command == "GET":
+                            proxy.gets.append((key[1], self.headers.get("Range", ""), sent))
 
             do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _handle
 
@@ -414,6 +417,7 @@ class CountingProxy:
         with self._lock:
             self.sent.clear()
             self.requests.clear()
+            self.gets.clear()
 
     def stop(self) -> None:
         self.server.shutdown()
@@ -624,9 +628,15 @@ def s3_cases(
             cmd += ["--videos", f"s3://{bucket}/videos"]
             r = raw[f"s3-{name}"] = convert(cmd, root / f"out-s3-{name}", env)
             r["s3_bytes"], r["s3_gets"] = proxy.sent[key], proxy.requests[key]
+            r["s3_ranges"] = [(rng, n) for path, rng, n in proxy.gets if path == key[1]]
             case = case_figures(label, r, size, r["s3_bytes"], limit)
+            case["s3_ranges"] = r["s3_ranges"]
+            largest = max((n for _, n in r["s3_ranges"]), default=0) / MIB
             rchar = r["decoder_rchar"] / size
-            case["notes"] = f"{r['s3_gets']} GETs of the video; decoder rchar {rchar:.2f}x"
+            case["notes"] = (
+                f"{r['s3_gets']} GETs of the video, up to {largest:.1f} MiB each; "
+                f"decoder rchar {rchar:.2f}x"
+            )
             cases.append(case)
     return cases, raw
 
@@ -724,6 +734,8 @@ def main() -> int:
             f"{r['peak_children_mib']:.0f} MiB (each its own peak); {r['decoders']} decoder "
             f"process(es), {r['polls']} polls; {r['summary']}"
         )
+        if r.get("s3_ranges"):
+            print(f"{'':9s} GETs of the video, MiB offset+length: {describe_gets(r['s3_ranges'])}")
     failed = [c["case"] for c in cases if verdict_failed(c)]
     print(
         f"\nlimits: peak RSS <= {RSS_LIMIT_MIB} MiB; read <= {SPANS_READ_LIMIT}x the file for "
@@ -739,6 +751,16 @@ def main() -> int:
     if tmp:
         tmp.cleanup()
     return 1 if args.strict and failed else 0
+
+
+def describe_gets(gets: list[tuple[str, int]]) -> str:
+    """``bytes=A-B`` Range headers with the bytes sent, as ``offset+length`` in MiB."""
+    parts = []
+    for rng, sent in gets:
+        m = re.match(r"bytes=(\d+)-", rng)
+        offset = f"{int(m[1]) / MIB:.1f}" if m else "whole"
+        parts.append(f"{offset}+{sent / MIB:.1f}")
+    return " ".join(parts)
 
 
 def verdict_failed(c: dict[str, Any]) -> bool:
