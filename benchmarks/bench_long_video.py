@@ -207,9 +207,16 @@ def _descendants(table: dict[int, tuple[int, bytes]], root: int) -> list[int]:
     return found
 
 
-def _rss(pid: int) -> int:
-    with open(f"/proc/{pid}/statm", "rb") as f:
-        return int(f.read().split()[1]) * PAGE
+def _rss(pid: int) -> Counter[str]:
+    """Resident bytes of ``pid`` by kind: anon (heap, private), file (mapped files:
+    libraries), shmem (shared memory: Ray's object store pages this process touched)."""
+    parts: Counter[str] = Counter()
+    with open(f"/proc/{pid}/status", "rb") as f:
+        for line in f:
+            if line.startswith((b"RssAnon:", b"RssFile:", b"RssShmem:")):
+                name, kb = line.split()[:2]
+                parts[name[3:-1].decode().lower()] = int(kb) * 1024
+    return parts
 
 
 def _io_cpu(pid: int) -> tuple[int, float]:
@@ -233,6 +240,7 @@ class Monitor(threading.Thread):
         self.peak_total = 0  # actors + their children, at one instant
         self.peak_actor = 0
         self.peak_decoder = 0
+        self.at_peak: dict[str, dict[str, int]] = {}  # RSS by kind at the peak
         self.decoders: dict[int, dict[str, Any]] = {}  # pid -> last rchar / cpu seen
         self.actors: set[int] = set()
         self.polls = 0
@@ -246,34 +254,40 @@ class Monitor(threading.Thread):
     def poll(self) -> None:
         table = _proc_table()
         self.polls += 1
-        actor_rss = decoder_rss = 0
+        actor: Counter[str] = Counter()
+        children: Counter[str] = Counter()
         for pid in _descendants(table, self.root):
             if b"ConvertStage" not in table[pid][1]:
                 continue
             self.actors.add(pid)
             with contextlib.suppress(OSError):
-                actor_rss += _rss(pid)
+                actor.update(_rss(pid))
             for child in _descendants(table, pid):
                 try:
-                    rss = _rss(child)
+                    children.update(_rss(child))
                 except OSError:
                     continue
-                decoder_rss += rss
                 if b"vidray.media.isolate" in table[child][1]:
                     with contextlib.suppress(OSError, KeyError, ValueError):
                         rchar, cpu = _io_cpu(child)
                         seen = self.decoders.setdefault(child, {"first": time.monotonic()})
                         seen.update(rchar=rchar, cpu=cpu, last=time.monotonic())
-        total = actor_rss + decoder_rss
-        self.peak_total = max(self.peak_total, total)
-        self.peak_actor = max(self.peak_actor, actor_rss)
-        self.peak_decoder = max(self.peak_decoder, decoder_rss)
+        total = actor.total() + children.total()
+        if total > self.peak_total:
+            self.peak_total = total
+            self.at_peak = {"actor": dict(actor), "children": dict(children)}
+        self.peak_actor = max(self.peak_actor, actor.total())
+        self.peak_decoder = max(self.peak_decoder, children.total())
 
     def figures(self) -> dict[str, Any]:
         return {
             "peak_rss_mib": self.peak_total / MIB,
             "peak_actor_mib": self.peak_actor / MIB,
             "peak_children_mib": self.peak_decoder / MIB,
+            "at_peak_mib": {
+                who: {kind: round(n / MIB) for kind, n in parts.items()}
+                for who, parts in self.at_peak.items()
+            },
             "decoder_rchar": sum(d.get("rchar", 0) for d in self.decoders.values()),
             "decoder_cpu_s": sum(d.get("cpu", 0.0) for d in self.decoders.values()),
             "decoders": len(self.decoders),
@@ -577,6 +591,7 @@ def case_figures(
         "peak_rss_mib": r["peak_rss_mib"],
         "peak_actor_mib": r["peak_actor_mib"],
         "peak_children_mib": r["peak_children_mib"],
+        "at_peak_mib": r["at_peak_mib"],
         "rss_limit": RSS_LIMIT_MIB,
         "read_bytes": read_bytes,
         "read_ratio": read_bytes / size,
@@ -734,6 +749,11 @@ def main() -> int:
             f"{r['peak_children_mib']:.0f} MiB (each its own peak); {r['decoders']} decoder "
             f"process(es), {r['polls']} polls; {r['summary']}"
         )
+        kinds = "; ".join(
+            f"{who} " + ", ".join(f"{kind} {mib}" for kind, mib in sorted(parts.items()))
+            for who, parts in r["at_peak_mib"].items()
+        )
+        print(f"{'':9s} at the peak, MiB: {kinds}")
         if r.get("s3_ranges"):
             print(f"{'':9s} GETs of the video, MiB offset+length: {describe_gets(r['s3_ranges'])}")
     failed = [c["case"] for c in cases if verdict_failed(c)]
