@@ -174,6 +174,23 @@ def add_convert_arguments(p: argparse.ArgumentParser) -> None:
         help="Ray cluster to use (default: RAY_ADDRESS, else a local Ray instance)",
     )
     run.add_argument(
+        "--decoder",
+        choices=("auto", "cpu", "nvdec"),
+        default="auto",
+        help="auto: NVDEC on a decode actor that has a GPU, for videos it can take and "
+        "where it pays off (720p and up, enough frames), else the CPU; cpu; nvdec: actors "
+        "reserve GPUs, refused when the cluster has none. Any video the GPU cannot take or "
+        "fails on is decoded on the CPU (default: auto)",
+    )
+    run.add_argument(
+        "--gpus-per-worker",
+        type=positive_float,
+        default=None,
+        help="GPUs each decode actor reserves, fractional to share one (default with "
+        "--decoder nvdec: the cluster's GPUs shared by the actors, at most 1 each; with "
+        "auto: none, so actors only get a GPU when this is given)",
+    )
+    run.add_argument(
         "--sample-timeout",
         type=positive_float,
         default=300.0,
@@ -224,6 +241,8 @@ def options_from_args(args: argparse.Namespace):
         jpeg_quality=args.jpeg_quality,
         num_workers=args.num_workers,
         cpus_per_worker=args.cpus_per_worker,
+        decoder=args.decoder,
+        gpus_per_worker=args.gpus_per_worker,
         prompts=args.prompts,
         seed=args.seed,
         limit=args.limit,
@@ -299,7 +318,9 @@ def ray_session(address: str | None, verbose: bool) -> Iterator[Console]:
         cluster.connect(address, quiet=not verbose, own_processes=True)
         yield console
     except Exception as e:
-        failed = not isinstance(e, Unreachable)
+        from vidray.plan import ConvertError
+
+        failed = not isinstance(e, Unreachable | ConvertError)
         raise
     finally:
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # cleanup runs to the end
@@ -326,8 +347,11 @@ def run_convert(opts, verbose: bool = False) -> int:
     if job.complete is not None:  # reported without starting Ray
         print(run(job).describe())
         return 0
-    with ray_session(opts.ray_address, verbose) as console:
-        summary = run(job, make_progress(opts.progress, console.err))
+    try:
+        with ray_session(opts.ray_address, verbose) as console:
+            summary = run(job, make_progress(opts.progress, console.err))
+    except ConvertError as e:  # found once the cluster is known (no GPU for nvdec)
+        return _error(e)
     print(summary.describe())
     return 0
 

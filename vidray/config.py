@@ -13,6 +13,7 @@ DEFAULT_MC_TEMPLATE = (
     "{question}\nPlease choose the right answer from the following options:\n{options}"
 )
 QA_MODES = ("split", "multiturn")
+DECODERS = ("auto", "cpu", "nvdec")
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,11 @@ class ConvertOptions:
     num_workers: int | None = None
     #: CPUs each decode actor reserves; None: a share of the CPUs present at start.
     cpus_per_worker: float | None = None
+    #: ``auto``: NVDEC where the actor has a GPU and the video suits it; ``cpu``;
+    #: ``nvdec``: actors reserve GPUs (``vidray.media.routing``).
+    decoder: str = "auto"
+    #: GPUs each decode actor reserves (fractional: several actors share one GPU).
+    gpus_per_worker: float | None = None
     prompts: str | None = None
     seed: int = 0
     #: Convert only the first N samples (in shard order): a trial run.
@@ -67,6 +73,10 @@ class ConvertOptions:
             raise ValueError(f"num_workers must be >= 1, got {self.num_workers}")
         if self.cpus_per_worker is not None and not self.cpus_per_worker > 0:
             raise ValueError(f"cpus_per_worker must be > 0, got {self.cpus_per_worker}")
+        if self.decoder not in DECODERS:
+            raise ValueError(f"decoder must be one of {DECODERS}, got {self.decoder!r}")
+        if self.gpus_per_worker is not None and not self.gpus_per_worker > 0:
+            raise ValueError(f"gpus_per_worker must be > 0, got {self.gpus_per_worker}")
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"limit must be >= 1, got {self.limit}")
         if not self.sample_timeout_s > 0:
@@ -99,6 +109,9 @@ class ConvertOptions:
             "progress",
             "num_workers",
             "cpus_per_worker",
+            # the same frames and times on either decoder (pixels within JPEG noise)
+            "decoder",
+            "gpus_per_worker",
             "overwrite",
             "retry_failed",
             "sample_timeout_s",

@@ -61,6 +61,10 @@ class Summary:
     skipped_files: list[str] = field(default_factory=list)
     #: OUTPUT was already complete for this command: nothing ran, counts are its marker's.
     already_complete: bool = False
+    #: Samples by the decoder that made their frames, and why samples went to the CPU
+    #: when ``--decoder`` was not ``cpu``.
+    decoders: dict[str, int] = field(default_factory=dict)
+    cpu_reasons: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def of_manifest(cls, output: str, manifest: dict[str, Any]) -> Summary:
@@ -71,6 +75,8 @@ class Summary:
             rows=counts["rows"],
             frames=counts["frames"],
             errors=dict(counts["errors_by_reason"]),
+            decoders=dict(counts.get("decoders", {})),
+            cpu_reasons=dict(counts.get("cpu_reasons", {})),
             units=counts["units"],
             manifest=manifest,
             skipped_files=manifest.get("skipped_files", {}).get("files", []),
@@ -99,6 +105,10 @@ class Summary:
             f"{self.error_count} errors ({reasons})"
         )
         skipped = ""
+        if self.cpu_reasons or set(self.decoders) - {"cpu"}:
+            by = ", ".join(f"{k}={v}" for k, v in sorted(self.decoders.items()))
+            why = ", ".join(f"{k}={v}" for k, v in sorted(self.cpu_reasons.items()))
+            counts += f"; decoded by {by}" + (f" (on the CPU: {why})" if why else "")
         if self.skipped_files:
             names = ", ".join(self.skipped_files[:3])
             more = ", ..." if len(self.skipped_files) > 3 else ""
@@ -171,6 +181,7 @@ def run(job: Job, progress: Progress | None = None) -> Summary:
     # By default the pool fits the CPUs present now; on an autoscaling cluster pass
     # cpus_per_worker so that pending actors make the autoscaler add nodes.
     cpus_per_actor = opts.cpus_per_worker or min(1.0, DECODE_SHARE * total_cpus / workers)
+    gpus_per_actor = _gpus_per_actor(opts, float(ray.cluster_resources().get("GPU", 0)), workers)
 
     # The first write of the run: every check passed and Ray is up.
     sink.begin(out, opts.recorded(), job.committed, overwrite=opts.overwrite)
@@ -183,7 +194,7 @@ def run(job: Job, progress: Progress | None = None) -> Summary:
     stage = StageConfig.from_options(opts, out.uri, source, inp.uri)
     try:
         results = _run(opts, inp.uri, source, stage, plan, workers, cpus_per_actor,
-                       summary, started, progress)  # fmt: skip
+                       gpus_per_actor, summary, started, progress)  # fmt: skip
     finally:
         progress.close()
     summary.elapsed_s = time.monotonic() - started
@@ -200,6 +211,24 @@ def run(job: Job, progress: Progress | None = None) -> Summary:
     return summary
 
 
+def _gpus_per_actor(opts: ConvertOptions, cluster_gpus: float, workers: int) -> float:
+    """GPUs each decode actor reserves. ``--decoder nvdec`` on a cluster without GPUs
+    is refused (``--gpus-per-worker`` says GPU nodes will come: an autoscaling
+    cluster whose GPU group starts at 0)."""
+    if opts.decoder == "cpu":
+        return 0.0
+    if opts.gpus_per_worker is not None:
+        return opts.gpus_per_worker
+    if opts.decoder == "nvdec":
+        if cluster_gpus <= 0:
+            raise ConvertError(
+                "--decoder nvdec: the cluster has no GPU; use --decoder auto or cpu, or pass "
+                "--gpus-per-worker G where GPU nodes start on demand"
+            )
+        return min(1.0, cluster_gpus / workers)
+    return 0.0
+
+
 def _run(
     opts: ConvertOptions,
     input_uri: str,
@@ -208,6 +237,7 @@ def _run(
     plan: Plan,
     workers: int,
     cpus_per_actor: float,
+    gpus_per_actor: float,
     summary: Summary,
     started: float,
     progress: Progress,
@@ -244,6 +274,7 @@ def _run(
         batch_format="pyarrow",
         compute=ray.data.ActorPoolStrategy(size=workers),
         num_cpus=cpus_per_actor,
+        **({"num_gpus": gpus_per_actor} if gpus_per_actor else {}),
     )
     results: list[UnitResult] = []
     reasons: Counter[str] = Counter()
@@ -260,5 +291,9 @@ def _run(
             summary.first_unit_samples = r.samples
         reasons.update(r.errors)
         summary.errors = dict(reasons)
+        for key in ("decoders", "cpu_reasons"):
+            merged = Counter(getattr(summary, key))
+            merged.update(getattr(r, key))
+            setattr(summary, key, dict(merged))
         progress.update(summary, r.samples)
     return results

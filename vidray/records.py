@@ -86,18 +86,30 @@ class UnitResult:
     errors: dict[str, int]
     data_file: str | None
     error_file: str | None
+    #: Decoded samples by the decoder that made their frames (``cpu``, ``nvdec``).
+    decoders: dict[str, int] = field(default_factory=dict)
+    #: With ``--decoder auto|nvdec``: why samples went to the CPU (``no_gpu``,
+    #: ``cost_model``, ``nvdec_codec:vp8``, ``nvdec_failed:...``), by reason.
+    cpu_reasons: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {**self.__dict__, "errors": dict(sorted(self.errors.items()))}
+        d = {**self.__dict__, "errors": dict(sorted(self.errors.items()))}
+        for key in ("decoders", "cpu_reasons"):
+            d[key] = dict(sorted(d[key].items()))
+        return d
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> UnitResult:
         errors = d["errors"]
-        if isinstance(errors, str):  # records written before 0.3 held a JSON string
+        if isinstance(errors, str):  # records written before 0.2 held a JSON string
             import json
 
             errors = json.loads(errors)
-        return cls(**{**d, "errors": {str(k): int(v) for k, v in errors.items()}})
+        counts = {k: {str(a): int(b) for a, b in d.get(k, {}).items()} for k in _COUNTS}
+        return cls(**{**d, **counts, "errors": {str(k): int(v) for k, v in errors.items()}})
+
+
+_COUNTS = ("decoders", "cpu_reasons")
 
 
 # ------------------------------------------------------------------------ Arrow
@@ -151,6 +163,8 @@ RESULT_SCHEMA = pa.schema(
         pa.field("errors", pa.list_(_COUNT)),
         pa.field("data_file", pa.string()),
         pa.field("error_file", pa.string()),
+        pa.field("decoders", pa.list_(_COUNT)),
+        pa.field("cpu_reasons", pa.list_(_COUNT)),
     ]
 )
 
@@ -233,12 +247,13 @@ def results_to_arrow(results: Iterable[UnitResult]) -> pa.Table:
     rows = []
     for r in results:
         row = dict(r.__dict__)
-        row["errors"] = [{"reason": k, "count": v} for k, v in sorted(r.errors.items())]
+        for key in ("errors", *_COUNTS):
+            row[key] = [{"reason": k, "count": v} for k, v in sorted(getattr(r, key).items())]
         rows.append(row)
     return pa.Table.from_pylist(rows, schema=RESULT_SCHEMA)
 
 
 def result_from_row(row: dict[str, Any]) -> UnitResult:
     """A row of ``RESULT_SCHEMA`` (as ``iter_rows`` gives it) as a ``UnitResult``."""
-    errors = {e["reason"]: e["count"] for e in row["errors"]}
-    return UnitResult(**{**row, "errors": errors})
+    counts = {k: {e["reason"]: e["count"] for e in row[k]} for k in ("errors", *_COUNTS)}
+    return UnitResult(**{**row, **counts})

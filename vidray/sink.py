@@ -120,7 +120,12 @@ class UnitWriter:
             self._writer = pq.ParquetWriter(f, OUTPUT_SCHEMA, compression="zstd")
         self._writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
 
-    def commit(self, samples: int) -> UnitResult:
+    def commit(
+        self,
+        samples: int,
+        decoders: dict[str, int] | None = None,
+        cpu_reasons: dict[str, int] | None = None,
+    ) -> UnitResult:
         """Finish the files, write the commit record, publish; the unit's result."""
         self._flush()
         if self._writer is not None and self._file is not None:
@@ -141,6 +146,8 @@ class UnitWriter:
             errors=dict(Counter(e["reason"] for e in self._errors)),
             data_file=self.data_rel if self.rows else None,
             error_file=self.error_rel if self._errors else None,
+            decoders=dict(decoders or {}),
+            cpu_reasons=dict(cpu_reasons or {}),
         )
         _write_json(self.out, f"{UNITS_DIR}/{self.unit}.json", result.to_json())
         publish(self.out, result)
@@ -308,8 +315,12 @@ def commit(
                 storage.remove(out, rel)
     storage.remove_tree(out, STAGING_DIR)
     reasons: Counter[str] = Counter()
+    decoders: Counter[str] = Counter()
+    cpu_reasons: Counter[str] = Counter()
     for r in results:
         reasons.update(r.errors)
+        decoders.update(r.decoders)
+        cpu_reasons.update(r.cpu_reasons)
     manifest = {
         **info,
         "schema_version": SCHEMA_VERSION,
@@ -321,6 +332,8 @@ def commit(
             "errors": sum(reasons.values()),
             "errors_by_reason": dict(sorted(reasons.items())),
             "units": len(results),
+            "decoders": dict(sorted(decoders.items())),
+            "cpu_reasons": dict(sorted(cpu_reasons.items())),
         },
         "data_files": data_files,
         "error_files": error_files,

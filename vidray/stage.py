@@ -8,6 +8,7 @@ asked of it. Rows are written in the unit's sample order, as they are produced
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,8 @@ class StageConfig:
     #: Frame rate of frame-image folders (``media == "frames"``).
     frames_fps: float | None = None
     duration_range: tuple[float | None, float | None] = (None, None)
+    #: ``--decoder``: auto, cpu or nvdec (``vidray.media.routing``).
+    decoder: str = "cpu"
 
     @classmethod
     def from_options(
@@ -59,6 +62,7 @@ class StageConfig:
             videos,
             frames_fps,
             (opts.min_duration, opts.max_duration),
+            opts.decoder,
         )
 
 
@@ -79,6 +83,11 @@ class ConvertStage:
             attempts=cfg.decode_attempts,
             module=cfg.decoder_module,
         )
+        #: Whether this actor was given a GPU (Ray sets CUDA_VISIBLE_DEVICES for it,
+        #: which the decoder process inherits).
+        self.gpu = _has_gpu() if cfg.decoder != "cpu" else False
+        self._decoders: Counter[str] = Counter()
+        self._cpu_reasons: Counter[str] = Counter()
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         units = records.units_from_arrow(batch)
@@ -95,6 +104,8 @@ class ConvertStage:
             redo = set(unit.retry)
             todo = {i for i, s in enumerate(samples) if redo.intersection(s.row_ids)}
             kept = {r["id"]: r for r in sink.read_unit_rows(self.out, unit.name)}
+        self._decoders.clear()
+        self._cpu_reasons.clear()
         try:
             for i, converted in self._converted(samples, todo):
                 if converted is None:
@@ -106,7 +117,7 @@ class ConvertStage:
                     writer.add(row)
                 for error in errors:
                     writer.add_error(error)
-            return writer.commit(len(samples))
+            return writer.commit(len(samples), dict(self._decoders), dict(self._cpu_reasons))
         except BaseException:
             writer.abort()
             raise
@@ -151,6 +162,7 @@ class ConvertStage:
                 (s,) = group
                 info, times, jpegs, size = self._sample_frames(s)
                 span = decode.clip_span(info, s.clip, s.clip_unit)
+                self._decoders["cpu"] += 1  # frame images: decoded on the CPU
                 return [(self._rows(s, info, size, span, times, jpegs), [])]
             result = self.decoder.sample_clips(
                 self._video(first),
@@ -159,9 +171,15 @@ class ConvertStage:
                 size=self.cfg.size,
                 quality=self.cfg.jpeg_quality,
                 duration_range=self.cfg.duration_range,
+                decoder=self.cfg.decoder,
+                gpu=self.gpu,
             )
         except decode.DecodeFailure as e:
             return [([], self._errors(s, e.reason, e.message)) for s in group]
+        self._decoders[result.decoder] += len(group)
+        if result.decoder == "cpu" and (self.gpu or self.cfg.decoder == "nvdec"):
+            # a GPU was there to use (or asked for): say why the CPU did the work
+            self._cpu_reasons[result.route] += len(group)
         out: list[Converted] = []
         for s, clip in zip(group, result.clips, strict=True):
             if isinstance(clip, decode.ClipFailure):
@@ -247,3 +265,18 @@ class ConvertStage:
             size=self.cfg.size,
             quality=self.cfg.jpeg_quality,
         )
+
+
+def _has_gpu() -> bool:
+    """Whether Ray gave this process a GPU (outside Ray: whether one is visible)."""
+    try:
+        import ray
+
+        if ray.is_initialized():
+            return bool(ray.get_gpu_ids())
+    except Exception:
+        pass
+    import os
+
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    return bool(visible) and visible != "-1"

@@ -24,14 +24,14 @@ import io
 from collections import deque
 from collections.abc import Iterator, Sequence
 from fractions import Fraction
-from typing import IO
+from typing import IO, Any
 
 import av
 import av.error
 import numpy as np
 from PIL import Image
 
-from vidray.media import sampling
+from vidray.media import routing, sampling
 from vidray.media.decoder import DecodeFailure, Fetched, VideoInfo, check_fetch_args
 from vidray.media.sampling import TIME_EPS
 
@@ -60,12 +60,13 @@ class _SeekOvershoot(Exception):
 class CpuVideo:
     """One opened video stream. Use as a context manager."""
 
-    def __init__(self, source: bytes | IO[bytes], *, threads: int = 1) -> None:
+    def __init__(self, source: bytes | IO[bytes], *, threads: int = 1, hwaccel: Any = None) -> None:
         """``source``: the file's bytes, or a seekable binary file that FFmpeg reads by
-        ranges (what a ``FileRef`` opens: only the parts decoding needs are read)."""
+        ranges (what a ``FileRef`` opens: only the parts decoding needs are read).
+        ``hwaccel``: PyAV hardware decoding settings (the NVDEC decoder's)."""
         try:
             f = io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
-            self._container = av.open(f, mode="r")
+            self._container = av.open(f, mode="r", hwaccel=hwaccel)
         except (av.error.FFmpegError, ValueError, OSError) as e:
             raise DecodeFailure("decode_error", f"cannot open container: {e}") from e
         if not self._container.streams.video:
@@ -81,6 +82,8 @@ class CpuVideo:
         self._tb = self._stream.time_base
         self._start = self._stream.start_time or 0
         self._keyframes = self._keyframe_times()
+        #: Key frame times from the container's index (empty without one).
+        self.keyframes = self._keyframes
         #: Frames the decoder produced so far (delivered or not).
         self.decoded = 0
 
@@ -114,13 +117,18 @@ class CpuVideo:
             sar=Fraction(sar) if sar and sar != 1 else None,
         )
 
+    def facts(self) -> routing.StreamFacts:
+        """Codec, pixel format and size: what decides whether NVDEC can take it."""
+        cc = self._stream.codec_context
+        pix = cc.pix_fmt if isinstance(cc.pix_fmt, str) or cc.pix_fmt is None else None
+        return routing.StreamFacts(cc.name, pix, cc.width, cc.height)
+
     def _keyframe_times(self) -> list[float]:
         """Key frame times from the container's index, sorted; empty without one."""
         try:
             entries = self._stream.index_entries
-            times = {
-                float((e.timestamp - self._start) * self._tb) for e in entries if e.is_keyframe
-            }
+            tb = float(self._tb)  # seek decisions only: float arithmetic is plenty
+            times = {(e.timestamp - self._start) * tb for e in entries if e.is_keyframe}
         except (AttributeError, av.error.FFmpegError):
             return []
         return sorted(times)
@@ -140,11 +148,17 @@ class CpuVideo:
                 plan = _geometry(info, frame.rotation, size)
                 out.size = _turned(plan[0], plan[1])
                 out.rotation = plan[1]
-            out.jpegs[t] = encode_jpeg(frame, plan[0], quality, rotation=plan[1])
+            out.jpegs[t] = self.encode(frame, plan[0], quality, rotation=plan[1])
         if plan is None:
             out.size = _turned(*_geometry(info, 0, size))
         out.decoded = self.decoded
         return out
+
+    def encode(
+        self, frame: av.VideoFrame, size: tuple[int, int], quality: int, *, rotation: int
+    ) -> bytes:
+        """One delivered frame as a JPEG (the GPU decoder encodes on the GPU)."""
+        return encode_jpeg(frame, size, quality, rotation=rotation)
 
     def _time(self, pts: int) -> float:
         return float((pts - self._start) * self._tb)

@@ -10,6 +10,7 @@ displayed: the stream's rotation (display matrix) and pixel aspect ratio are app
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,7 +19,8 @@ from typing import IO
 from PIL import Image
 
 from vidray.io import storage
-from vidray.media import decoder, sampling
+from vidray.media import cpu, routing, sampling
+from vidray.media import decoder as decoder_seam
 from vidray.media.decoder import DecodeFailure, VideoInfo
 
 __all__ = ["DecodeFailure", "VideoInfo"]
@@ -116,6 +118,10 @@ class VideoFrames:
     clips: list[ClipFrames | ClipFailure]
     #: Frames the decoder produced for this pass (delivered or not).
     decoded: int = 0
+    #: The decoder that made the frames, and why it was chosen (``routing.choose``;
+    #: ``nvdec_failed:...`` when the GPU failed and the CPU decoded the video).
+    decoder: str = "cpu"
+    route: str = "asked"
 
 
 def sample_clips(
@@ -127,37 +133,31 @@ def sample_clips(
     quality: int,
     duration_range: tuple[float | None, float | None] = (None, None),
     decoder: str = "cpu",
+    gpu: bool = False,
 ) -> VideoFrames:
-    """Sample every clip of one video in one pass over it, with the decoder named
-    ``decoder``.
+    """Sample every clip of one video in one pass over it.
 
     The clips' targets are merged in time order and decoded once; each frame shown at
     a target is JPEG-encoded once and goes to every clip that wants it, so spans that
     overlap or repeat cost nothing more. ``data`` is the video's bytes, or a
     ``FileRef`` opened here, in the decoding process, and read by ranges: the whole
-    file never sits in memory. A failure of the video as a whole (unreadable, too
-    large, filtered) raises ``DecodeFailure``; a failure of one clip is its
-    ``ClipFailure``."""
-    if isinstance(data, storage.FileRef):
+    file never sits in memory. ``decoder`` is the mode (``routing.MODES``) and ``gpu``
+    whether this process has a GPU: the video is probed on the CPU, routed
+    (``routing.choose``), and decoded there; a GPU decode that fails is done again on
+    the CPU. A failure of the video as a whole (unreadable, too large, filtered)
+    raises ``DecodeFailure``; a failure of one clip is its ``ClipFailure``."""
+    if decoder not in routing.MODES:
+        raise ValueError(f"decoder must be one of {', '.join(routing.MODES)}, got {decoder!r}")
+
+    def source() -> contextlib.AbstractContextManager[bytes | IO[bytes]]:
+        if not isinstance(data, storage.FileRef):
+            return contextlib.nullcontext(data)
         try:
-            f = data.open()
+            return data.open()
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as e:
             raise DecodeFailure("missing_video", f"{data.display()} does not exist") from e
-        with f:
-            return _sample_clips(f, clips, policy, size, quality, duration_range, decoder)
-    return _sample_clips(data, clips, policy, size, quality, duration_range, decoder)
 
-
-def _sample_clips(
-    data: bytes | IO[bytes],
-    clips: Sequence[Clip],
-    policy: sampling.SamplingPolicy,
-    size: int | None,
-    quality: int,
-    duration_range: tuple[float | None, float | None],
-    decoder_name: str,
-) -> VideoFrames:
-    with decoder.get(decoder_name).open(data) as video:
+    with source() as f, cpu.CpuVideo(f) as video:
         info = video.probe()
         _check_caps(info)
         check_duration(info, duration_range)
@@ -171,20 +171,29 @@ def _sample_clips(
             sampling.targets_for(policy, *span) if isinstance(span, tuple) else [] for span in spans
         ]
         targets = sorted({t for ts in wanted for t in ts})
-        fetched = video.fetch(targets, size=size, quality=quality)
-        shown = dict(zip(targets, fetched.times, strict=True))  # target -> frame time
-        jpegs = fetched.jpegs
-        results: list[ClipFrames | ClipFailure] = []
-        for span, targets in zip(spans, wanted, strict=True):
-            if isinstance(span, ClipFailure):
-                results.append(span)
-                continue
-            times: list[float] = []
-            for target in targets:  # sorted: a clip's frames come in time order
-                if not times or times[-1] != shown[target]:
-                    times.append(shown[target])
-            results.append(ClipFrames(span, times, [jpegs[t] for t in times]))
-        return VideoFrames(info, fetched.size, results, fetched.decoded)
+        work = routing.frames_to_decode(video.keyframes, info.fps, targets)
+        name, route = routing.choose(decoder, gpu=gpu, facts=video.facts(), frames_to_decode=work)
+        fetched = None
+        if name != "cpu":
+            try:
+                with source() as g, decoder_seam.get(name).open(g) as gpu_video:
+                    fetched = gpu_video.fetch(targets, size=size, quality=quality)
+            except Exception as e:  # any GPU failure: the CPU decodes this video instead
+                name, route = "cpu", f"{name}_failed:{type(e).__name__}"
+        if fetched is None:
+            fetched = video.fetch(targets, size=size, quality=quality)
+    shown = dict(zip(targets, fetched.times, strict=True))  # target -> frame time
+    results: list[ClipFrames | ClipFailure] = []
+    for span, clip_targets in zip(spans, wanted, strict=True):
+        if isinstance(span, ClipFailure):
+            results.append(span)
+            continue
+        times: list[float] = []
+        for target in clip_targets:  # sorted: a clip's frames come in time order
+            if not times or times[-1] != shown[target]:
+                times.append(shown[target])
+        results.append(ClipFrames(span, times, [fetched.jpegs[t] for t in times]))
+    return VideoFrames(info, fetched.size, results, fetched.decoded, name, route)
 
 
 def sample_video(

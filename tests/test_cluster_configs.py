@@ -1,0 +1,48 @@
+"""The cluster configs: Ray's launcher schema accepts aws.yaml, both configs have a CPU
+and a GPU worker group that start at 0, and the gpu extra they install resolves from
+the lock file."""
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_aws_config_validates_against_rays_schema():
+    import jsonschema
+    import ray.autoscaler
+
+    schema = json.loads((Path(ray.autoscaler.__file__).parent / "ray-schema.json").read_text())
+    config = yaml.safe_load((REPO / "cluster/aws.yaml").read_text())
+    jsonschema.validate(config, schema)
+    types = config["available_node_types"]
+    assert types["gpu_worker"]["min_workers"] == 0 and types["gpu_worker"]["resources"]["GPU"]
+    assert types["cpu_worker"]["min_workers"] == 0
+    assert "requirements-gpu.txt" in " ".join(types["gpu_worker"]["worker_setup_commands"])
+
+
+def test_kuberay_job_has_an_autoscaled_gpu_group():
+    job = yaml.safe_load((REPO / "cluster/kuberay-rayjob.yaml").read_text())
+    spec = job["spec"]["rayClusterSpec"]
+    assert spec["enableInTreeAutoscaling"] is True
+    groups = {g["groupName"]: g for g in spec["workerGroupSpecs"]}
+    gpu = groups["gpu"]
+    assert gpu["minReplicas"] == 0 and gpu["replicas"] == 0
+    (container,) = gpu["template"]["spec"]["containers"]
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
+
+
+def test_the_gpu_extra_resolves_from_the_lock_file(tmp_path):
+    out = tmp_path / "requirements-gpu.txt"
+    uv = os.environ.get("UV") or shutil.which("uv")  # ``uv run`` names itself in UV
+    assert uv, "the tests run under uv (the README's test command)"
+    cmd = [uv, "export", "--frozen", "--no-dev", "--extra", "gpu", "--no-emit-project",
+           "-o", str(out)]  # fmt: skip
+    subprocess.run(cmd, cwd=REPO, check=True, capture_output=True)
+    pins = out.read_text()
+    assert "torch==" in pins and "torchvision==" in pins

@@ -1,0 +1,140 @@
+"""GPU decoding: the routing rules and cost model, the CPU fallback, the refusal of
+``--decoder nvdec`` without a GPU; the NVDEC path itself where a GPU is present."""
+
+import json
+
+import pytest
+
+from tests.datasets import convert_in_process
+from vidray import cli, synth
+from vidray.media import decode, routing
+from vidray.media.routing import StreamFacts
+from vidray.media.sampling import SamplingPolicy
+
+HD = StreamFacts("h264", "yuv420p", 1920, 1080)
+
+
+def gpu_present() -> bool:
+    try:
+        import torch
+
+        return bool(torch.cuda.is_available())
+    except Exception:
+        return False
+
+
+@pytest.mark.parametrize(
+    ("facts", "refusal"),
+    [
+        (HD, None),
+        (StreamFacts("hevc", "yuv420p10le", 3840, 2160), None),
+        (StreamFacts("h264", "yuv444p", 1920, 1080), "nvdec_format:yuv444p"),
+        (StreamFacts("h264", "yuv420p10le", 1920, 1080), "nvdec_format:yuv420p10le"),
+        (StreamFacts("h264", "yuv420p", 8192, 4320), "nvdec_size:8192x4320"),
+        (StreamFacts("h264", "yuv420p", 32, 32), "nvdec_size:32x32"),
+        (StreamFacts("prores", "yuv422p10le", 1920, 1080), "nvdec_codec:prores"),
+        (StreamFacts("wmv2", "yuv420p", 320, 240), "nvdec_codec:wmv2"),
+    ],
+)
+def test_what_nvdec_can_take(facts, refusal):
+    assert routing.nvdec_refusal(facts) == refusal
+
+
+def test_the_cost_model_keeps_small_and_sparse_work_on_the_cpu():
+    sd = StreamFacts("h264", "yuv420p", 960, 540)
+    assert not routing.gpu_pays_off(sd, 10_000)  # 540p: the CPU wins
+    assert not routing.gpu_pays_off(HD, 10)  # 10 sparse frames: the CPU wins
+    assert routing.gpu_pays_off(HD, 1_000)
+
+
+def test_routing_per_mode():
+    def choose(mode, gpu=True, facts=HD, frames=1_000):
+        return routing.choose(mode, gpu=gpu, facts=facts, frames_to_decode=frames)
+
+    assert choose("cpu") == ("cpu", "asked")
+    assert choose("auto") == ("nvdec", "cost_model")
+    assert choose("auto", frames=10) == ("cpu", "cost_model")
+    assert choose("auto", gpu=False) == ("cpu", "no_gpu")
+    assert choose("nvdec", frames=10) == ("nvdec", "asked")  # asked: no cost model
+    vp8 = StreamFacts("av1", "yuv444p", 1920, 1080)
+    assert choose("nvdec", facts=vp8) == ("cpu", "nvdec_format:yuv444p")  # never a loss
+    with pytest.raises(ValueError, match="decoder mode"):
+        choose("gpu")
+
+
+def test_frames_to_decode_counts_from_the_key_frame_before_each_target():
+    # key frames every 2 s at 25 fps; targets 0.5 s and 1.0 s after a key frame
+    assert routing.frames_to_decode([0.0, 2.0, 4.0], 25.0, [2.5, 5.0]) == 12 + 25 + 2
+    # two targets in one GOP: the stretch between them is counted once
+    assert routing.frames_to_decode([0.0], 25.0, [1.0, 2.0]) == 50 + 2
+    assert routing.frames_to_decode([], None, []) == 0
+
+
+def units(out) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((out / "_units").glob("*.json"))]
+
+
+def test_auto_without_a_gpu_is_the_cpu_path_and_says_why(tmp_path):
+    from tests.datasets import star
+
+    root = tmp_path / "star"
+    star.build(root)
+    cpu_rows, cpu_errors = convert_in_process("star", root, tmp_path / "cpu", decoder="cpu")
+    rows, errors = convert_in_process("star", root, tmp_path / "auto", decoder="auto")
+    assert rows == cpu_rows and errors == cpu_errors
+    decoded = sum(u["decoders"].get("cpu", 0) for u in units(tmp_path / "auto"))
+    assert decoded == 3  # 2 videos, 3 spans
+    # no GPU was there to use: nothing to explain
+    assert all(u["cpu_reasons"] == {} for u in units(tmp_path / "auto"))
+
+
+def test_a_failing_gpu_decoder_ends_as_cpu_rows_and_is_counted(tmp_path):
+    from tests.datasets import star
+
+    root = tmp_path / "star"
+    star.build(root)
+    cpu_rows, _ = convert_in_process("star", root, tmp_path / "cpu", decoder="cpu")
+    rows, _ = convert_in_process(
+        "star", root, tmp_path / "gpu", decoder="nvdec", decoder_module="tests.gpu_fail_child"
+    )
+    assert rows == cpu_rows and rows  # nothing lost: every row made by the CPU
+    committed = units(tmp_path / "gpu")
+    assert sum(u["decoders"].get("cpu", 0) for u in committed) == 3
+    assert sum(u["decoders"].get("nvdec", 0) for u in committed) == 0
+    reasons = {k: v for u in committed for k, v in u["cpu_reasons"].items()}
+    assert reasons == {"nvdec_failed:RuntimeError": 3}
+
+
+def test_nvdec_on_a_cluster_without_gpus_is_refused_before_anything_is_written(
+    ray_head, webvid_dir, tmp_path, capsys
+):
+    out = tmp_path / "out"
+    args = ["convert", "webvid", str(webvid_dir), str(out), "--decoder", "nvdec"]
+    assert cli.main([*args, "--ray-address", ray_head["address"], "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "vidray: error: --decoder nvdec: the cluster has no GPU; use --decoder auto or cpu, "
+        "or pass --gpus-per-worker G where GPU nodes start on demand"
+    ]
+    assert not out.exists()
+
+
+@pytest.mark.skipif(not gpu_present(), reason="no NVIDIA GPU (torch.cuda) on this machine")
+@pytest.mark.parametrize("size", [None, 224])
+def test_nvdec_gives_the_cpu_frames_within_jpeg_noise(size):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    spec = synth.VideoSpec(num_frames=120, fps=25, width=1280, height=720, gop=50)
+    data = synth.encode_mp4(spec)
+    kw = dict(clips=[decode.Clip(1.0, 4.0)], policy=SamplingPolicy(num_frames=8), size=size)
+    cpu = decode.sample_clips(data, quality=95, decoder="cpu", **kw)
+    gpu = decode.sample_clips(data, quality=95, decoder="nvdec", gpu=True, **kw)
+    assert gpu.decoder == "nvdec", gpu.route
+    assert gpu.clips[0].times == cpu.clips[0].times and gpu.size == cpu.size
+    for a, b in zip(gpu.clips[0].jpegs, cpu.clips[0].jpegs, strict=True):
+        pa = np.asarray(Image.open(io.BytesIO(a)).convert("RGB"), dtype=float)
+        pb = np.asarray(Image.open(io.BytesIO(b)).convert("RGB"), dtype=float)
+        assert abs(pa - pb).mean() <= 2.0
