@@ -23,6 +23,22 @@ BUILTIN_PROMPTS: tuple[str, ...] = (
     "Describe the visual content of the clip concisely.",
 )
 
+#: The same, for image sets (COCO, Flickr): the instruction of a caption row.
+BUILTIN_IMAGE_PROMPTS: tuple[str, ...] = (
+    "Describe this image in detail.",
+    "What is shown in this image?",
+    "Give a short caption for the image.",
+    "Summarize the content of the image in one sentence.",
+    "Write a caption that describes the scene in the image.",
+    "Explain what can be seen in this picture.",
+    "Provide a brief description of the image.",
+    "What is shown in the photo? Answer with a caption.",
+    "Describe the main subject of this photo.",
+    "Caption this image.",
+    "Tell me what this picture shows.",
+    "Describe the visual content of the image concisely.",
+)
+
 
 class PromptError(ValueError):
     pass
