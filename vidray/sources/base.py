@@ -347,6 +347,13 @@ class Item:
         return cls(key, video, ((question, answer),), question, **kw)
 
 
+def classification(key: str, image: str, label: int, classname: str) -> Item:
+    """A classification row on an image: ``CLASS_QUESTION`` answered like a CLIP
+    caption (``a photo of a {classname}.``), with the label and name kept."""
+    answer = CLASS_PROMPT.format(classname)
+    return Item.single(key, image, CLASS_QUESTION, answer, label=label, classname=classname)
+
+
 ANNOTATION_SUFFIXES = (".json", ".jsonl", ".csv", ".parquet")
 #: Matched in any case (``.MP4``). Besides the common containers, the raw uploads some
 #: datasets keep (DiDeMo's Flickr files: ``.3gp``, ``.wmv``, ...), all read by FFmpeg.
