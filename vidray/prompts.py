@@ -39,6 +39,18 @@ BUILTIN_IMAGE_PROMPTS: tuple[str, ...] = (
     "Describe the visual content of the image concisely.",
 )
 
+#: The same in Chinese, for Chinese captions (Flickr30k-CN).
+BUILTIN_IMAGE_PROMPTS_ZH: tuple[str, ...] = (
+    "请描述这张图片。",
+    "这张图片里有什么？",  # noqa: RUF001 - Chinese punctuation
+    "用一句话概括这张图片的内容。",
+    "为这张图片写一句简短的描述。",
+    "请说明图片中展示的场景。",
+    "图中正在发生什么？",  # noqa: RUF001 - Chinese punctuation
+    "请给这张图片配一句说明文字。",
+    "简要描述图片中的主要内容。",
+)
+
 
 class PromptError(ValueError):
     pass
