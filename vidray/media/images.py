@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from PIL import Image
 
 from vidray.media import sampling
-from vidray.media.decode import MAX_PIXELS, DecodeFailure
+from vidray.media.decode import MAX_PIXELS
+from vidray.media.decoder import DecodeFailure
 
 #: An image file above this many bytes is refused unread (``too_large``): the largest
 #: photos of the image sets are a few MiB; an 8K frame as PNG is under 100 MiB.
