@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import upload_dir
 from tests.datasets import Expected, builders
-from vidray import sink
+from vidray import sink, sources
 from vidray.config import ConvertOptions
 from vidray.io import storage
 from vidray.media.sampling import SamplingPolicy
@@ -34,8 +34,6 @@ def built(tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_every_registered_source_has_a_fixture():
-    from vidray import sources
-
     assert set(BUILDERS) == set(sources.REGISTRY) - {"webvid", "finevideo"}
 
 
@@ -83,9 +81,18 @@ def test_source_converts_its_fixture(name, where, built, ray_head, s3_bucket, tm
         "count": len(expected.skipped),
         "files": expected.skipped,
     }
+    images = getattr(sources.REGISTRY[name], "media", "video") == "image"
     for r in rows:
         assert r["source"] == name
-        assert r["frames"] and len(r["frames"]) == len(r["frame_timestamps"])
+        assert r["frames"] and all(f.startswith(b"\xff\xd8") for f in r["frames"])
+        if images:  # image rows: no time axis
+            assert r["frame_timestamps"] == []
+            assert (r["clip_start"], r["clip_end"], r["video_duration"], r["video_fps"]) == (
+                (None,) * 4
+            )
+        else:
+            assert len(r["frames"]) == len(r["frame_timestamps"])
+            assert r["label"] is None and r["classname"] is None
         turns = r["conversations"]
         assert [t["from"] for t in turns] == ["human", "gpt"] * (len(turns) // 2)
         assert turns[0]["value"].startswith("<image>\n")

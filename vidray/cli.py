@@ -67,8 +67,8 @@ def add_convert_arguments(p: argparse.ArgumentParser) -> None:
         "--videos",
         default=None,
         metavar="URI",
-        help="where the videos are when they are not under INPUT (default: the folder "
-        "the dataset's layout uses; see `vidray sources`)",
+        help="where the videos (or an image set's images) are when they are not under INPUT "
+        "(default: the folder the dataset's layout uses; see `vidray sources`)",
     )
     data.add_argument(
         "--split",
@@ -128,12 +128,12 @@ def add_convert_arguments(p: argparse.ArgumentParser) -> None:
         "--size",
         type=positive_int,
         default=336,
-        help="short side of the frames in pixels, aspect kept (default: 336)",
+        help="short side of the frames (and images) in pixels, aspect kept (default: 336)",
     )
     frames.add_argument(
         "--native-size",
         action="store_true",
-        help="keep the video's own frame size",
+        help="keep the video's own frame size (an image's own size)",
     )
     frames.add_argument(
         "--jpeg-quality", type=jpeg_quality, default=90, help="JPEG quality 1-100 (default: 90)"

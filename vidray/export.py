@@ -14,10 +14,17 @@ image files on a local disk. Every export therefore does the same three things:
    LLaMA-Factory, merge ``dataset_info.json``). A failed validation leaves no new record
    file behind.
 
-Formats: ``llamafactory`` (sharegpt ``messages`` + ``videos`` as lists of frame paths,
-the ``dataset_info.json`` form of seed 001), ``llava`` (the recipe's ``{id, conversations,
-video, query}`` with ``video`` a frame folder) and ``frames`` (folders plus a JSON Lines
-index). ``docs/output-schema.md`` ("Exports") documents each file.
+Formats: ``llamafactory`` (sharegpt ``messages`` + ``videos`` as lists of frame paths, or
+``images`` for image rows, the ``dataset_info.json`` form of seed 001 and LLaMA-Factory's
+``mllm_demo``), ``llava`` (the recipe's ``{id, conversations, video, query}`` with ``video``
+a frame folder, or ``image`` for image rows), ``frames`` (folders plus a JSON Lines index)
+and ``clip`` (image-text pairs ``{image, text, label?, classname?, split}`` with the
+``file_name``-only ``dataset_info.json`` entry seed 001 gives CLIP). ``docs/output-schema.md``
+("Exports") documents each file.
+
+Image rows (image datasets: ``frame_timestamps`` empty) are written like a clip's frames,
+``DEST/frames/<folder>/image_00001.jpg`` (several in the dataset's order), one folder per
+image reference, shared by every row (caption) of that image.
 
 Splits are assigned by hashing the *group* (video and clip, or video alone with
 ``--split-by video``) with the seed, never the row id and never a shuffle: every row of a
@@ -42,8 +49,10 @@ from typing import Any, Literal
 
 from vidray.argtypes import whole_number
 
-Format = Literal["llamafactory", "llava", "frames"]
-FORMATS: tuple[str, ...] = ("llamafactory", "llava", "frames")
+Format = Literal["llamafactory", "llava", "frames", "clip"]
+FORMATS: tuple[str, ...] = ("llamafactory", "llava", "frames", "clip")
+#: The formats that register their files in ``DEST/dataset_info.json``.
+DATASET_INFO_FORMATS = ("llamafactory", "clip")
 
 #: Where frame folders go, relative to DEST; shared by every format, so several exports
 #: of one OUTPUT into the same DEST write each clip's frames under one name.
@@ -64,6 +73,8 @@ _JPEG_MAGIC = b"\xff\xd8"
 _SUM_TOLERANCE = 1e-6
 _COLUMNS = ["id", "source", "video", "clip_start", "clip_end", "conversations", "query",
             "frames", "frame_timestamps", "width", "height"]  # fmt: skip
+#: Columns of schema version 2; a version 1 file lacks them (read as null).
+_OPTIONAL = ["label", "classname"]
 
 
 class ExportError(Exception):
@@ -112,8 +123,8 @@ class ExportOptions:
     split: tuple[tuple[str, float], ...] | None = None  # None: one file, no split
     split_by: Literal["clip", "video"] = "clip"
     seed: int = 0
-    overwrite: bool = False  # llamafactory: replace a different dataset_info entry
-    absolute_paths: bool = False  # llamafactory: absolute frame paths in records
+    overwrite: bool = False  # llamafactory, clip: replace a different dataset_info entry
+    absolute_paths: bool = False  # llamafactory, clip: absolute frame paths in records
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
@@ -197,12 +208,13 @@ def split_file(name: str, split: str, suffix: str) -> str:
     return f"{name}_{split}{suffix}" if split else f"{name}{suffix}"
 
 
-def dataset_info_entry(file_name: str) -> dict[str, Any]:
-    """A ``dataset_info.json`` entry exactly in the form of seed 001."""
+def dataset_info_entry(file_name: str, media: str = "videos") -> dict[str, Any]:
+    """A ``dataset_info.json`` entry exactly in the form of seed 001 (``media``
+    ``videos``), or of LLaMA-Factory's ``mllm_demo`` (``images``)."""
     return {
         "file_name": file_name,
         "formatting": "sharegpt",
-        "columns": {"messages": "messages", "videos": "videos"},
+        "columns": {"messages": "messages", media: media},
         "tags": {
             "role_tag": "role",
             "content_tag": "content",
@@ -263,15 +275,41 @@ def _iter_rows(out: Any, files: list[str]) -> Iterator[dict[str, Any]]:
                         f"{out.display(rel)}: not a vidray data file (column {col!r} missing "
                         f"or not {want})"
                     )
-            for batch in pf.iter_batches(batch_size=32, columns=_COLUMNS):
-                yield from batch.to_pylist()
+            optional = [c for c in _OPTIONAL if c in schema.names]
+            for batch in pf.iter_batches(batch_size=32, columns=_COLUMNS + optional):
+                for row in batch.to_pylist():
+                    yield {**dict.fromkeys(_OPTIONAL), **row}
 
 
-def _first_source(out: Any, files: list[str]) -> str:
-    """The name of the output's source when no ``_SUCCESS`` says it: its first row's."""
+def _first_row(out: Any, files: list[str]) -> dict[str, Any]:
+    """The output's first row: its source when no ``_SUCCESS`` says it, and whether the
+    output holds images or videos."""
     for row in _iter_rows(out, files[:1]):
-        return str(row["source"])
+        return row
     raise ExportError(f"{out.display(files[0])} has no rows")
+
+
+def is_image_row(row: dict[str, Any]) -> bool:
+    """An image row has its image(s) in ``frames`` and no time axis (a video row has a
+    timestamp per frame)."""
+    return not row["frame_timestamps"]
+
+
+def _dataset_split(out: Any, manifest: dict[str, Any] | None, source: str) -> str:
+    """The dataset split the output was converted from (``--split``, else the source's
+    default): the ``split`` of a ``clip`` record when the export makes no split."""
+    from vidray import sink, sources
+    from vidray.io import storage
+
+    options = (manifest or {}).get("options")
+    if options is None and storage.exists(out, sink.RUN_FILE):
+        with storage.open_read(out, sink.RUN_FILE) as f:
+            options = json.load(f).get("options")
+    split = (options or {}).get("split")
+    if split:
+        return str(split)
+    cls = sources.REGISTRY.get(source)
+    return getattr(cls, "default_split", None) or "train"
 
 
 # --------------------------------------------------------------------------- writing
@@ -334,13 +372,14 @@ def iter_records(path: Path) -> Iterator[dict[str, Any]]:
 
 
 def _write_frames(dest: Path, folder: str, row: dict[str, Any]) -> list[str]:
-    """Write a row's frames, sorted by timestamp, as ``DEST/frames/<folder>/image_NNNNN.jpg``
-    and return their paths relative to DEST. Files an earlier export left in the folder
-    (a run with more frames) are removed: folder loaders take every image they find."""
+    """Write a row's frames, sorted by timestamp (an image row's images in their order),
+    as ``DEST/frames/<folder>/image_NNNNN.jpg`` and return their paths relative to DEST.
+    Files an earlier export left in the folder (a run with more frames) are removed:
+    folder loaders take every image they find."""
     frames, stamps = row["frames"], row["frame_timestamps"]
     if not frames:
         raise ExportError(f"row {row['id']}: no frames")
-    order = sorted(range(len(frames)), key=lambda i: stamps[i])
+    order = sorted(range(len(frames)), key=lambda i: stamps[i] if stamps else i)
     directory = dest / FRAMES_DIR / folder
     directory.mkdir(parents=True, exist_ok=True)
     names = []
@@ -370,7 +409,11 @@ def _turns(row: dict[str, Any]) -> list[dict[str, str]]:
 
 def llamafactory_record(row: dict[str, Any], frame_paths: list[str]) -> dict[str, Any]:
     """A sharegpt record: the leading ``<image>\\n`` becomes one ``<video>`` token (so only
-    the first user turn carries it) and ``videos`` holds one video as its frame list."""
+    the first user turn carries it) and ``videos`` holds one video as its frame list; for
+    an image row, one ``<image>`` token per image and ``images`` the image paths (the
+    form of LLaMA-Factory's ``mllm_demo``)."""
+    image = is_image_row(row)
+    lead = IMAGE_TOKEN * len(frame_paths) if image else VIDEO_TOKEN
     messages = []
     for k, turn in enumerate(_turns(row)):
         role = ROLES.get(turn["from"])
@@ -378,20 +421,55 @@ def llamafactory_record(row: dict[str, Any], frame_paths: list[str]) -> dict[str
             raise ExportError(f"row {row['id']}: turn {k} has role {turn['from']!r}")
         value = turn["value"]
         if k == 0:
-            value = VIDEO_TOKEN + value[len(LEAD) :]
+            value = lead + value[len(LEAD) :]
         messages.append({"role": role, "content": value})
+    if image:
+        return {"messages": messages, "images": frame_paths}
     return {"messages": messages, "videos": [frame_paths]}
 
 
-def llava_record(row: dict[str, Any], folder: str) -> dict[str, Any]:
-    """The recipe's record (seed 000) with the row id; ``video`` is the frame folder."""
+def llava_record(row: dict[str, Any], folder: str, frame_paths: list[str]) -> dict[str, Any]:
+    """The recipe's record (seed 000) with the row id; ``video`` is the frame folder. An
+    image row has ``image`` instead: its path (LLaVA's single-image record), or the list
+    of its paths with one ``<image>\\n`` per image leading the first human turn."""
+    turns = [{"from": t["from"], "value": t["value"]} for t in _turns(row)]
+    query = row["query"] if row["query"] is not None else turns[0]["value"][len(LEAD) :]
+    if not is_image_row(row):
+        return {"id": row["id"], "conversations": turns, "video": f"{FRAMES_DIR}/{folder}",
+                "query": query}  # fmt: skip
+    if len(frame_paths) > 1:
+        turns[0]["value"] = LEAD * (len(frame_paths) - 1) + turns[0]["value"]
+    image: str | list[str] = frame_paths[0] if len(frame_paths) == 1 else frame_paths
+    return {"id": row["id"], "conversations": turns, "image": image, "query": query}
+
+
+def clip_record(row: dict[str, Any], frame_paths: list[str], split: str) -> dict[str, Any]:
+    """An image-text pair for CLIP-style training: the row's one image and its answer
+    (the caption, or ``a photo of a {classname}.``), its class where it has one, and
+    the split it belongs to."""
     turns = _turns(row)
-    return {
-        "id": row["id"],
-        "conversations": [{"from": t["from"], "value": t["value"]} for t in turns],
-        "video": f"{FRAMES_DIR}/{folder}",
-        "query": row["query"] if row["query"] is not None else turns[0]["value"][len(LEAD) :],
-    }
+    if not is_image_row(row):
+        raise ExportError(
+            f"row {row['id']}: clip takes image rows, this is a video row (the frames "
+            "format writes video frame folders)"
+        )
+    if len(frame_paths) != 1:
+        raise ExportError(
+            f"row {row['id']}: clip takes one image per row, this one has {len(frame_paths)} "
+            "(export it with llamafactory or llava)"
+        )
+    if len(turns) != 2:
+        raise ExportError(
+            f"row {row['id']}: clip takes one (question, answer) pair per row, this one has "
+            f"{len(turns)} turns (convert with --qa-mode split)"
+        )
+    record: dict[str, Any] = {"image": frame_paths[0], "text": turns[1]["value"]}
+    if row["label"] is not None:
+        record["label"] = row["label"]
+    if row["classname"] is not None:
+        record["classname"] = row["classname"]
+    record["split"] = split
+    return record
 
 
 # --------------------------------------------------------------------------- validation
@@ -425,36 +503,47 @@ def _check_alternating(turns: list[tuple[str, Any]], first: str, second: str, wh
         raise ExportError(f"{where}: a turn's text is not a string")
 
 
+def _check_files(paths: Any, base: Path, where: str, what: str) -> None:
+    if not isinstance(paths, list) or not paths:
+        raise ExportError(f"{where}: {what} must be a non-empty list of image paths")
+    for path in paths:
+        if not isinstance(path, str) or not _resolve(base, path).is_file():
+            raise ExportError(f"{where}: image file {path} does not exist")
+
+
 def validate_llamafactory_record(record: dict[str, Any], base: Path, where: str = "record") -> None:
     """What LLaMA-Factory checks (and what makes it skip or fail a sample): roles that
-    alternate user/assistant, one ``<video>`` token per entry of ``videos`` and no
-    ``<image>`` token (the record has no images), and every frame file present."""
-    messages, videos = record.get("messages"), record.get("videos")
-    if not isinstance(messages, list) or not isinstance(videos, list):
-        raise ExportError(f"{where}: needs a 'messages' list and a 'videos' list")
+    alternate user/assistant, one ``<video>`` token per entry of ``videos`` and one
+    ``<image>`` token per entry of ``images`` (a record has one of the two lists), and
+    every file present."""
+    messages = record.get("messages")
+    videos, images = record.get("videos", []), record.get("images", [])
+    if not isinstance(messages, list) or not ("videos" in record) ^ ("images" in record):
+        raise ExportError(f"{where}: needs a 'messages' list and a 'videos' or 'images' list")
+    if not isinstance(videos, list) or not isinstance(images, list):
+        raise ExportError(f"{where}: 'videos' and 'images' must be lists")
     turns = [(m.get("role"), m.get("content")) for m in messages if isinstance(m, dict)]
     if len(turns) != len(messages):
         raise ExportError(f"{where}: a message is not an object")
     _check_alternating(turns, "user", "assistant", where)
     text = "".join(content for _, content in turns)
-    if text.count(VIDEO_TOKEN) != len(videos):
-        raise ExportError(
-            f"{where}: {text.count(VIDEO_TOKEN)} {VIDEO_TOKEN} tokens for {len(videos)} videos"
-        )
-    if text.count(IMAGE_TOKEN):
-        raise ExportError(f"{where}: {text.count(IMAGE_TOKEN)} {IMAGE_TOKEN} tokens for 0 images")
+    for token, items, what in ((VIDEO_TOKEN, videos, "videos"), (IMAGE_TOKEN, images, "images")):
+        if text.count(token) != len(items):
+            raise ExportError(
+                f"{where}: {text.count(token)} {token} tokens for {len(items)} {what}"
+            )
     for video in videos:
-        if not isinstance(video, list) or not video:
-            raise ExportError(f"{where}: a video must be a non-empty list of frame paths")
-        for path in video:
-            if not isinstance(path, str) or not _resolve(base, path).is_file():
-                raise ExportError(f"{where}: frame file {path} does not exist")
+        _check_files(video, base, where, "a video")
+    if images:
+        _check_files(images, base, where, "'images'")
 
 
 def validate_llava_record(record: dict[str, Any], base: Path, where: str = "record") -> None:
     """The recipe's record: human/gpt turns, ``<image>\\n`` leading the first human turn
-    and appearing once in all (one video), and a frame folder that exists under DEST."""
-    for key in ("id", "conversations", "video", "query"):
+    and appearing once per image in all (a video counts one), and a frame folder (or the
+    image files of ``image``) that exists under DEST."""
+    media = "image" if "image" in record else "video"
+    for key in ("id", "conversations", media, "query"):
         if key not in record:
             raise ExportError(f"{where}: missing {key!r}")
     convs = record["conversations"]
@@ -465,6 +554,13 @@ def validate_llava_record(record: dict[str, Any], base: Path, where: str = "reco
     if not turns[0][1].startswith(LEAD):
         raise ExportError(f"{where}: the human turn does not start with {LEAD!r}")
     tokens = sum(v.count(IMAGE_TOKEN) for _, v in turns)
+    if media == "image":
+        image = record["image"]
+        paths = [image] if isinstance(image, str) else image
+        _check_files(paths, base, where, "'image'")
+        if tokens != len(paths) or not turns[0][1].startswith(LEAD * len(paths)):
+            raise ExportError(f"{where}: {tokens} {IMAGE_TOKEN} tokens for {len(paths)} images")
+        return
     if tokens != 1:
         raise ExportError(f"{where}: {tokens} {IMAGE_TOKEN} tokens for 1 video")
     if not isinstance(record["video"], str):
@@ -474,22 +570,39 @@ def validate_llava_record(record: dict[str, Any], base: Path, where: str = "reco
 
 def validate_frames_entry(entry: dict[str, Any], base: Path, where: str = "entry") -> None:
     """An index line: its folder holds exactly ``num_frames`` images named in order, one
-    timestamp each, and at least one row id."""
+    timestamp each (none for images), and at least one row id."""
     for key in ("folder", "video", "ids", "num_frames", "frame_timestamps"):
         if key not in entry:
             raise ExportError(f"{where}: missing {key!r}")
     if not entry["ids"]:
         raise ExportError(f"{where}: no row ids")
-    if len(entry["frame_timestamps"]) != entry["num_frames"]:
+    if len(entry["frame_timestamps"]) not in (0, entry["num_frames"]):
         n, stamps = entry["num_frames"], len(entry["frame_timestamps"])
         raise ExportError(f"{where}: {n} frames but {stamps} timestamps")
     _check_folder(base, entry["folder"], where, entry["num_frames"])
+
+
+def validate_clip_record(record: dict[str, Any], base: Path, where: str = "record") -> None:
+    """An image-text pair: an image file that exists, a text, a split name, and the
+    class id (a whole number) and name where given."""
+    if set(record) - {"image", "text", "label", "classname", "split"}:
+        raise ExportError(f"{where}: unexpected keys {sorted(record)}")
+    for key in ("image", "text", "split"):
+        if not isinstance(record.get(key), str) or not record[key].strip():
+            raise ExportError(f"{where}: {key!r} must be a non-empty string")
+    label = record.get("label")
+    if "label" in record and (not isinstance(label, int) or isinstance(label, bool)):
+        raise ExportError(f"{where}: 'label' must be a whole number, got {label!r}")
+    if "classname" in record and not isinstance(record["classname"], str):
+        raise ExportError(f"{where}: 'classname' must be a string")
+    _check_files([record["image"]], base, where, "'image'")
 
 
 VALIDATORS = {
     "llamafactory": validate_llamafactory_record,
     "llava": validate_llava_record,
     "frames": validate_frames_entry,
+    "clip": validate_clip_record,
 }
 
 
@@ -546,16 +659,25 @@ def export(opts: ExportOptions) -> ExportSummary:
     files, manifest = _data_files(out)
     if not files:
         raise ExportError(f"{out.display()} has no data rows to export")
-    name = opts.name or (manifest or {}).get("source") or _first_source(out, files)
+    first = _first_row(out, files)
+    source = (manifest or {}).get("source") or first["source"]
+    name = opts.name or source
     if not _NAME.match(name):
         raise ExportError(f"the source name {name!r} is not a file name; pass --name")
+    # One source gives one kind of row; the first one says which the records hold.
+    images = is_image_row(first)
 
     split_names = [s for s, _ in opts.split] if opts.split else [""]
     suffix = "_index.jsonl" if opts.format == "frames" else ".json"
     targets = {s: split_file(name, s, suffix) for s in split_names}
-    entries = {Path(f).stem: dataset_info_entry(f) for f in targets.values()}
-    if opts.format == "llamafactory":  # refuse before hours of work, not after
+    if opts.format == "clip":  # seed 001: "CLIP/CN-CLIP/AdaCLIP: the JSON filename only"
+        entries = {Path(f).stem: {"file_name": f} for f in targets.values()}
+    else:
+        media = "images" if images else "videos"
+        entries = {Path(f).stem: dataset_info_entry(f, media) for f in targets.values()}
+    if opts.format in DATASET_INFO_FORMATS:  # refuse before hours of work, not after
         _check_dataset_info(_read_dataset_info(dest), entries, opts.overwrite)
+    dataset_split = _dataset_split(out, manifest, source) if opts.format == "clip" else ""
     dest.mkdir(parents=True, exist_ok=True)  # the first write: every check passed
 
     summary = ExportSummary(opts.format, str(dest), files=list(targets.values()))
@@ -563,7 +685,7 @@ def export(opts: ExportOptions) -> ExportSummary:
         s: _JsonListWriter(dest / f, lines=opts.format == "frames") for s, f in targets.items()
     }
     try:
-        _convert(opts, out, files, dest, writers, summary)
+        _convert(opts, out, files, dest, writers, summary, images, dataset_split)
         for w in writers.values():
             w.close()
         validate = VALIDATORS[opts.format]
@@ -575,7 +697,7 @@ def export(opts: ExportOptions) -> ExportSummary:
     finally:
         for w in writers.values():
             w.discard()
-    if opts.format == "llamafactory":
+    if opts.format in DATASET_INFO_FORMATS:
         merge_dataset_info(dest, entries, overwrite=opts.overwrite)
     summary.records = {s: w.count for s, w in writers.items()}
     return summary
@@ -588,30 +710,42 @@ def _convert(
     dest: Path,
     writers: dict[str, _JsonListWriter],
     summary: ExportSummary,
+    images: bool,
+    dataset_split: str,
 ) -> None:
     """Stream the rows, write each clip's frames once, and one record per row (frames:
-    one index line per clip, written at the end since it lists the clip's row ids)."""
-    # folder -> (frame count, hash of its timestamps): the per-clip state, no frame bytes
+    one index line per clip, written at the end since it lists the clip's row ids).
+    ``images``: the output holds image rows (every row must); ``dataset_split``: the
+    ``split`` of a ``clip`` record when the export makes no split."""
+    # folder -> (frame count, hash of its timestamps, or of an image row's images): the
+    # per-clip state, no frame bytes
     seen: dict[str, tuple[int, int]] = {}
     index: dict[str, tuple[str, dict[str, Any]]] = {}  # frames only: folder -> split, line
     for row in _iter_rows(out, files):
+        if is_image_row(row) != images:
+            kinds = ("image", "video") if images else ("video", "image")
+            raise ExportError(
+                f"row {row['id']}: a {kinds[1]} row among {kinds[0]} rows; "
+                "an export holds one kind (export each source's OUTPUT on its own)"
+            )
         clip = (row["video"], row["clip_start"], row["clip_end"])
         folder = folder_name(row["source"], *clip)
         stamps = tuple(sorted(row["frame_timestamps"]))
-        if len(row["frames"]) != len(stamps):
+        if not images and len(row["frames"]) != len(stamps):
             raise ExportError(
                 f"row {row['id']}: {len(row['frames'])} frames but {len(stamps)} timestamps"
             )
+        signature = (len(row["frames"]), hash(tuple(row["frames"]) if images else stamps))
         if folder in seen:
-            if seen[folder] != (len(stamps), hash(stamps)):
+            if seen[folder] != signature:
                 # one clip, two frame sets: its folder cannot hold both
                 raise ExportError(
                     f"row {row['id']}: shares video and clip with an earlier row but not its frames"
                 )
-            paths = [f"{FRAMES_DIR}/{folder}/{frame_file(k)}" for k in range(len(stamps))]
+            paths = [f"{FRAMES_DIR}/{folder}/{frame_file(k)}" for k in range(len(row["frames"]))]
         else:
             paths = _write_frames(dest, folder, row)
-            seen[folder] = (len(stamps), hash(stamps))
+            seen[folder] = signature
             summary.frame_folders += 1
             summary.frame_files += len(paths)
         if opts.split:
@@ -621,11 +755,13 @@ def _convert(
             split = assign_split(split_key, opts.split, opts.seed)
         else:
             split = ""
+        shown = [str(dest / p) for p in paths] if opts.absolute_paths else paths
         if opts.format == "llamafactory":
-            shown = [str(dest / p) for p in paths] if opts.absolute_paths else paths
             writers[split].write(llamafactory_record(row, shown))
         elif opts.format == "llava":
-            writers[split].write(llava_record(row, folder))
+            writers[split].write(llava_record(row, folder, paths))
+        elif opts.format == "clip":
+            writers[split].write(clip_record(row, shown, split or dataset_split))
         else:
             _turns(row)  # the same input check as the other formats
             if folder not in index:
@@ -656,18 +792,23 @@ def add_export_parser(sub: Any) -> None:
     """``vidray export FORMAT OUTPUT DEST [options]`` under the CLI's subparsers."""
     parser = sub.add_parser(
         "export",
-        help="write what trainers read (LLaMA-Factory, LLaVA, frame folders) from an OUTPUT",
+        help="write what trainers read (LLaMA-Factory, LLaVA, frame folders, CLIP pairs) from "
+        "an OUTPUT",
         description="Write trainer inputs from a vidray OUTPUT (local or s3://) into a local "
-        "DEST: JSON records plus the frames as JPEG files under DEST/frames/.",
+        "DEST: JSON records plus the frames (or images) as JPEG files under DEST/frames/.",
     )
     formats = parser.add_subparsers(dest="format", required=True, metavar="FORMAT")
     helps = {
-        "llamafactory": "sharegpt records {messages, videos: [[frame paths]]} in DEST/NAME.json "
-        "and their entries in DEST/dataset_info.json (use dataset_dir: DEST)",
+        "llamafactory": "sharegpt records {messages, videos: [[frame paths]]} (image sets: "
+        "{messages, images: [paths]}, one <image> per image) in DEST/NAME.json and their "
+        "entries in DEST/dataset_info.json (use dataset_dir: DEST)",
         "llava": "the recipe's records {id, conversations, video, query} in DEST/NAME.json; "
-        "video is a frame folder relative to DEST (use it as video_folder)",
+        "video is a frame folder relative to DEST (use it as video_folder); image sets: "
+        "image, the image's path (use DEST as image_folder)",
         "frames": "DEST/frames/<clip>/image_00001.jpg... and an index DEST/NAME_index.jsonl "
         "(one line per folder: video, clip, row ids)",
+        "clip": "image-text pairs {image, text, label?, classname?, split} of an image set in "
+        "DEST/NAME.json, and its file_name entry in DEST/dataset_info.json (CLIP, CN-CLIP)",
     }
     for fmt in FORMATS:
         p = formats.add_parser(fmt, help=helps[fmt], description=helps[fmt])
@@ -694,7 +835,7 @@ def add_export_parser(sub: Any) -> None:
         p.add_argument(
             "--seed", type=whole_number, default=0, help="seed of the split hash (default: 0)"
         )
-        if fmt == "llamafactory":
+        if fmt in DATASET_INFO_FORMATS:
             p.add_argument(
                 "--overwrite",
                 action="store_true",

@@ -81,8 +81,11 @@ def check_unit_names(shards: list[str]) -> None:
 
 def build_source(opts: ConvertOptions) -> sources.Source:
     """The source of ``opts``, with its instruction pool loaded."""
+    pool = prompts.load_prompts(opts.prompts)
     ctx = SourceContext(
-        prompts=prompts.load_prompts(opts.prompts),
+        prompts=pool,
+        # A pool given with --prompts serves every source; the built-in ones per media.
+        image_prompts=pool if opts.prompts else prompts.BUILTIN_IMAGE_PROMPTS,
         seed=opts.seed,
         videos=opts.videos,
         split=opts.split,
@@ -155,14 +158,20 @@ def prepare(opts: ConvertOptions) -> Job:
                 f"{opts.source} carries its videos inside its shards and has no splits: "
                 "--videos and --split do not apply"
             )
+        images = isinstance(source, AnnotationSource) and source.media == "image"
+        if images and (opts.min_duration is not None or opts.max_duration is not None):
+            raise ConvertError(
+                f"{opts.source} is a set of images: --min-duration and --max-duration do not apply"
+            )
         inp, shards = _find_shards(source, inp)
         if isinstance(source, AnnotationSource):
             videos = source.videos_location(inp)
             storage.check_reachable(videos)
             if not videos.fs.exists(videos.path):
                 # Otherwise every question would become a missing_video row.
+                kind = "images" if images else "videos"
                 raise ConvertError(
-                    f"no videos at {videos.display()}: {opts.source} expects "
+                    f"no {kind} at {videos.display()}: {opts.source} expects "
                     f"{source.layout}; give --videos URI when they are elsewhere"
                 )
         if not shards:

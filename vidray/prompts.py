@@ -23,6 +23,34 @@ BUILTIN_PROMPTS: tuple[str, ...] = (
     "Describe the visual content of the clip concisely.",
 )
 
+#: The same, for image sets (COCO, Flickr): the instruction of a caption row.
+BUILTIN_IMAGE_PROMPTS: tuple[str, ...] = (
+    "Describe this image in detail.",
+    "What is shown in this image?",
+    "Give a short caption for the image.",
+    "Summarize the content of the image in one sentence.",
+    "Write a caption that describes the scene in the image.",
+    "Explain what can be seen in this picture.",
+    "Provide a brief description of the image.",
+    "What is shown in the photo? Answer with a caption.",
+    "Describe the main subject of this photo.",
+    "Caption this image.",
+    "Tell me what this picture shows.",
+    "Describe the visual content of the image concisely.",
+)
+
+#: The same in Chinese, for Chinese captions (Flickr30k-CN).
+BUILTIN_IMAGE_PROMPTS_ZH: tuple[str, ...] = (
+    "请描述这张图片。",
+    "这张图片里有什么？",  # noqa: RUF001 - Chinese punctuation
+    "用一句话概括这张图片的内容。",
+    "为这张图片写一句简短的描述。",
+    "请说明图片中展示的场景。",
+    "图中正在发生什么？",  # noqa: RUF001 - Chinese punctuation
+    "请给这张图片配一句说明文字。",
+    "简要描述图片中的主要内容。",
+)
+
 
 class PromptError(ValueError):
     pass

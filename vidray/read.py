@@ -2,8 +2,8 @@
 
 A unit is at most ``samples_per_file`` consecutive samples of one shard, cut so that
 the samples of one video stay together (the decoder then makes one pass over the
-video for all of them), and at most ``SAMPLE_BYTES_PER_FILE`` bytes of videos that
-travel inside the shard. It travels as one Arrow row (``records.WORK_SCHEMA``), so
+video for all of them), and at most ``SAMPLE_BYTES_PER_FILE`` bytes of videos (or
+images) that travel inside the shard. It travels as one Arrow row (``records.WORK_SCHEMA``), so
 Ray Data never splits it; it is converted by one actor call and becomes one data file
 plus one error file, so file names never depend on how Ray Data scheduled the work.
 """
@@ -71,7 +71,7 @@ def read_units(
 
 def _same_video(a: Sample, b: Sample) -> bool:
     """Whether ``b`` is read from the same video file as ``a`` (by reference)."""
-    if a.error or b.error or a.data is not None or b.data is not None:
+    if a.error or b.error or a.data is not None or b.data is not None or a.images or b.images:
         return False
     return (a.video, a.ref, a.media) == (b.video, b.ref, b.media)
 
@@ -89,7 +89,7 @@ def chunk(samples: Iterator[Sample], per_file: int) -> Iterator[list[Sample]]:
                 yield unit
                 unit, size = [], 0
         unit.append(sample)
-        size += len(sample.data or b"")
+        size += len(sample.data or b"") + sum(len(image) for image in sample.images)
     if unit:
         yield unit
 

@@ -30,14 +30,19 @@ class Conversation:
     id: str
     turns: tuple[tuple[str, str], ...]  # (from, value)
     query: str | None
+    #: Classification sets (Caltech101, mini-ImageNet): the class id and name.
+    label: int | None = None
+    classname: str | None = None
 
 
 @dataclass
 class Sample:
-    """One video (or span of it) to decode with the conversations it carries, or an
-    input error. ``video`` names it in rows and errors; its bytes are ``data`` (small
-    clips carried inside a shard), else the decoder opens ``ref``, else the stage's
-    videos root joined with ``video``."""
+    """One video (or span of it), or one image or set of images, to decode with the
+    conversations it carries, or an input error. ``video`` names it in rows and errors;
+    its bytes are ``data`` (small clips carried inside a shard), else the decoder opens
+    ``ref``, else the stage's videos root joined with ``video``. An ``image`` sample is
+    the image file ``video`` under that root, or the images carried in ``images``
+    (M3IT's base64 images, decoded by the source)."""
 
     id: str
     video: str
@@ -47,9 +52,11 @@ class Sample:
     error: tuple[str, str] | None = None  # (reason, message)
     #: ``s``: ``clip`` in seconds; ``frame``: in frame indices of the stream.
     clip_unit: Literal["s", "frame"] = "s"
-    #: ``video``: a video file (or ``data``); ``frames``: a folder of frame images.
-    media: Literal["video", "frames"] = "video"
+    #: ``video``: a video file (or ``data``); ``frames``: a folder of frame images;
+    #: ``image``: a still image (or several, in ``images``), no time axis.
+    media: Literal["video", "frames", "image"] = "video"
     ref: FileRef | None = None
+    images: list[bytes] = field(default_factory=list)
 
     @property
     def row_ids(self) -> list[str]:
@@ -120,6 +127,8 @@ _CONVERSATION = pa.struct(
         pa.field("id", pa.string()),
         pa.field("turns", pa.list_(_TURN)),
         pa.field("query", pa.string()),
+        pa.field("label", pa.int64()),
+        pa.field("classname", pa.string()),
     ]
 )
 _SAMPLE = pa.struct(
@@ -138,6 +147,7 @@ _SAMPLE = pa.struct(
         pa.field("ref_rel", pa.string()),
         pa.field("ref_offset", pa.int64()),
         pa.field("ref_size", pa.int64()),
+        pa.field("images", pa.list_(pa.binary())),
     ]
 )
 WORK_SCHEMA = pa.schema(
@@ -176,7 +186,13 @@ def _sample_row(s: Sample) -> dict[str, Any]:
         "video": s.video,
         "data": s.data,
         "conversations": [
-            {"id": c.id, "turns": [{"from": f, "value": v} for f, v in c.turns], "query": c.query}
+            {
+                "id": c.id,
+                "turns": [{"from": f, "value": v} for f, v in c.turns],
+                "query": c.query,
+                "label": c.label,
+                "classname": c.classname,
+            }
             for c in s.conversations
         ],
         "clip_start": s.clip[0],
@@ -189,6 +205,7 @@ def _sample_row(s: Sample) -> dict[str, Any]:
         "ref_rel": ref.rel if ref else None,
         "ref_offset": ref.offset if ref else None,
         "ref_size": ref.size if ref else None,
+        "images": s.images,
     }
 
 
@@ -201,7 +218,13 @@ def _sample(d: dict[str, Any]) -> Sample:
         video=d["video"],
         data=d["data"],
         conversations=[
-            Conversation(c["id"], tuple((t["from"], t["value"]) for t in c["turns"]), c["query"])
+            Conversation(
+                c["id"],
+                tuple((t["from"], t["value"]) for t in c["turns"]),
+                c["query"],
+                c["label"],
+                c["classname"],
+            )
             for c in d["conversations"]
         ],
         clip=(d["clip_start"], d["clip_end"]),
@@ -209,6 +232,7 @@ def _sample(d: dict[str, Any]) -> Sample:
         clip_unit=d["clip_unit"],
         media=d["media"],
         ref=ref,
+        images=d["images"] or [],
     )
 
 

@@ -9,11 +9,15 @@ from __future__ import annotations
 import pyarrow as pa
 
 #: Bump when a column changes meaning or type; written into ``_SUCCESS``.
-SCHEMA_VERSION = 1
+#: 2: image rows (``frames`` the image(s), ``frame_timestamps`` empty) and the
+#: ``label`` and ``classname`` columns; files of version 1 read with them null.
+SCHEMA_VERSION = 2
 
 TURN = pa.struct([pa.field("from", pa.string()), pa.field("value", pa.string())])
 
-#: One row per conversation, with its frames already sampled and JPEG-encoded.
+#: One row per conversation, with its frames already sampled and JPEG-encoded. An image
+#: row (image datasets) has its image or images in ``frames`` and no time axis:
+#: ``frame_timestamps`` is empty and the clip and video columns are null.
 OUTPUT_SCHEMA = pa.schema(
     [
         pa.field("id", pa.string(), nullable=False),
@@ -29,6 +33,9 @@ OUTPUT_SCHEMA = pa.schema(
         pa.field("height", pa.int32(), nullable=False),
         pa.field("video_duration", pa.float64()),
         pa.field("video_fps", pa.float64()),
+        #: Classification sets: the class id and the class name (null elsewhere).
+        pa.field("label", pa.int64()),
+        pa.field("classname", pa.string()),
     ]
 )
 
@@ -46,13 +53,14 @@ ERROR_SCHEMA = pa.schema(
 #: Short codes of ``ERROR_SCHEMA.reason``.
 REASONS = {
     "missing_video": "the annotation names a video that is not in the input",
+    "missing_image": "the annotation names an image that is not in the input",
     "missing_annotation": "a video has no annotation next to it",
     "bad_annotation": "the annotation is malformed or lacks a required field",
     "bad_member": "a tar member that is not a regular file (link, device, ...)",
-    "decode_error": "the video could not be opened or decoded",
+    "decode_error": "the video or image could not be opened or decoded (truncated, corrupt)",
     "no_video_stream": "the file has no video stream",
     "bad_span": "the annotated span lies outside the video",
-    "too_large": "the header claims a frame size or duration beyond vidray's caps",
+    "too_large": "the header claims a frame or image size, or duration, beyond vidray's caps",
     "decode_crash": "the decoder process died on this sample, every attempt",
     "timeout": "decoding this sample outlived the per-sample time limit, every attempt",
     "filtered_duration": "the container's duration is outside --min-duration/--max-duration",

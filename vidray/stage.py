@@ -18,7 +18,7 @@ import pyarrow as pa
 from vidray import records, sink, sources
 from vidray.config import ConvertOptions
 from vidray.io import storage
-from vidray.media import decode, isolate
+from vidray.media import decode, images, isolate
 from vidray.media.sampling import SamplingPolicy, select_frames, targets_for
 from vidray.records import Sample, UnitResult, WorkUnit
 from vidray.sources.base import IMAGE_SUFFIXES, AnnotationSource
@@ -158,6 +158,9 @@ class ConvertStage:
         if first.error:
             return [([], self._errors(first, *first.error))]
         try:
+            if first.media == "image":
+                (s,) = group
+                return [(self._image_rows(s, self._encode_images(s)), [])]
             if first.media == "frames":
                 (s,) = group
                 info, times, jpegs, size = self._sample_frames(s)
@@ -216,6 +219,33 @@ class ConvertStage:
                 "height": size[1],
                 "video_duration": info.duration,
                 "video_fps": info.fps,
+                "label": c.label,
+                "classname": c.classname,
+            }
+            for c in s.conversations
+        ]
+
+    def _image_rows(self, s: Sample, stills: images.Stills) -> list[dict[str, Any]]:
+        """One row per conversation of an image sample: the image(s) in ``frames``, no
+        time axis (no timestamps, clip or video facts); the size of the first image."""
+        width, height = stills.sizes[0]
+        return [
+            {
+                "id": c.id,
+                "source": self.cfg.source,
+                "video": s.video,
+                "clip_start": None,
+                "clip_end": None,
+                "conversations": [{"from": f, "value": v} for f, v in c.turns],
+                "query": c.query,
+                "frames": stills.jpegs,
+                "frame_timestamps": [],
+                "width": width,
+                "height": height,
+                "video_duration": None,
+                "video_fps": None,
+                "label": c.label,
+                "classname": c.classname,
             }
             for c in s.conversations
         ]
@@ -238,6 +268,28 @@ class ConvertStage:
         if ref is None:
             raise decode.DecodeFailure("missing_video", "the sample carries no video")
         return ref
+
+    def _encode_images(self, s: Sample) -> images.Stills:
+        """An image sample: the images it carries, or its file under the images root
+        (read here, at most ``MAX_IMAGE_BYTES`` of it), decoded, scaled and re-encoded
+        in the decoder process."""
+        if s.images:
+            data = s.images
+            names = [f"{k} of {s.video}" for k in range(len(s.images))]
+        else:
+            assert self.videos is not None
+            where = self.videos.display(s.video)
+            try:
+                with storage.open_read(self.videos, s.video) as f:
+                    data = [f.read(images.MAX_IMAGE_BYTES + 1)]
+            except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as e:
+                raise decode.DecodeFailure("missing_image", f"{where} does not exist") from e
+            except OSError as e:  # permissions, storage gone after its retries
+                raise decode.DecodeFailure("decode_error", f"cannot read {where}: {e}") from e
+            names = [s.video]
+        return self.decoder.encode_images(
+            data, names=names, size=self.cfg.size, quality=self.cfg.jpeg_quality
+        )
 
     def _sample_frames(self, s: Sample) -> Any:
         """A video stored as a folder of frame images: choose the images from the

@@ -12,8 +12,11 @@ from __future__ import annotations
 import csv
 import functools
 import importlib
+import io
 import json
 import pkgutil
+import struct
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +56,67 @@ def mp4(seconds: float = 4.0, fps: int = 10, seed: int = 0) -> bytes:
     return synth.encode_mp4(
         synth.VideoSpec(num_frames=round(seconds * fps), fps=fps, width=96, height=64, seed=seed)
     )
+
+
+@functools.cache
+def image_bytes(
+    width: int = 64,
+    height: int = 48,
+    color: tuple[int, int, int] = (200, 40, 40),
+    fmt: str = "JPEG",
+) -> bytes:
+    """A real JPEG or PNG of ``color`` with mild noise (so a cut file loses image data,
+    not only padding); its mean colour stays ``color`` within a few levels."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(sum(color) + width * 7 + height)
+    noise = rng.integers(-12, 13, size=(height, width, 3))
+    pixels = np.clip(np.array(color)[None, None, :] + noise, 0, 255).astype("uint8")
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
+    return buf.getvalue()
+
+
+def write_image(
+    path: Path, width: int = 64, height: int = 48, color: tuple[int, int, int] = (200, 40, 40)
+) -> Path:
+    """A real image at ``path``, PNG or JPEG after its suffix."""
+    fmt = "PNG" if path.suffix.lower() == ".png" else "JPEG"
+    return write_bytes(path, image_bytes(width, height, color, fmt))
+
+
+def truncated(data: bytes) -> bytes:
+    """The first half of a file: an interrupted download."""
+    return data[: len(data) // 2]
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG whose header claims ``width`` x ``height`` and that holds no pixels: what
+    a hostile or broken file looks like to a decoder before it reads any data."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
+
+
+def mean_color(jpeg: bytes) -> tuple[int, int, int]:
+    """The mean colour of an encoded image, to tell which image a row holds."""
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(io.BytesIO(jpeg)) as image:
+        pixels = np.asarray(image.convert("RGB"), dtype="float64")
+    r, g, b = pixels.reshape(-1, 3).mean(axis=0)
+    return round(r), round(g), round(b)
+
+
+def same_color(jpeg: bytes, color: tuple[int, int, int], tolerance: int = 8) -> bool:
+    return all(abs(a - b) <= tolerance for a, b in zip(mean_color(jpeg), color, strict=True))
 
 
 def write_bytes(path: Path, data: bytes) -> Path:

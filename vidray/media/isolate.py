@@ -9,7 +9,8 @@ the sample is tried again, up to ``attempts`` times; then the sample becomes an 
 row and the rest of the unit goes on.
 
 Frames: 8-byte big-endian length, then a pickle. Requests are ``(op, data, kwargs)``
-for ``decode.sample_clips`` (op ``clips``) or ``decode.sample_images`` (``images``);
+for ``decode.sample_clips`` (op ``clips``), ``decode.sample_images`` (``images``: frame
+folders) or ``images.encode_images`` (``stills``: image datasets);
 answers are ``("ok", result)`` or ``("fail", (reason, message))``. The time limit of a
 request is the per-sample limit times the clips it asks for: one pass over a video
 serves all its clips.
@@ -26,7 +27,7 @@ import time
 from typing import IO, Any
 
 from vidray.io import storage
-from vidray.media import decode
+from vidray.media import decode, images
 from vidray.media.decode import DecodeFailure
 
 
@@ -109,6 +110,10 @@ class IsolatedDecoder:
         """``decode.sample_images`` in the child (JPEG decoding is no safer than video)."""
         return self._call("images", images, kwargs, self.timeout_s)
 
+    def encode_images(self, stills: list[bytes], **kwargs: Any) -> images.Stills:
+        """``images.encode_images`` (an image dataset's sample) in the child."""
+        return self._call("stills", stills, kwargs, self.timeout_s)
+
     def _call(self, op: str, data: Any, kwargs: dict[str, Any], limit: float) -> Any:
         failure = ("decode_crash", "")
         for _ in range(self.attempts):
@@ -144,7 +149,11 @@ class IsolatedDecoder:
 def serve(handle: Any = None) -> None:
     """The child's loop: decode requests until stdin closes. ``handle`` replaces
     ``decode.sample_clips`` (the tests' faulty children do)."""
-    handlers = {"clips": handle or decode.sample_clips, "images": decode.sample_images}
+    handlers = {
+        "clips": handle or decode.sample_clips,
+        "images": decode.sample_images,
+        "stills": images.encode_images,
+    }
     inp, out = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing else may write into the answer stream
     while True:

@@ -24,6 +24,7 @@ from typing import IO, Any, ClassVar, Literal
 from vidray import prompts
 from vidray.config import DEFAULT_MC_TEMPLATE
 from vidray.io import shards, storage
+from vidray.prompts import BUILTIN_IMAGE_PROMPTS
 from vidray.records import Conversation, Sample
 
 
@@ -36,6 +37,8 @@ class SourceContext:
     """What a source needs besides its input: the instruction pool and the seed."""
 
     prompts: tuple[str, ...] = prompts.BUILTIN_PROMPTS
+    #: The pool of caption instructions for image sets (``--prompts`` sets both).
+    image_prompts: tuple[str, ...] = BUILTIN_IMAGE_PROMPTS
     seed: int = 0
     #: Where the videos are (annotation sources); None: the source's default folder.
     videos: str | None = None
@@ -44,8 +47,8 @@ class SourceContext:
     qa_mode: Literal["split", "multiturn"] = "split"
     mc_template: str = DEFAULT_MC_TEMPLATE
 
-    def instruction(self, sample_id: str) -> str:
-        return prompts.draw(self.prompts, sample_id, self.seed)
+    def instruction(self, sample_id: str, *, image: bool = False) -> str:
+        return prompts.draw(self.image_prompts if image else self.prompts, sample_id, self.seed)
 
 
 IMAGE_TOKEN = "<image>\n"
@@ -329,13 +332,26 @@ class Item:
     #: With ``find_videos_by_stem``: further names to try, in order, after ``video``
     #: (downloads saved under another name than the annotation's).
     names: tuple[str, ...] = ()
-    #: ``frames``: ``video`` is a folder of frame images (``frames_fps``); None: the
-    #: source's ``media``.
-    media: Literal["video", "frames"] | None = None
+    #: ``frames``: ``video`` is a folder of frame images (``frames_fps``); ``image``:
+    #: ``video`` is an image file, or ``images`` hold the images; None: the source's
+    #: ``media``.
+    media: Literal["video", "frames", "image"] | None = None
+    #: Images carried in the annotation itself (M3IT's base64), already decoded.
+    images: tuple[bytes, ...] = ()
+    #: Classification sets: the class id and name of the image.
+    label: int | None = None
+    classname: str | None = None
 
     @classmethod
     def single(cls, key: str, video: str, question: str, answer: str, **kw: Any) -> Item:
         return cls(key, video, ((question, answer),), question, **kw)
+
+
+def classification(key: str, image: str, label: int, classname: str) -> Item:
+    """A classification row on an image: ``CLASS_QUESTION`` answered like a CLIP
+    caption (``a photo of a {classname}.``), with the label and name kept."""
+    answer = CLASS_PROMPT.format(classname)
+    return Item.single(key, image, CLASS_QUESTION, answer, label=label, classname=classname)
 
 
 ANNOTATION_SUFFIXES = (".json", ".jsonl", ".csv", ".parquet")
@@ -346,6 +362,10 @@ VIDEO_SUFFIXES = (
     ".3gp", ".3g2", ".wmv", ".asf", ".flv", ".ogv", ".mts", ".m2ts", ".vob",
 )  # fmt: skip
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+#: The question of a classification row; its answer reads like a caption, as CoOp
+#: prompts CLIP: ``a photo of a {classname}.``
+CLASS_QUESTION = "What is in this photo?"
+CLASS_PROMPT = "a photo of a {}."
 
 
 class AnnotationSource(Source):
@@ -376,9 +396,14 @@ class AnnotationSource(Source):
     #: Group only consecutive items (huge line-oriented files with one item per clip);
     #: otherwise items are grouped across the whole annotation file.
     group_consecutive: ClassVar[bool] = False
-    #: ``frames``: a video is a folder of frame images shot at ``frames_fps``.
-    media: ClassVar[Literal["video", "frames"]] = "video"
+    #: ``frames``: a video is a folder of frame images shot at ``frames_fps``;
+    #: ``image``: the "videos" are still images (image datasets).
+    media: ClassVar[Literal["video", "frames", "image"]] = "video"
     frames_fps: ClassVar[float | None] = None
+    #: The patterns of a split are alternatives, best first: only the files of the
+    #: first pattern that matches any are read, the others are reported as skipped
+    #: (the same annotations published in two forms, e.g. a generated copy).
+    first_form_only: ClassVar[bool] = False
 
     def __init__(self, ctx: SourceContext | None = None) -> None:
         super().__init__(ctx)
@@ -428,6 +453,10 @@ class AnnotationSource(Source):
                     found.add(rel)
                 elif not any(fnmatch.fnmatchcase(rel, p) for p in every | known):
                     skipped.add(rel)
+        if self.first_form_only and found:
+            form = next(p for p in patterns if any(fnmatch.fnmatchcase(r, p) for r in found))
+            other = {r for r in found if not fnmatch.fnmatchcase(r, form)}
+            found, skipped = found - other, skipped | other
         self._scans[loc.uri] = (sorted(found), sorted(skipped))
         return self._scans[loc.uri]
 
@@ -586,19 +615,22 @@ class AnnotationSource(Source):
         if self.ctx.qa_mode == "multiturn" and len(group) > 1:
             qa = tuple(turn for item in group for turn in item.qa)
             query = first.query or first.qa[0][0]
-            convs = [_conversation(sid, qa, query)]
+            convs = [_conversation(sid, qa, query, first)]
         else:
             convs = [
-                _conversation(self.sample_id(i.key), i.qa, i.query or i.qa[0][0]) for i in group
+                _conversation(self.sample_id(i.key), i.qa, i.query or i.qa[0][0], i) for i in group
             ]
+        media = first.media or self.media
+        missing = "missing_image" if media == "image" else "missing_video"
         return Sample(
             sid,
             first.video,
             conversations=convs,
             clip=first.span or (None, None),
             clip_unit=first.span_unit,
-            media=first.media or self.media,
-            error=("missing_video", first.error) if first.error else None,
+            media=media,
+            error=(missing, first.error) if first.error else None,
+            images=list(first.images),
         )
 
     def multiple_choice(
@@ -631,11 +663,13 @@ class MissingVideo(Exception):
         self.video = video
 
 
-def _conversation(cid: str, qa: tuple[tuple[str, str], ...], query: str) -> Conversation:
+def _conversation(
+    cid: str, qa: tuple[tuple[str, str], ...], query: str, item: Item
+) -> Conversation:
     turns: list[tuple[str, str]] = []
     for k, (question, answer) in enumerate(qa):
         turns += [("human", (IMAGE_TOKEN if k == 0 else "") + question), ("gpt", answer)]
-    return Conversation(cid, tuple(turns), query)
+    return Conversation(cid, tuple(turns), query, item.label, item.classname)
 
 
 def _parse_json(text: IO[str]) -> Any:
