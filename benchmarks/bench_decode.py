@@ -7,8 +7,9 @@ GOPs, no B-frames, all intra. Targets: 8 uniform per clip (sparse), and 2 fps (d
 For each decoder and file: frames decoded, their ratio to the minimum (the key frame
 before each target's frame plus every reference frame between them in decode order,
 plus the frame itself; reference frames are found by decoding the file with
-``skip_frame=NONREF``), and seconds for all clips, one thread, frames returned as RGB
-arrays (the same work torchcodec's ``get_frames_played_at`` does). Every decoder must
+``skip_frame=NONREF``), and seconds (wall, and CPU of this process) for all clips,
+one thread, frames returned as RGB arrays (the same work torchcodec's
+``get_frames_played_at`` does). Every decoder must
 return the same frame for each target; the script checks it.
 
     uv run python benchmarks/bench_decode.py [--clips 12] [--seconds 10]
@@ -145,8 +146,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=10)
     args = ap.parse_args()
     decoders = {"vidray": vidray_decode, "pyav-loop": pyav_loop, "torchcodec": torchcodec_decode}
-    print(f"{'structure':18} {'targets':7} {'decoder':11} {'decoded':>8} {'min':>6} "
-          f"{'ratio':>6} {'s':>7} {'vs torchcodec':>13} {'vs loop':>8}")  # fmt: skip
+    print(f"{'structure':18} {'targets':10} {'decoder':11} {'decoded':>8} {'min':>6} "
+          f"{'ratio':>6} {'s':>7} {'cpu s':>7} {'vs torchcodec':>13} {'vs loop':>8}")  # fmt: skip
     for structure in STRUCTURES:
         files = [encode(args.seconds, structure.options, seed) for seed in range(args.clips)]
         for kind in ("sparse-8", "dense-2fps"):
@@ -160,9 +161,13 @@ def main() -> None:
             seconds: dict[str, float] = {}
             answers: dict[str, list] = {}
             decoded: dict[str, int] = {}
+            cpu: dict[str, float] = {}
             for name, fn in decoders.items():
-                t0 = time.perf_counter()
+                if fn(files[0], targets) is None:  # warm up: imports, first-call set-up
+                    continue
+                t0, c0 = time.perf_counter(), time.process_time()
                 results = [fn(d, targets) for d in files]
+                cpu[name] = time.process_time() - c0
                 if any(r is None for r in results):
                     continue
                 seconds[name] = time.perf_counter() - t0
@@ -177,8 +182,9 @@ def main() -> None:
                 tc = seconds.get("torchcodec")
                 vs_tc = f"{tc / seconds[name]:12.2f}x" if tc else "  (not here)"
                 vs_loop = f"{seconds['pyav-loop'] / seconds[name]:7.2f}x"
-                print(f"{structure.name:18} {kind:7} {name:11} {shown!s:>8} {least:6d} "
-                      f"{ratio} {seconds[name]:7.2f} {vs_tc:>13} {vs_loop:>8}")  # fmt: skip
+                print(f"{structure.name:18} {kind:10} {name:11} {shown!s:>8} {least:6d} "
+                      f"{ratio} {seconds[name]:7.2f} {cpu[name]:7.2f} {vs_tc:>13} "
+                      f"{vs_loop:>8}")  # fmt: skip
 
 
 if __name__ == "__main__":

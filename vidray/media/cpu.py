@@ -78,6 +78,8 @@ class CpuVideo:
         self._stream.codec_context.thread_count = threads
         # Only streams that reorder frames (B-frames) have frames nothing references.
         self._reorders = bool(self._stream.codec_context.has_b_frames)
+        # Without reordering a frame's successor is the next packet: read one ahead.
+        self._lookahead = LOOKAHEAD if self._reorders else 1
         self._skipping = threads == 1 and self._reorders
         self._tb = self._stream.time_base
         self._start = self._stream.start_time or 0
@@ -308,7 +310,7 @@ class CpuVideo:
                 if packet.size == 0:  # the demuxer's end-of-stream packet
                     continue
                 window.append(packet)
-                if len(window) > LOOKAHEAD:
+                if len(window) > self._lookahead:
                     yield from decode(window.popleft())
             while window:
                 yield from decode(window.popleft())
