@@ -200,3 +200,17 @@ def test_units_of_an_earlier_layout_are_refused_not_resumed(tmp_path):
     assert "holds units of layout 1" in str(e.value) and "--overwrite" in str(e.value)
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
     assert prepare(ConvertOptions(**{**opts.__dict__, "overwrite": True})).committed == {}
+
+
+def test_a_unit_that_fails_part_way_leaves_no_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(sink, "ROW_GROUP_ROWS", 1)  # the first row opens the staged file
+    writer = sink.UnitWriter(storage.location(str(tmp_path)), "u-00000", "u.json", 0, True)
+    writer.add(
+        {"id": "r", "source": "t", "video": "v", "clip_start": None, "clip_end": None,
+         "conversations": [{"from": "human", "value": "q"}], "query": "q",
+         "frames": [b"\xff\xd8"], "frame_timestamps": [0.0], "width": 1, "height": 1,
+         "video_duration": None, "video_fps": None}
+    )  # fmt: skip
+    assert list(tmp_path.rglob("*.tmp-*")), "the staged data file is being written"
+    writer.abort()
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []

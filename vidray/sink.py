@@ -24,7 +24,7 @@ import posixpath
 import time
 from collections import Counter
 from collections.abc import Iterable
-from typing import IO, Any
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -94,7 +94,7 @@ class UnitWriter:
         self._pending: list[dict[str, Any]] = []
         self._pending_bytes = 0
         self._errors: list[dict[str, Any]] = []
-        self._file: contextlib.AbstractContextManager[IO[bytes]] | None = None
+        self._open = contextlib.ExitStack()  # the staged data file, once rows come
         self._writer: pq.ParquetWriter | None = None
         self.rows = self.frames = 0
 
@@ -115,8 +115,8 @@ class UnitWriter:
         table = pa.Table.from_pylist(self._pending, schema=OUTPUT_SCHEMA)
         self._pending, self._pending_bytes = [], 0
         if self._writer is None:
-            self._file = storage.atomic_writer(self.out, f"{STAGING_DIR}/{self.data_rel}")
-            f = self._file.__enter__()
+            rel = f"{STAGING_DIR}/{self.data_rel}"
+            f = self._open.enter_context(storage.atomic_writer(self.out, rel))
             self._writer = pq.ParquetWriter(f, OUTPUT_SCHEMA, compression="zstd")
         self._writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
 
@@ -128,10 +128,10 @@ class UnitWriter:
     ) -> UnitResult:
         """Finish the files, write the commit record, publish; the unit's result."""
         self._flush()
-        if self._writer is not None and self._file is not None:
+        if self._writer is not None:
             self._writer.close()
-            self._file.__exit__(None, None, None)
-            self._writer = self._file = None
+            self._writer = None
+        self._open.close()  # the staged file appears whole
         if self._errors:
             table = pa.Table.from_pylist(self._errors, schema=ERROR_SCHEMA)
             _write_table(self.out, f"{STAGING_DIR}/{self.error_rel}", table)
@@ -155,11 +155,12 @@ class UnitWriter:
 
     def abort(self) -> None:
         """Drop a unit that failed part-way: its staged file is never committed."""
-        if self._writer is not None and self._file is not None:
+        if self._writer is not None:
             with contextlib.suppress(Exception):
                 self._writer.close()
-            self._file.__exit__(RuntimeError, RuntimeError("aborted"), None)
-            self._writer = self._file = None
+            self._writer = None
+        # Leave the atomic writer by an exception: no staged file appears.
+        self._open.__exit__(RuntimeError, RuntimeError("unit aborted"), None)
 
 
 def write_unit(

@@ -147,10 +147,14 @@ class ConvertStage:
         """What identifies the video file ``s`` reads, when samples may share it."""
         if s.error or s.media != "video" or s.data is not None:
             return None
-        ref = s.ref or self._root_ref(s)
+        ref = self._ref(s)
         return None if ref is None else ("video", ref)
 
-    def _root_ref(self, s: Sample) -> storage.FileRef | None:
+    def _ref(self, s: Sample) -> storage.FileRef | None:
+        """The file a sample's video is read from, when it does not travel inline: its
+        own reference (a large tar member), else its path under the videos root."""
+        if s.ref is not None:
+            return s.ref
         return None if self.videos is None else storage.FileRef(self.videos.uri, s.video)
 
     def _convert_group(self, group: list[Sample]) -> list[Converted]:
@@ -264,7 +268,7 @@ class ConvertStage:
         the decoder process opens and reads by ranges."""
         if s.data is not None:
             return s.data
-        ref = s.ref or self._root_ref(s)
+        ref = self._ref(s)
         if ref is None:
             raise decode.DecodeFailure("missing_video", "the sample carries no video")
         return ref

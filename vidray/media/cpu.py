@@ -83,9 +83,8 @@ class CpuVideo:
         self._skipping = threads == 1 and self._reorders
         self._tb = self._stream.time_base
         self._start = self._stream.start_time or 0
-        self._keyframes = self._keyframe_times()
         #: Key frame times from the container's index (empty without one).
-        self.keyframes = self._keyframes
+        self.keyframes = self._keyframe_times()
         #: Frames the decoder produced so far (delivered or not).
         self.decoded = 0
 
@@ -173,10 +172,10 @@ class CpuVideo:
         would decode: a key frame lies after ``pos`` and at or before ``target``."""
         if pos is None:
             pos = 0.0
-        if not self._keyframes:
+        if not self.keyframes:
             return target - pos > SEEK_GAP_S
-        k = bisect.bisect_right(self._keyframes, target + TIME_EPS) - 1
-        return k >= 0 and self._keyframes[k] > pos + TIME_EPS
+        k = bisect.bisect_right(self.keyframes, target + TIME_EPS) - 1
+        return k >= 0 and self.keyframes[k] > pos + TIME_EPS
 
     def frames_shown(self, targets: list[float]) -> Iterator[tuple[float, float, av.VideoFrame]]:
         """(target, frame time, frame) for each of the sorted ``targets``, in order, as
@@ -243,7 +242,7 @@ class CpuVideo:
                             seek_to = targets[i] - (t - targets[i]) - 2.0**backoff
                             needs_seek = True
                             break
-                        if before is not None and t <= before and not self._keyframes:
+                        if before is not None and t <= before and not self.keyframes:
                             # No key frame between here and the target: seeking only
                             # rewinds, so decode straight on from now on.
                             allow_seek = False

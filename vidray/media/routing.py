@@ -14,6 +14,7 @@ a hardware decoder and a seek each cost milliseconds.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 MODES = ("auto", "cpu", "nvdec")
@@ -91,8 +92,6 @@ def frames_to_decode(keyframes: list[float], fps: float | None, targets: list[fl
         return 0
     rate = fps or 25.0
     keys = keyframes or [k * 2.0 for k in range(int(targets[-1] / 2.0) + 1)]
-    import bisect
-
     total, covered_to = 0.0, -1.0
     for t in targets:
         k = bisect.bisect_right(keys, t) - 1
