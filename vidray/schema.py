@@ -39,6 +39,54 @@ OUTPUT_SCHEMA = pa.schema(
     ]
 )
 
+#: One question (conversation) of a clip row: what differs between the rows of one clip.
+QUESTION = pa.struct(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("conversations", pa.list_(TURN), nullable=False),
+        pa.field("query", pa.string()),
+    ]
+)
+
+#: Columns a clip row shares with every question it carries.
+CLIP_COLUMNS = [f.name for f in OUTPUT_SCHEMA if f.name not in ("id", "conversations", "query")]
+
+#: The ``clips`` layout: one row per clip (or image), its frames stored once, and its
+#: questions in ``questions``; each question is still one training sample
+#: (``flatten_clip_row`` gives the ``OUTPUT_SCHEMA`` rows). ``clip_id`` is the id of the
+#: clip: ``<source>:<video>`` or ``<source>:<video>@<start>-<end>``.
+CLIP_SCHEMA = pa.schema(
+    [pa.field("clip_id", pa.string(), nullable=False)]
+    + [OUTPUT_SCHEMA.field(c) for c in CLIP_COLUMNS]
+    + [pa.field("questions", pa.list_(QUESTION), nullable=False)]
+)
+
+#: Output layouts: ``rows`` (one row per question, OUTPUT_SCHEMA) or ``clips``
+#: (one row per clip, CLIP_SCHEMA).
+LAYOUTS = ("rows", "clips")
+
+
+def is_clip_row(row: dict) -> bool:
+    return "questions" in row
+
+
+def flatten_clip_row(row: dict) -> list[dict]:
+    """The ``OUTPUT_SCHEMA`` rows of a clip row (a row of that schema is returned as
+    it is): one per question, in order, sharing the clip's frames."""
+    if not is_clip_row(row):
+        return [row]
+    shared = {c: row[c] for c in CLIP_COLUMNS}
+    return [
+        {"id": q["id"], **shared, "conversations": q["conversations"], "query": q["query"]}
+        for q in row["questions"]
+    ]
+
+
+def layout_of(schema: pa.Schema) -> str:
+    """``clips`` for a file of CLIP_SCHEMA, else ``rows``."""
+    return "clips" if "questions" in schema.names else "rows"
+
+
 #: One row per input sample that could not be converted.
 ERROR_SCHEMA = pa.schema(
     [
