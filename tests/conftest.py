@@ -33,7 +33,7 @@ for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
     os.environ.pop(var, None)
 
 from tests.faultproxy import FaultProxy  # noqa: E402
-from vidray import synth  # noqa: E402
+from vidray import cluster, synth  # noqa: E402
 
 BIN = Path(sys.executable).parent
 
@@ -91,7 +91,9 @@ def ray_head(s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         "--include-dashboard=true", "--num-cpus=2", f"--temp-dir={ray_tmp}",
         "--disable-usage-stats",
     ]  # fmt: skip
-    subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+    # As cluster/ starts its nodes: idle workers import vidray's stages before work comes.
+    env = {**os.environ, "RAY_preload_python_modules": ",".join(cluster.WORKER_PRELOAD)}
+    subprocess.run(cmd, check=True, capture_output=True, timeout=120, env=env)
     import ray
 
     address = f"127.0.0.1:{gcs_port}"

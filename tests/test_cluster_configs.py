@@ -37,6 +37,22 @@ def test_kuberay_job_has_an_autoscaled_gpu_group():
     assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
 
 
+def test_every_node_preloads_vidrays_stages():
+    """Both configs start each node's idle workers with vidray's stages imported."""
+    from vidray.cluster import WORKER_PRELOAD
+
+    want = ",".join(WORKER_PRELOAD)
+    aws = yaml.safe_load((REPO / "cluster/aws.yaml").read_text())
+    for key in ("head_start_ray_commands", "worker_start_ray_commands"):
+        (start,) = [c for c in aws[key] if "ray start" in c]
+        assert f"RAY_preload_python_modules={want} ray start" in start, key
+    job = yaml.safe_load((REPO / "cluster/kuberay-rayjob.yaml").read_text())
+    for group in job["spec"]["rayClusterSpec"]["workerGroupSpecs"]:
+        (container,) = group["template"]["spec"]["containers"]
+        env = {e["name"]: e["value"] for e in container.get("env", [])}
+        assert env.get("RAY_preload_python_modules") == want, group["groupName"]
+
+
 def test_the_gpu_extra_resolves_from_the_lock_file(tmp_path):
     out = tmp_path / "requirements-gpu.txt"
     uv = os.environ.get("UV") or shutil.which("uv")  # ``uv run`` names itself in UV

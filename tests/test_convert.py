@@ -198,3 +198,20 @@ def test_empty_input_is_a_clear_error(ray_head, tmp_path):
     with pytest.raises(ConvertError, match=r"nothing found at .*expects INPUT/\*\.tar"):
         run("webvid", tmp_path / "empty", tmp_path / "out")
     assert not Path(tmp_path / "out").exists()
+
+
+def test_the_session_clusters_workers_preload_vidrays_stages(ray_head):
+    """Started as cluster/ starts nodes, a worker has the stages imported before it
+    takes work (the flag Ray passes it names them)."""
+    import ray
+
+    from vidray.cluster import WORKER_PRELOAD
+
+    @ray.remote(num_cpus=0)
+    def worker_args() -> list[str]:
+        import sys
+
+        return sys.argv  # the process title is Ray's; its arguments are still here
+
+    args = ray.get(worker_args.remote())
+    assert f"--worker-preload-modules={','.join(WORKER_PRELOAD)}" in args

@@ -32,6 +32,12 @@ class Unreachable(Exception):
     """The cluster address answers nothing; the message is one line."""
 
 
+#: Modules Ray's idle worker processes import before they take work, so that a decode
+#: actor or read task starts on a worker that has them loaded (``import ray.data`` alone
+#: takes seconds per process). A local instance started here sets it; a cluster started
+#: with ``ray start`` gets it from ``RAY_preload_python_modules`` (``cluster/``).
+WORKER_PRELOAD = ("ray.data", "vidray.stage", "vidray.read")
+
 #: Seconds to wait for a cluster address to accept a connection before refusing.
 CONNECT_TIMEOUT_S = 5.0
 
@@ -58,7 +64,11 @@ def connect(address: str | None, *, quiet: bool = False, own_processes: bool = F
         ray.init(address=address, **kwargs)
         return
     _started_local = own_processes and _become_subreaper()
-    ray.init(include_dashboard=False, **kwargs)
+    ray.init(
+        include_dashboard=False,
+        _system_config={"preload_python_modules": list(WORKER_PRELOAD)},
+        **kwargs,
+    )
 
 
 def check_reachable(address: str) -> None:
