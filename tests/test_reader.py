@@ -6,10 +6,12 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import os
 import shutil
 from collections import Counter
 from pathlib import Path
 
+import boto3
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -315,8 +317,29 @@ def test_s3_output_reads_as_the_local_one(output, s3_bucket):
     reader = VidrayReader(uri, seed=9, frames="jpeg")
     head = [s["id"] for s in itertools.islice(iter(reader), 8)]
     fresh = VidrayReader(uri, seed=9, frames="jpeg")
-    fresh.load_state_dict(reader.state_dict())
+    state = reader.state_dict()
+    assert os.environ["AWS_SECRET_ACCESS_KEY"] not in json.dumps(state)  # no credentials
+    fresh.load_state_dict(state)
     assert head + [s["id"] for s in fresh] == order(output, seed=9)
+
+
+def test_ray_read_parquet_over_committed_files_on_s3(ray_head, output, s3_bucket):
+    import ray
+
+    upload_dir(output, s3_bucket, "reader/ray")
+    # a running job: no _SUCCESS, and a data file no record names
+    s3 = boto3.client("s3")
+    first = sink.committed_data_files(storage.location(str(output)))[0]
+    s3.copy_object(
+        Bucket=s3_bucket,
+        Key="reader/ray/data/stray-00000.parquet",
+        CopySource={"Bucket": s3_bucket, "Key": f"reader/ray/{first}"},
+    )
+    s3.delete_object(Bucket=s3_bucket, Key=f"reader/ray/{sink.MARKER}")
+    paths, fs = parquet_files(f"s3://{s3_bucket}/reader/ray")
+    assert len(paths) == 6 and all(p.startswith(f"{s3_bucket}/reader/ray/data/") for p in paths)
+    rows = ray.data.read_parquet(paths, filesystem=fs).take_all()
+    assert sorted(r["id"] for r in rows) == sorted(r["id"] for r in rows_of(output))
 
 
 def test_ray_read_parquet_over_the_committed_files(ray_head, output, tmp_path):
