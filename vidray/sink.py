@@ -347,6 +347,19 @@ def read_manifest(out: storage.Location) -> dict[str, Any]:
     return _json(out, MARKER)
 
 
+def committed_data_files(out: storage.Location) -> list[str]:
+    """Relative paths of the committed data files of OUTPUT, sorted: the ``data_files``
+    of ``_SUCCESS`` when the output is complete, else those of the units committed so
+    far (``_units/*.json``) that are already in ``data/``. A unit between its commit
+    record and its move out of ``_staging/`` (a moment, or until the next run after a
+    crash) is not listed yet; a file no record names (a unit in progress) never is."""
+    if storage.exists(out, MARKER):
+        return sorted(read_manifest(out).get("data_files", []))
+    named = {r.data_file for r in committed_units(out).values() if r.data_file}
+    published = set(storage.list_files(out, (".parquet",), DATA_DIR))
+    return sorted(named & published)
+
+
 def read_output(uri: str, kind: str = DATA_DIR) -> pa.Table:
     """Read the committed ``data`` (or ``errors``) files of an output root; while a
     job is still running, the units committed so far."""

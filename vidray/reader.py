@@ -1,0 +1,372 @@
+"""A streaming reader of an OUTPUT for trainers: one sample per conversation.
+
+``VidrayReader(OUTPUT)`` iterates the committed data files of an output (local,
+``file://`` or ``s3://``), one Parquet row group at a time, and yields one sample per
+conversation (question) in either layout (``rows`` or ``clips``). It is a PyTorch
+``IterableDataset`` when torch is importable, a plain iterable otherwise.
+
+Sharding is by file: an epoch's files (shuffled by ``seed`` and epoch) are dealt
+round-robin to the ``world_size * num_workers`` readers, reader ``rank * num_workers +
+worker_id`` taking every n-th. Inside a reader, samples are shuffled in blocks of
+``shuffle_buffer`` samples: a block is read whole, then yielded in a permutation drawn
+from (seed, epoch, reader, block). That is Mosaic streaming's shuffle-block scheme, chosen
+over a sliding buffer (Hugging Face ``datasets``) because it makes the position exact:
+a state is (epoch, the file, row group and sample where the current block starts, the
+samples of the block already yielded), so a restart re-reads at most one block and
+neither repeats nor skips a sample. (``datasets`` restores a shuffled stream without the
+buffer's content and refills it; huggingface/datasets#7444.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from vidray import sink
+from vidray.io import storage
+from vidray.schema import CLIP_SCHEMA, OUTPUT_SCHEMA, flatten_clip_row, layout_of
+
+try:  # The torch part is thin: worker and rank discovery, and the base class.
+    import torch.utils.data as _torch_data
+
+    _Base: type = _torch_data.IterableDataset
+except ImportError:  # pragma: no cover - torch is in the ``gpu`` extra only
+    _torch_data = None
+    _Base = object
+
+FrameMode = Literal["pil", "numpy", "jpeg"]
+FRAME_MODES: tuple[str, ...] = ("pil", "numpy", "jpeg")
+#: Bumped when the meaning of a state's fields changes.
+STATE_VERSION = 1
+
+
+class ReaderError(ValueError):
+    """OUTPUT cannot be read, or a state does not fit this reader; one line."""
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Which reader of the ``world_size * num_workers`` this one is."""
+
+    rank: int
+    world_size: int
+    worker_id: int
+    num_workers: int
+
+    @property
+    def index(self) -> int:
+        return self.rank * self.num_workers + self.worker_id
+
+    @property
+    def count(self) -> int:
+        return self.world_size * self.num_workers
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a reader is in its epoch: the block it is in, where that block starts
+    (index in the reader's file list, row group, sample within the row group's
+    samples) and how many of the block's samples were yielded."""
+
+    block: int = 0
+    file: int = 0
+    row_group: int = 0
+    sample: int = 0
+    in_block: int = 0
+
+
+def _check_index(name: str, value: int | None, low: int = 0) -> None:
+    if value is not None and (not isinstance(value, int) or value < low):
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+
+
+def _torch_worker() -> tuple[int, int]:
+    info = _torch_data.get_worker_info() if _torch_data is not None else None
+    return (0, 1) if info is None else (info.id, info.num_workers)
+
+
+def _torch_rank() -> tuple[int, int]:
+    try:
+        import torch.distributed as dist
+    except ImportError:
+        return 0, 1
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _broadcast_files(files: list[str]) -> list[str]:
+    """Rank 0's file list on every rank (ranks that list a running job at different
+    moments could see different units and so overlap or miss files)."""
+    try:
+        import torch.distributed as dist
+    except ImportError:
+        return files
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return files
+    box = [files]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def _digest(files: list[str]) -> str:
+    return hashlib.sha256(json.dumps(files).encode()).hexdigest()
+
+
+def decode_frames(frames: list[bytes], mode: str) -> list[Any]:
+    """JPEG bytes as they are (``jpeg``), as RGB ``PIL.Image``s (``pil``) or as
+    ``HxWx3`` uint8 arrays (``numpy``)."""
+    if mode == "jpeg":
+        return list(frames)
+    from PIL import Image
+
+    images = []
+    for data in frames:
+        with Image.open(io.BytesIO(data)) as im:
+            rgb = im.convert("RGB")
+        images.append(np.asarray(rgb) if mode == "numpy" else rgb)
+    return images
+
+
+class VidrayReader(_Base):
+    """The committed samples of OUTPUT, sharded, shuffled and resumable.
+
+    ``rank``/``world_size`` default to ``torch.distributed``'s when it is initialised
+    (else 0/1), and ``worker_id``/``num_workers`` to the DataLoader worker's
+    (``torch.utils.data.get_worker_info()``; else 0/1); pass them to use the reader
+    without torch. The files are listed once, here (``sink.committed_data_files``;
+    under ``torch.distributed`` rank 0's list is broadcast): units committed later are
+    read by a new reader. ``files`` overrides the listing.
+
+    One ``for`` loop is the rest of the current epoch; a completed epoch moves the
+    reader to the next one. ``set_epoch`` chooses it (call it on the reader given to a
+    DataLoader before each epoch, as with ``DistributedSampler``, since worker
+    processes get copies). Each sample is a dict: ``id``, ``conversations``,
+    ``frames`` (decoded per ``frames``: ``pil``, ``numpy`` or ``jpeg`` bytes),
+    ``frame_timestamps`` and the clip columns of ``OUTPUT_SCHEMA``.
+    """
+
+    def __init__(
+        self,
+        output: str,
+        *,
+        rank: int | None = None,
+        world_size: int | None = None,
+        worker_id: int | None = None,
+        num_workers: int | None = None,
+        seed: int = 0,
+        shuffle: bool = True,
+        shuffle_buffer: int = 1024,
+        frames: FrameMode = "pil",
+        files: list[str] | None = None,
+    ) -> None:
+        if frames not in FRAME_MODES:
+            raise ValueError(f"frames must be one of {', '.join(FRAME_MODES)}, got {frames!r}")
+        _check_index("shuffle_buffer", shuffle_buffer, 1)
+        _check_index("world_size", world_size, 1)
+        _check_index("num_workers", num_workers, 1)
+        _check_index("rank", rank)
+        _check_index("worker_id", worker_id)
+        if rank is not None and world_size is not None and rank >= world_size:
+            raise ValueError(f"rank {rank} is not below world_size {world_size}")
+        if worker_id is not None and num_workers is not None and worker_id >= num_workers:
+            raise ValueError(f"worker_id {worker_id} is not below num_workers {num_workers}")
+        self.output = output
+        self.loc = storage.location(output)
+        self.rank, self.world_size = rank, world_size
+        self.worker_id, self.num_workers = worker_id, num_workers
+        self.seed, self.shuffle, self.shuffle_buffer = seed, shuffle, shuffle_buffer
+        self.frames = frames
+        self.complete = storage.exists(self.loc, sink.MARKER)
+        if files is None:
+            if not self.complete and not any(
+                storage.exists(self.loc, rel) for rel in (sink.UNITS_DIR, sink.RUN_FILE)
+            ):
+                raise ReaderError(
+                    f"{self.loc.display()} is not a vidray output (no {sink.MARKER}, "
+                    f"{sink.UNITS_DIR}/ or {sink.RUN_FILE})"
+                )
+            files = sink.committed_data_files(self.loc)
+            if rank is None or world_size is None:
+                files = _broadcast_files(files)
+            # A complete output's list is _SUCCESS's: a state need not carry it.
+        else:
+            self.complete = False
+        self.files = sorted(files)
+        self.epoch = 0
+        self.position = Position()
+        self._state_shard: Shard | None = None  # a loaded state's, checked at iteration
+
+    # ------------------------------------------------------------------ sharding
+
+    def shard(self) -> Shard:
+        """This reader's place, explicit arguments first, then torch's."""
+        rank, world = self.rank, self.world_size
+        if rank is None or world is None:
+            r, w = _torch_rank()
+            rank, world = (r if rank is None else rank), (w if world is None else world)
+        wid, nw = self.worker_id, self.num_workers
+        if wid is None or nw is None:
+            i, n = _torch_worker()
+            wid, nw = (i if wid is None else wid), (n if nw is None else nw)
+        if rank >= world or wid >= nw:
+            raise ReaderError(f"rank {rank}/{world}, worker {wid}/{nw}: out of range")
+        return Shard(rank, world, wid, nw)
+
+    def epoch_files(self, epoch: int, shard: Shard) -> list[str]:
+        """The files ``shard`` reads in ``epoch``, in reading order."""
+        order = list(self.files)
+        if self.shuffle:
+            perm = np.random.default_rng([self.seed, epoch]).permutation(len(order))
+            order = [order[i] for i in perm]
+        return order[shard.index :: shard.count]
+
+    def set_epoch(self, epoch: int) -> None:
+        """Start ``epoch`` from its beginning at the next iteration."""
+        _check_index("epoch", epoch)
+        self.epoch, self.position = epoch, Position()
+
+    # ------------------------------------------------------------------ reading
+
+    def _row_group_samples(self, rel: str, pf: pq.ParquetFile, rg: int) -> list[dict]:
+        table = pf.read_row_group(rg)
+        expected = CLIP_SCHEMA if layout_of(table.schema) == "clips" else OUTPUT_SCHEMA
+        for field in expected:  # files of schema version 1 lack label, classname
+            if field.name not in table.schema.names:
+                if not field.nullable:
+                    raise ReaderError(
+                        f"{self.loc.display(rel)}: not a vidray data file "
+                        f"(no column {field.name!r})"
+                    )
+                table = table.append_column(field, pa.nulls(len(table), field.type))
+        samples = []
+        for row in table.select(expected.names).to_pylist():
+            samples.extend(flatten_clip_row(row))
+        return samples
+
+    def _stream(self, files: list[str], start: Position) -> Iterator[tuple[Position, dict]]:
+        """The samples of ``files`` from ``start`` on, each with the position of the
+        sample after it (``block``/``in_block`` unset)."""
+        for fi in range(start.file, len(files)):
+            rel = files[fi]
+            with storage.open_read(self.loc, rel) as f:
+                try:
+                    pf = pq.ParquetFile(f)
+                except (pa.ArrowException, OSError) as e:
+                    raise ReaderError(f"{self.loc.display(rel)}: not a Parquet file: {e}") from e
+                first_rg = start.row_group if fi == start.file else 0
+                for rg in range(first_rg, pf.num_row_groups):
+                    samples = self._row_group_samples(rel, pf, rg)
+                    skip = start.sample if (fi, rg) == (start.file, start.row_group) else 0
+                    for si in range(skip, len(samples)):
+                        yield Position(file=fi, row_group=rg, sample=si + 1), samples[si]
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        shard = self.shard()
+        if self._state_shard is not None and self._state_shard != shard:
+            raise ReaderError(
+                f"the loaded state belongs to reader {self._state_shard}, not {shard}: "
+                "resume with the same world size, rank, worker count and worker id"
+            )
+        files = self.epoch_files(self.epoch, shard)
+        pos = self.position
+        stream = self._stream(files, pos)
+        while True:
+            block: list[dict] = []
+            after = pos  # where the next block starts once this one is read
+            for after_sample, sample in stream:
+                block.append(sample)
+                after = after_sample
+                if len(block) == self.shuffle_buffer:
+                    break
+            if not block:
+                break
+            order: Any = range(len(block))
+            if self.shuffle:
+                key = [self.seed, self.epoch, shard.index, pos.block]
+                order = np.random.default_rng(key).permutation(len(block))
+            next_pos = Position(pos.block + 1, after.file, after.row_group, after.sample)
+            for k in range(pos.in_block, len(block)):
+                # Counted before the yield: the consumer holds the sample once it has it.
+                done = k + 1 == len(block)
+                self.position = next_pos if done else _replace_in_block(pos, k + 1)
+                yield self._sample(block[order[k]])
+            pos = next_pos
+            self.position = pos
+        self.epoch, self.position = self.epoch + 1, Position()
+        self._state_shard = None
+
+    def _sample(self, row: dict[str, Any]) -> dict[str, Any]:
+        return {**row, "frames": decode_frames(row["frames"], self.frames)}
+
+    # ------------------------------------------------------------------ state
+
+    def state_dict(self) -> dict[str, Any]:
+        """The reader's epoch and position, as plain JSON-able values. Under a
+        DataLoader with workers, each worker's copy has its own (torchdata's
+        ``StatefulDataLoader`` collects them per worker)."""
+        shard = self._state_shard
+        if shard is None:
+            try:
+                shard = self.shard()
+            except ReaderError:
+                shard = None
+        return {
+            "version": STATE_VERSION,
+            "epoch": self.epoch,
+            "position": self.position.__dict__.copy(),
+            "shard": None if shard is None else shard.__dict__.copy(),
+            "seed": self.seed,
+            "shuffle": self.shuffle,
+            "shuffle_buffer": self.shuffle_buffer,
+            "files_sha256": _digest(self.files),
+            # A running job's listing changes: the state keeps the one it read.
+            "files": None if self.complete else list(self.files),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue where ``state`` was taken: same epoch, same files, next sample."""
+        if state.get("version") != STATE_VERSION:
+            raise ReaderError(
+                f"reader state version {state.get('version')!r} is not {STATE_VERSION}"
+            )
+        for key in ("seed", "shuffle", "shuffle_buffer"):
+            if state[key] != getattr(self, key):
+                raise ReaderError(
+                    f"the state was taken with {key}={state[key]!r}, this reader has "
+                    f"{getattr(self, key)!r}"
+                )
+        if state["files"] is not None:
+            self.files = list(state["files"])
+            self.complete = False
+        if _digest(self.files) != state["files_sha256"]:
+            raise ReaderError(
+                f"{self.loc.display()}: the committed files differ from the state's "
+                "(the output was rewritten since)"
+            )
+        self.epoch = int(state["epoch"])
+        self.position = Position(**state["position"])
+        self._state_shard = None if state["shard"] is None else Shard(**state["shard"])
+
+
+def _replace_in_block(pos: Position, in_block: int) -> Position:
+    return Position(pos.block, pos.file, pos.row_group, pos.sample, in_block)
+
+
+def parquet_files(output: str) -> tuple[list[str], pa.fs.FileSystem]:
+    """The committed data files of OUTPUT as paths on a pyarrow filesystem, for
+    ``ray.data.read_parquet(paths, filesystem=fs)`` (or ``pyarrow.dataset``): the
+    files the reader reads, through vidray's storage (its S3 settings included)."""
+    import pyarrow.fs as pafs
+
+    loc = storage.location(output)
+    paths = [loc.join(rel) for rel in sink.committed_data_files(loc)]
+    return paths, pafs.PyFileSystem(pafs.FSSpecHandler(loc.fs))
