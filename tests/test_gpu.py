@@ -138,3 +138,96 @@ def test_nvdec_gives_the_cpu_frames_within_jpeg_noise(size):
         pa = np.asarray(Image.open(io.BytesIO(a)).convert("RGB"), dtype=float)
         pb = np.asarray(Image.open(io.BytesIO(b)).convert("RGB"), dtype=float)
         assert abs(pa - pb).mean() <= 2.0
+
+
+def _opts(**kw):
+    from vidray.config import ConvertOptions
+
+    return ConvertOptions(source="webvid", input="/in", output="/out", **kw)
+
+
+def test_decode_pools_per_mode_and_cluster():
+    from vidray.pipeline import Pool, _pools
+
+    # no GPU: one CPU pool over the CPUs, 80% of them reserved
+    assert _pools(_opts(), 4, 0, None) == [Pool("cpu", 4, 0.8)]
+    assert _pools(_opts(decoder="cpu"), 16, 2, None) == [Pool("cpu", 16, 0.8)]
+    # a mixed cluster: auto gives both groups work, one GPU actor per GPU by default
+    assert _pools(_opts(), 16, 2, None) == [Pool("gpu", 2, 0.8, 1.0), Pool("cpu", 14, 0.8)]
+    assert _pools(_opts(gpus_per_worker=0.5), 16, 2, None) == [
+        Pool("gpu", 4, 0.8, 0.5),
+        Pool("cpu", 12, 0.8),
+    ]
+    # GPU nodes that start on demand: one GPU actor asks for the first one
+    assert _pools(_opts(gpus_per_worker=1, num_workers=40, cpus_per_worker=1), 0, 0, None) == [
+        Pool("gpu", 1, 1, 1),
+        Pool("cpu", 40, 1),
+    ]
+    assert _pools(_opts(gpu_workers=3, num_workers=2), 8, 4, None)[0] == Pool("gpu", 3, 1.0, 1.0)
+    # no more actors than units left: a one-unit job runs on the GPU pool alone
+    assert _pools(_opts(), 16, 2, 1) == [Pool("gpu", 1, 1.0, 1.0)]
+    assert _pools(_opts(), 16, 2, 3) == [Pool("gpu", 2, 1.0, 1.0), Pool("cpu", 1, 1.0)]
+    # nvdec: every actor a GPU one, as before
+    assert _pools(_opts(decoder="nvdec"), 8, 2, None) == [Pool("gpu", 8, 0.8, 0.25)]
+
+
+def test_gpu_workers_only_with_auto():
+    with pytest.raises(ValueError, match="--gpu-workers sizes the GPU pool of --decoder auto"):
+        _opts(decoder="cpu", gpu_workers=2)
+
+
+def test_shards_are_dealt_to_the_pools_by_their_actors():
+    from vidray.pipeline import Pool, deal
+
+    plan = [(f"s{i}", None, frozenset(), {}) for i in range(9)]
+    gpu, cpu = Pool("gpu", 1, 1, 1), Pool("cpu", 2, 1)
+    parts = deal(plan, [gpu, cpu])
+    assert [len(p) for p in parts] == [3, 6]
+    assert sorted(s for part in parts for s in part) == sorted(plan)  # every shard once
+    assert deal(plan, [gpu, cpu]) == parts  # the same deal every time
+    assert [len(p) for p in deal(plan[:1], [gpu, cpu])] == [0, 1]  # the pool with more room
+
+
+def mixed_options(inp, out):
+    from vidray.config import ConvertOptions
+
+    return ConvertOptions(
+        source="webvid",
+        input=str(inp),
+        output=str(out),
+        sampling=SamplingPolicy(num_frames=4),
+        size=32,
+        samples_per_file=2,
+        decoder="cpu",
+        progress=False,
+    )
+
+
+def test_auto_on_a_mixed_cluster_uses_both_groups(ray_head, tmp_path):
+    """A separate three-node cluster, one node with a (declared) GPU: auto runs a GPU
+    pool there and a CPU pool on the others, and the output is a CPU run's."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.test_faults import golden
+    from vidray.pipeline import convert
+
+    inp = tmp_path / "webvid"
+    synth.write_webvid(inp, shards=3, per_shard=4, spec=synth.VideoSpec(num_frames=20))
+    convert(mixed_options(inp, tmp_path / "cpu"))
+    res = subprocess.run(
+        [sys.executable, "-m", "tests.mixed_cluster", str(inp), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert [tuple(r) for r in report["golden"]] == golden(tmp_path / "cpu")
+    # one shard of 4 samples went to the GPU pool, two to the CPU pool
+    assert report["groups"] == report["marker_groups"] == {"gpu": 4, "cpu": 8}
+    assert report["actor_nodes"] == ["cpu", "cpu", "gpu"]
+    # the GPU actor's small videos were routed to its CPU decoder, and it says why
+    assert report["cpu_reasons"] == {"cost_model": 4}

@@ -188,7 +188,16 @@ def add_convert_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="GPUs each decode actor reserves, fractional to share one (default with "
         "--decoder nvdec: the cluster's GPUs shared by the actors, at most 1 each; with "
-        "auto: none, so actors only get a GPU when this is given)",
+        "auto: 1 where the cluster has GPUs; pass it where GPU nodes start on demand)",
+    )
+    run.add_argument(
+        "--gpu-workers",
+        type=positive_int,
+        default=None,
+        help="with --decoder auto on a cluster with GPUs (or --gpus-per-worker): decode "
+        "actors on GPUs, next to --num-workers CPU actors; input shards are dealt to the "
+        "two pools in proportion to their actors (default: as many as the GPUs present "
+        "hold, 1 when none is up yet)",
     )
     run.add_argument(
         "--sample-timeout",
@@ -243,6 +252,7 @@ def options_from_args(args: argparse.Namespace):
         cpus_per_worker=args.cpus_per_worker,
         decoder=args.decoder,
         gpus_per_worker=args.gpus_per_worker,
+        gpu_workers=args.gpu_workers,
         prompts=args.prompts,
         seed=args.seed,
         limit=args.limit,

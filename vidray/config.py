@@ -34,6 +34,9 @@ class ConvertOptions:
     decoder: str = "auto"
     #: GPUs each decode actor reserves (fractional: several actors share one GPU).
     gpus_per_worker: float | None = None
+    #: With ``auto``: decode actors on GPUs, next to the CPU pool; None: one per
+    #: ``gpus_per_worker`` share of the GPUs present (1 when none is up yet).
+    gpu_workers: int | None = None
     prompts: str | None = None
     seed: int = 0
     #: Convert only the first N samples (in shard order): a trial run.
@@ -77,6 +80,13 @@ class ConvertOptions:
             raise ValueError(f"decoder must be one of {DECODERS}, got {self.decoder!r}")
         if self.gpus_per_worker is not None and not self.gpus_per_worker > 0:
             raise ValueError(f"gpus_per_worker must be > 0, got {self.gpus_per_worker}")
+        if self.gpu_workers is not None and self.gpu_workers < 1:
+            raise ValueError(f"gpu_workers must be >= 1, got {self.gpu_workers}")
+        if self.gpu_workers is not None and self.decoder != "auto":
+            raise ValueError(
+                "--gpu-workers sizes the GPU pool of --decoder auto; with --decoder "
+                f"{self.decoder} every decode actor is a {self.decoder} one (--num-workers)"
+            )
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"limit must be >= 1, got {self.limit}")
         if not self.sample_timeout_s > 0:
@@ -112,6 +122,7 @@ class ConvertOptions:
             # the same frames and times on either decoder (pixels within JPEG noise)
             "decoder",
             "gpus_per_worker",
+            "gpu_workers",
             "overwrite",
             "retry_failed",
             "sample_timeout_s",

@@ -65,6 +65,8 @@ class Summary:
     #: when ``--decoder`` was not ``cpu``.
     decoders: dict[str, int] = field(default_factory=dict)
     cpu_reasons: dict[str, int] = field(default_factory=dict)
+    #: Samples by the worker group (``cpu``, ``gpu``) whose actors converted them.
+    groups: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def of_manifest(cls, output: str, manifest: dict[str, Any]) -> Summary:
@@ -77,6 +79,7 @@ class Summary:
             errors=dict(counts["errors_by_reason"]),
             decoders=dict(counts.get("decoders", {})),
             cpu_reasons=dict(counts.get("cpu_reasons", {})),
+            groups=dict(counts.get("groups", {})),
             units=counts["units"],
             manifest=manifest,
             skipped_files=manifest.get("skipped_files", {}).get("files", []),
@@ -109,6 +112,9 @@ class Summary:
             by = ", ".join(f"{k}={v}" for k, v in sorted(self.decoders.items()))
             why = ", ".join(f"{k}={v}" for k, v in sorted(self.cpu_reasons.items()))
             counts += f"; decoded by {by}" + (f" (on the CPU: {why})" if why else "")
+        if set(self.groups) - {"cpu"}:
+            on = ", ".join(f"{k}={v}" for k, v in sorted(self.groups.items()))
+            counts += f"; on {on} workers"
         if self.skipped_files:
             names = ", ".join(self.skipped_files[:3])
             more = ", ..." if len(self.skipped_files) > 3 else ""
@@ -171,17 +177,12 @@ def run(job: Job, progress: Progress | None = None) -> Summary:
     # block per unit, so units spread over the actors instead of queuing behind a block.
     ctx.target_max_block_size = UNIT_BLOCK_BYTES
     ctx.verbose_stats_logs = False
-    total_cpus = float(ray.cluster_resources().get("CPU", 1))
-    workers = opts.num_workers or max(1, int(total_cpus))
+    resources = ray.cluster_resources()
     done = sum(r.samples for r in committed.values())
-    if total is not None:
-        # No more actors than there are units left to keep them busy.
-        left = total - done
-        workers = min(workers, max(1, math.ceil(left / opts.samples_per_file)))
-    # By default the pool fits the CPUs present now; on an autoscaling cluster pass
-    # cpus_per_worker so that pending actors make the autoscaler add nodes.
-    cpus_per_actor = opts.cpus_per_worker or min(1.0, DECODE_SHARE * total_cpus / workers)
-    gpus_per_actor = _gpus_per_actor(opts, float(ray.cluster_resources().get("GPU", 0)), workers)
+    # No more actors than there are units left to keep them busy.
+    units_left = None if total is None else math.ceil((total - done) / opts.samples_per_file)
+    pools = _pools(opts, float(resources.get("CPU", 1)), float(resources.get("GPU", 0)), units_left)
+    workers = sum(p.actors for p in pools)
 
     # The first write of the run: every check passed and Ray is up.
     sink.begin(out, opts.recorded(), job.committed, overwrite=opts.overwrite)
@@ -193,8 +194,7 @@ def run(job: Job, progress: Progress | None = None) -> Summary:
     progress.start(total, done)
     stage = StageConfig.from_options(opts, out.uri, source, inp.uri)
     try:
-        results = _run(opts, inp.uri, source, stage, plan, workers, cpus_per_actor,
-                       gpus_per_actor, summary, started, progress)  # fmt: skip
+        results = _run(opts, inp.uri, source, stage, plan, pools, summary, started, progress)
     finally:
         progress.close()
     summary.elapsed_s = time.monotonic() - started
@@ -209,6 +209,53 @@ def run(job: Job, progress: Progress | None = None) -> Summary:
     }
     summary.manifest = sink.commit(out, [*committed.values(), *results], info)
     return summary
+
+
+@dataclass(frozen=True)
+class Pool:
+    """One decode actor pool: its worker group (``cpu``, ``gpu``), size, resources."""
+
+    group: str
+    actors: int
+    cpus: float
+    gpus: float = 0.0
+
+
+def _pools(
+    opts: ConvertOptions, cluster_cpus: float, cluster_gpus: float, units_left: int | None
+) -> list[Pool]:
+    """The decode pools of a run. One pool, except ``--decoder auto`` where the cluster
+    has GPUs (or ``--gpus-per-worker`` says GPU nodes will come): then a GPU pool of
+    ``--gpu-workers`` actors next to a CPU pool, so both node groups work. By default
+    the actors fit the CPUs present now; on an autoscaling cluster pass
+    ``--cpus-per-worker`` so that pending actors make the autoscaler add nodes."""
+    n_gpu = 0
+    if opts.decoder == "auto" and (cluster_gpus > 0 or opts.gpus_per_worker is not None):
+        share = opts.gpus_per_worker or min(1.0, cluster_gpus)
+        n_gpu = opts.gpu_workers or max(1, int(cluster_gpus / share + 1e-9))
+        n_cpu = opts.num_workers or max(1, int(cluster_cpus) - n_gpu)
+    else:
+        n_cpu = opts.num_workers or max(1, int(cluster_cpus))
+    if units_left is not None:
+        n_gpu = min(n_gpu, max(1, units_left)) if n_gpu else 0
+        n_cpu = min(n_cpu, max(0, units_left - n_gpu)) if n_gpu else min(n_cpu, max(1, units_left))
+    cpus = opts.cpus_per_worker or min(1.0, DECODE_SHARE * cluster_cpus / (n_cpu + n_gpu))
+    if n_gpu:
+        gpu = Pool("gpu", n_gpu, cpus, share)
+        return [gpu, Pool("cpu", n_cpu, cpus)] if n_cpu else [gpu]
+    gpus = _gpus_per_actor(opts, cluster_gpus, n_cpu)
+    return [Pool("gpu" if gpus else "cpu", n_cpu, cpus, gpus)]
+
+
+def deal(plan: Plan, pools: list[Pool]) -> list[Plan]:
+    """Deal the shards of ``plan`` to ``pools`` in proportion to their actors, in plan
+    order, each shard to the pool with the fewest shards per actor once it has it (the
+    first pool on a tie); a pool can be left with none. Deterministic."""
+    parts: list[Plan] = [[] for _ in pools]
+    for shard in plan:
+        k = min(range(len(pools)), key=lambda k: ((len(parts[k]) + 1) / pools[k].actors, k))
+        parts[k].append(shard)
+    return parts
 
 
 def _gpus_per_actor(opts: ConvertOptions, cluster_gpus: float, workers: int) -> float:
@@ -235,14 +282,13 @@ def _run(
     source: sources.Source,
     stage: StageConfig,
     plan: Plan,
-    workers: int,
-    cpus_per_actor: float,
-    gpus_per_actor: float,
+    pools: list[Pool],
     summary: Summary,
     started: float,
     progress: Progress,
 ) -> list[UnitResult]:
-    """Execute the Ray Data pipeline over ``plan``; return the units it committed."""
+    """Execute the Ray Data pipeline over ``plan``, one branch per pool over the
+    shards dealt to it, their results in one stream; return the units it committed."""
     import ray
     import ray.data
 
@@ -252,30 +298,33 @@ def _run(
     index = None
     if isinstance(source, AnnotationSource) and len(plan) > 1:
         index = source.video_index(storage.location(input_uri))
-    ds = ray.data.read_datasource(
-        read.datasource(
-            opts.source,
-            source.ctx,
-            input_uri,
-            plan,
-            opts.samples_per_file,
-            None if index is None else ray.put(index),
-        ),
-        override_num_blocks=len(plan),
-        num_cpus=READ_CPUS,
-        # Each read task may start a Python worker (seconds of imports): no more at once
-        # than there are decode actors to feed.
-        concurrency=max(1, min(len(plan), workers)),
-    )
-    results_ds = ds.map_batches(
-        ConvertStage,
-        fn_constructor_args=(stage,),
-        batch_size=1,
-        batch_format="pyarrow",
-        compute=ray.data.ActorPoolStrategy(size=workers),
-        num_cpus=cpus_per_actor,
-        **({"num_gpus": gpus_per_actor} if gpus_per_actor else {}),
-    )
+    index_ref = None if index is None else ray.put(index)
+    branches = []
+    for pool, part in zip(pools, deal(plan, pools), strict=True):
+        if not part:
+            continue
+        ds = ray.data.read_datasource(
+            read.datasource(
+                opts.source, source.ctx, input_uri, part, opts.samples_per_file, index_ref
+            ),
+            override_num_blocks=len(part),
+            num_cpus=READ_CPUS,
+            # Each read task may start a Python worker (seconds of imports): no more at
+            # once than there are decode actors to feed.
+            concurrency=max(1, min(len(part), pool.actors)),
+        )
+        branches.append(
+            ds.map_batches(
+                ConvertStage,
+                fn_constructor_args=(stage,),
+                batch_size=1,
+                batch_format="pyarrow",
+                compute=ray.data.ActorPoolStrategy(size=pool.actors),
+                num_cpus=pool.cpus,
+                **({"num_gpus": pool.gpus} if pool.gpus else {}),
+            )
+        )
+    results_ds = branches[0].union(*branches[1:]) if len(branches) > 1 else branches[0]
     results: list[UnitResult] = []
     reasons: Counter[str] = Counter()
     for row in results_ds.iter_rows():
@@ -291,7 +340,7 @@ def _run(
             summary.first_unit_samples = r.samples
         reasons.update(r.errors)
         summary.errors = dict(reasons)
-        for key in ("decoders", "cpu_reasons"):
+        for key in ("decoders", "cpu_reasons", "groups"):
             merged = Counter(getattr(summary, key))
             merged.update(getattr(r, key))
             setattr(summary, key, dict(merged))

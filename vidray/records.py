@@ -98,10 +98,12 @@ class UnitResult:
     #: With ``--decoder auto|nvdec``: why samples went to the CPU (``no_gpu``,
     #: ``cost_model``, ``nvdec_codec:vp8``, ``nvdec_failed:...``), by reason.
     cpu_reasons: dict[str, int] = field(default_factory=dict)
+    #: Samples by the worker group whose actor converted them (``cpu``, ``gpu``).
+    groups: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         d = {**self.__dict__, "errors": dict(sorted(self.errors.items()))}
-        for key in ("decoders", "cpu_reasons"):
+        for key in _COUNTS:
             d[key] = dict(sorted(d[key].items()))
         return d
 
@@ -116,7 +118,7 @@ class UnitResult:
         return cls(**{**d, **counts, "errors": {str(k): int(v) for k, v in errors.items()}})
 
 
-_COUNTS = ("decoders", "cpu_reasons")
+_COUNTS = ("decoders", "cpu_reasons", "groups")
 
 
 # ------------------------------------------------------------------------ Arrow
@@ -175,6 +177,7 @@ RESULT_SCHEMA = pa.schema(
         pa.field("error_file", pa.string()),
         pa.field("decoders", pa.list_(_COUNT)),
         pa.field("cpu_reasons", pa.list_(_COUNT)),
+        pa.field("groups", pa.list_(_COUNT)),
     ]
 )
 

@@ -125,6 +125,7 @@ class UnitWriter:
         samples: int,
         decoders: dict[str, int] | None = None,
         cpu_reasons: dict[str, int] | None = None,
+        groups: dict[str, int] | None = None,
     ) -> UnitResult:
         """Finish the files, write the commit record, publish; the unit's result."""
         self._flush()
@@ -148,6 +149,7 @@ class UnitWriter:
             error_file=self.error_rel if self._errors else None,
             decoders=dict(decoders or {}),
             cpu_reasons=dict(cpu_reasons or {}),
+            groups=dict(groups or {}),
         )
         _write_json(self.out, f"{UNITS_DIR}/{self.unit}.json", result.to_json())
         publish(self.out, result)
@@ -318,10 +320,12 @@ def commit(
     reasons: Counter[str] = Counter()
     decoders: Counter[str] = Counter()
     cpu_reasons: Counter[str] = Counter()
+    groups: Counter[str] = Counter()
     for r in results:
         reasons.update(r.errors)
         decoders.update(r.decoders)
         cpu_reasons.update(r.cpu_reasons)
+        groups.update(r.groups)
     manifest = {
         **info,
         "schema_version": SCHEMA_VERSION,
@@ -335,6 +339,7 @@ def commit(
             "units": len(results),
             "decoders": dict(sorted(decoders.items())),
             "cpu_reasons": dict(sorted(cpu_reasons.items())),
+            "groups": dict(sorted(groups.items())),
         },
         "data_files": data_files,
         "error_files": error_files,

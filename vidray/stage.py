@@ -117,7 +117,8 @@ class ConvertStage:
                     writer.add(row)
                 for error in errors:
                     writer.add_error(error)
-            return writer.commit(len(samples), dict(self._decoders), dict(self._cpu_reasons))
+            group = {"gpu" if self.gpu else "cpu": len(samples)}
+            return writer.commit(len(samples), dict(self._decoders), dict(self._cpu_reasons), group)
         except BaseException:
             writer.abort()
             raise
