@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import json
 import os
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import pytest
 from PIL import Image
 
 from vidray import sink, synth
+from vidray.cli import main
 from vidray.config import ConvertOptions
 from vidray.media import images
 from vidray.media.sampling import PixelBudget, SamplingPolicy
@@ -140,6 +142,14 @@ def test_fps_regular_frames_are_one_period_apart(ray_head, webvid_dir, tmp_path,
             assert abs((b - a) - 1 / fps) <= period + 1e-6
         if fps > 1 / period:  # faster than the video: frames repeat, none is dropped
             assert len(ts) > len(set(ts))
+    if fps > 10:
+        # repeated frames export as they are: one file per position, read back whole
+        dest = tmp_path / "lf"
+        assert main(["export", "llamafactory", str(tmp_path / "out"), str(dest)]) == 0
+        records = json.loads((dest / "webvid.json").read_text())
+        assert sorted(len(r["videos"][0]) for r in records) == sorted(
+            len(r["frames"]) for r in rows
+        )
 
 
 def test_images_take_the_budget_too():

@@ -134,16 +134,16 @@ def fps_targets(
     if not end > start:
         raise ValueError(f"empty clip [{start}, {end})")
     cap = max(multiple, max_frames - max_frames % multiple)
-    # Grid points start + (k + 0.5) / fps that fall before the end, counted without
-    # listing them (a day-long clip at a high rate has millions).
-    count = int((end - start) * fps + 0.5)
-    if count > 0 and start + (count - 0.5) / fps >= end:
+    count = max(1, int((end - start) * fps + 0.5))
+    if count > cap and not regular:
+        return uniform_targets(start, end, cap)
+    # The grid points before the end, counted without listing them (a day-long clip
+    # at a high rate has millions): the last one may fall on the end.
+    if start + (count - 0.5) / fps >= end:
         count -= 1
     if count == 0:  # a clip shorter than half a period still gets its middle frame
         return [start + (end - start) / 2]
     if count > cap:
-        if not regular:
-            return uniform_targets(start, end, cap)
         count = cap
     elif count >= multiple:
         count -= count % multiple
