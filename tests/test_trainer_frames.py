@@ -18,10 +18,12 @@ import av
 import pytest
 from PIL import Image
 
+from tests.datasets import convert_in_process, sharegptvideo
 from vidray import sink, synth
 from vidray.cli import main
 from vidray.config import ConvertOptions
 from vidray.media import images
+from vidray.media.decoder import DecodeFailure
 from vidray.media.sampling import PixelBudget, SamplingPolicy
 from vidray.pipeline import ConvertError, convert, prepare
 
@@ -152,6 +154,25 @@ def test_fps_regular_frames_are_one_period_apart(ray_head, webvid_dir, tmp_path,
         )
 
 
+def test_frame_folders_follow_the_same_rules(tmp_path):
+    """ShareGPTVideo's JPEG folders (2 fps) go through the stage's own path."""
+    sharegptvideo.build(tmp_path / "in")
+    a = f"sharegptvideo:video_caption_pretrain/{sharegptvideo.A}"  # 8 frames, 4 s
+    regular = SamplingPolicy(mode="fps", fps=4.0, regular=True)
+    rows, _ = convert_in_process(
+        "sharegptvideo", tmp_path / "in", tmp_path / "r", sampling=regular, size=PixelBudget()
+    )
+    r = next(r for r in rows if r["id"] == a)
+    # targets (k + 0.5) / 4 for k < 16; folder image i is shown from i / 2 s
+    assert r["frame_timestamps"] == [(k // 2) / 2 for k in range(16)]
+    assert [synth.read_index_jpeg(f) for f in r["frames"]] == [k // 2 for k in range(16)]
+    assert r["width"] % 28 == 0 and r["height"] % 28 == 0
+    assert all(jpeg_size(f) == (r["width"], r["height"]) for f in r["frames"])
+    even = SamplingPolicy(num_frames=3, frame_multiple=2)  # 3 -> round(1.5) * 2 = 4
+    rows, _ = convert_in_process("sharegptvideo", tmp_path / "in", tmp_path / "e", sampling=even)
+    assert rows and all(len(r["frames"]) == 4 for r in rows)
+
+
 def test_images_take_the_budget_too():
     png = io.BytesIO()
     Image.new("RGB", (300, 200), (10, 200, 30)).save(png, format="PNG")
@@ -161,6 +182,12 @@ def test_images_take_the_budget_too():
     # round -> 308x196 = 60368 > 20000, beta = sqrt(60000 / 20000) = 1.732:
     # floor(173.2 / 28) = 6 -> 168, floor(115.5 / 28) = 4 -> 112
     assert stills.sizes == [(168, 112)] and jpeg_size(stills.jpegs[0]) == (168, 112)
+    # an aspect above 200 is refused, as smart_resize refuses it: an error row's reason
+    strip = io.BytesIO()
+    Image.new("RGB", (402, 2)).save(strip, format="PNG")
+    with pytest.raises(DecodeFailure) as e:
+        images.encode_images([strip.getvalue()], names=["s"], size=PixelBudget(), quality=90)
+    assert e.value.reason == "bad_size"
 
 
 def vidray(*args: str) -> subprocess.CompletedProcess:
