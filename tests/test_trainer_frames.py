@@ -22,7 +22,7 @@ from tests.datasets import convert_in_process, sharegptvideo
 from vidray import sink, synth
 from vidray.cli import main
 from vidray.config import ConvertOptions
-from vidray.media import images
+from vidray.media import decode, images
 from vidray.media.decoder import DecodeFailure
 from vidray.media.sampling import PixelBudget, SamplingPolicy
 from vidray.pipeline import ConvertError, convert, prepare
@@ -171,6 +171,18 @@ def test_frame_folders_follow_the_same_rules(tmp_path):
     even = SamplingPolicy(num_frames=3, frame_multiple=2)  # 3 -> round(1.5) * 2 = 4
     rows, _ = convert_in_process("sharegptvideo", tmp_path / "in", tmp_path / "e", sampling=even)
     assert rows and all(len(r["frames"]) == 4 for r in rows)
+
+
+def test_a_video_the_budget_cannot_fit_is_a_bad_size_failure():
+    video = synth.encode_mp4(SHORT)  # 150x90
+    # [3136, 3136]: rounding gives 140x84, flooring by beta = sqrt(13500 / 3136) gives
+    # 56x28 = 1568, below the budget: refused, not delivered outside it
+    with pytest.raises(DecodeFailure) as e:
+        decode.sample_clips(
+            video, clips=[decode.Clip()], policy=SamplingPolicy(num_frames=2),
+            size=PixelBudget(3136, 3136), quality=90,
+        )  # fmt: skip
+    assert e.value.reason == "bad_size" and "gives 56x28" in e.value.message
 
 
 def test_images_take_the_budget_too():
