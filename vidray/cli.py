@@ -27,6 +27,7 @@ from vidray.argtypes import (
 from vidray.cluster import Unreachable
 from vidray.console import Console, quiet
 from vidray.export import add_export_parser, run_export
+from vidray.media.sampling import VIDEO_MAX_PIXELS, VIDEO_MIN_PIXELS
 
 EPILOG = """\
 Output: OUTPUT/data/*.parquet (one row per conversation, frames as JPEG),
@@ -125,15 +126,48 @@ def add_convert_arguments(p: argparse.ArgumentParser) -> None:
         help="with --fps: above this many frames, take this many uniformly (default: 64)",
     )
     frames.add_argument(
+        "--fps-regular",
+        action="store_true",
+        help="with --fps F: frames exactly 1/F s apart, one per 1/F s (a frame repeated where "
+        "the video is slower than F), the first --max-frames of a longer clip: a frame list "
+        "LLaMA-Factory reads at video_fps: F keeps the clip's timing",
+    )
+    frames.add_argument(
+        "--frame-multiple",
+        type=positive_int,
+        default=1,
+        metavar="K",
+        help="each clip's frame count a multiple of K, as qwen-vl-utils' smart_nframes "
+        "rounds it (2 for Qwen2-VL/Qwen2.5-VL); a clip with fewer frames repeats its last "
+        "one (default: 1)",
+    )
+    frames.add_argument(
         "--size",
         type=positive_int,
-        default=336,
+        default=None,
         help="short side of the frames (and images) in pixels, aspect kept (default: 336)",
     )
     frames.add_argument(
         "--native-size",
         action="store_true",
         help="keep the video's own frame size (an image's own size)",
+    )
+    frames.add_argument(
+        "--min-pixels",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="size frames (and images) by qwen-vl-utils' smart_resize instead of --size: both "
+        "sides multiples of 28, at least N pixels (default with --max-pixels: "
+        f"{VIDEO_MIN_PIXELS}, qwen-vl-utils' VIDEO_MIN_PIXELS)",
+    )
+    frames.add_argument(
+        "--max-pixels",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="with smart_resize: at most N pixels (default with --min-pixels: "
+        f"{VIDEO_MAX_PIXELS}, VIDEO_MAX_PIXELS, or 1.05 x --min-pixels when above)",
     )
     frames.add_argument(
         "--jpeg-quality", type=jpeg_quality, default=90, help="JPEG quality 1-100 (default: 90)"
@@ -233,20 +267,67 @@ def add_convert_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def options_from_args(args: argparse.Namespace):
-    from vidray.config import ConvertOptions
+DEFAULT_SIZE = 336
+
+
+def frame_size(args: argparse.Namespace):
+    """``--size``, ``--native-size`` or ``--min-pixels``/``--max-pixels``: one of them.
+    A budget bound not given is qwen-vl-utils' video default, within the one given."""
+    from vidray.media.sampling import PixelBudget
+
+    budget = args.min_pixels is not None or args.max_pixels is not None
+    ways = {
+        "--size": args.size is not None,
+        "--native-size": args.native_size,
+        "--min-pixels/--max-pixels": budget,
+    }
+    given = [name for name, on in ways.items() if on]
+    if len(given) > 1:
+        raise ValueError(f"{' and '.join(given)} exclude each other: give one way to size frames")
+    if args.native_size:
+        return None
+    if not budget:
+        return DEFAULT_SIZE if args.size is None else args.size
+    low, high = args.min_pixels, args.max_pixels
+    if low is None:
+        low = min(VIDEO_MIN_PIXELS, high)
+    if high is None:  # qwen-vl-utils' fetch_video keeps max_pixels >= 1.05 min_pixels
+        high = max(VIDEO_MAX_PIXELS, int(low * 1.05))
+    if high < 28 * 28:
+        raise ValueError(f"--max-pixels must be >= 784 (28x28, the smallest frame), got {high}")
+    if low > high:
+        raise ValueError(f"--min-pixels ({low}) is above --max-pixels ({high})")
+    return PixelBudget(min_pixels=low, max_pixels=high)
+
+
+def sampling_policy(args: argparse.Namespace):
     from vidray.media.sampling import SamplingPolicy
 
-    if args.fps is not None:
-        policy = SamplingPolicy(mode="fps", fps=args.fps, max_frames=args.max_frames)
-    else:
-        policy = SamplingPolicy(mode="uniform", num_frames=args.num_frames)
+    k = args.frame_multiple
+    if args.fps is None:
+        if args.fps_regular:
+            raise ValueError("--fps-regular needs --fps F (the rate the frames are apart)")
+        return SamplingPolicy(mode="uniform", num_frames=args.num_frames, frame_multiple=k)
+    if args.max_frames < k:
+        raise ValueError(f"--max-frames ({args.max_frames}) is below --frame-multiple ({k})")
+    return SamplingPolicy(
+        mode="fps",
+        fps=args.fps,
+        max_frames=args.max_frames,
+        regular=args.fps_regular,
+        frame_multiple=k,
+    )
+
+
+def options_from_args(args: argparse.Namespace):
+    from vidray.config import ConvertOptions
+
     return ConvertOptions(
         source=args.source,
         input=args.input,
         output=args.output,
-        sampling=policy,
-        size=None if args.native_size else args.size,
+        sampling=sampling_policy(args),
+        size=frame_size(args),
         jpeg_quality=args.jpeg_quality,
         num_workers=args.num_workers,
         cpus_per_worker=args.cpus_per_worker,

@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from vidray.media.sampling import SamplingPolicy
+from vidray.media.sampling import PixelBudget, SamplingPolicy
 
 #: The recipe's wording, with the options on lines of their own ("A. ...").
 DEFAULT_MC_TEMPLATE = (
@@ -22,8 +22,10 @@ class ConvertOptions:
     input: str
     output: str
     sampling: SamplingPolicy = field(default_factory=SamplingPolicy)
-    #: Short side of the delivered frames in pixels (aspect kept); None keeps the source.
-    size: int | None = 336
+    #: Short side of the delivered frames in pixels (aspect kept); a ``PixelBudget``:
+    #: Qwen2-VL's rule (sides multiples of 28, pixels within a budget); None keeps the
+    #: source.
+    size: int | PixelBudget | None = 336
     jpeg_quality: int = 90
     #: Decode actors; None sizes the pool to the CPUs of the cluster.
     num_workers: int | None = None
@@ -70,7 +72,7 @@ class ConvertOptions:
     def __post_init__(self) -> None:
         if not 1 <= self.jpeg_quality <= 100:
             raise ValueError(f"jpeg_quality must be in 1..100, got {self.jpeg_quality}")
-        if self.size is not None and self.size < 1:
+        if isinstance(self.size, int) and self.size < 1:
             raise ValueError(f"size must be >= 1, got {self.size}")
         if self.num_workers is not None and self.num_workers < 1:
             raise ValueError(f"num_workers must be >= 1, got {self.num_workers}")
@@ -130,6 +132,7 @@ class ConvertOptions:
             "decoder_module",
         ):
             d.pop(transient)
+        d["sampling"] = self.sampling.recorded()
         return d
 
 

@@ -112,4 +112,5 @@ REASONS = {
     "decode_crash": "the decoder process died on this sample, every attempt",
     "timeout": "decoding this sample outlived the per-sample time limit, every attempt",
     "filtered_duration": "the container's duration is outside --min-duration/--max-duration",
+    "bad_size": "--min-pixels/--max-pixels cannot size the frame (aspect above 200, or no fit)",
 }

@@ -19,7 +19,13 @@ from vidray import records, sink, sources
 from vidray.config import ConvertOptions
 from vidray.io import storage
 from vidray.media import decode, images, isolate
-from vidray.media.sampling import SamplingPolicy, select_frames, targets_for
+from vidray.media.sampling import (
+    FrameSize,
+    SamplingPolicy,
+    delivered,
+    frame_shown_at,
+    targets_for,
+)
 from vidray.records import Sample, UnitResult, WorkUnit
 from vidray.sources.base import IMAGE_SUFFIXES, AnnotationSource
 
@@ -29,7 +35,7 @@ class StageConfig:
     source: str
     output: str
     sampling: SamplingPolicy
-    size: int | None
+    size: FrameSize
     jpeg_quality: int
     sample_timeout_s: float = 300.0
     decode_attempts: int = 2
@@ -310,11 +316,15 @@ class ConvertStage:
         decode.check_duration(info, self.cfg.duration_range)
         start, end = decode.clip_span(info, s.clip, s.clip_unit)
         times = [i / fps for i in range(len(names))]
-        chosen = select_frames(times, targets_for(self.cfg.sampling, start, end))
-        images = []
+        policy = self.cfg.sampling
+        shown = [frame_shown_at(times, t) for t in targets_for(policy, start, end)]
+        chosen = delivered(policy, shown)
+        read: dict[int, bytes] = {}  # a frame repeated (regular, frame_multiple) is read once
         for i in chosen:
-            with storage.open_read(self.videos, names[i]) as f:
-                images.append(f.read())
+            if i not in read:
+                with storage.open_read(self.videos, names[i]) as f:
+                    read[i] = f.read()
+        images = [read[i] for i in chosen]
         return self.decoder.sample_images(
             images,
             times=[times[i] for i in chosen],

@@ -193,12 +193,12 @@ def convert_in_process(name: str, root: Path, out: Path, **options: Any) -> tupl
 
     if "videos" in options:
         options["videos"] = str(root / options["videos"])
+    options.setdefault("sampling", SamplingPolicy(num_frames=4))
+    options.setdefault("size", 32)
     opts = ConvertOptions(
         source=name,
         input=str(root),
         output=str(out),
-        sampling=SamplingPolicy(num_frames=4),
-        size=32,
         samples_per_file=3,
         progress=False,
         **options,

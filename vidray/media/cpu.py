@@ -136,7 +136,7 @@ class CpuVideo:
 
     # -- frames
 
-    def fetch(self, targets: Sequence[float], *, size: int | None, quality: int) -> Fetched:
+    def fetch(self, targets: Sequence[float], *, size: sampling.FrameSize, quality: int) -> Fetched:
         check_fetch_args(targets, size, quality)
         info = self.probe()
         out = Fetched(times=[], jpegs={}, size=(info.width, info.height))
@@ -348,10 +348,12 @@ class CpuVideo:
         return k < len(targets) and targets[k] + TIME_EPS < following
 
 
-def _geometry(info: VideoInfo, rotation: int, size: int | None) -> tuple[tuple[int, int], int]:
+def _geometry(
+    info: VideoInfo, rotation: int, size: sampling.FrameSize
+) -> tuple[tuple[int, int], int]:
     """(scaled size before rotation, rotation in quarter turns counter-clockwise): the
     display size is the stored size with its pixel aspect applied, turned by the
-    rotation; its short side is then scaled to ``size``."""
+    rotation; it is then scaled by ``size`` (``sampling.scaled_size``)."""
     quarter = round(rotation / 90) % 4
     width: int | Fraction = info.width
     if info.sar is not None:  # the exact display width: rounded once, at the end

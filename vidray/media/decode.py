@@ -129,7 +129,7 @@ def sample_clips(
     *,
     clips: Sequence[Clip],
     policy: sampling.SamplingPolicy,
-    size: int | None,
+    size: sampling.FrameSize,
     quality: int,
     duration_range: tuple[float | None, float | None] = (None, None),
     decoder: str = "cpu",
@@ -188,10 +188,8 @@ def sample_clips(
         if isinstance(span, ClipFailure):
             results.append(span)
             continue
-        times: list[float] = []
-        for target in clip_targets:  # sorted: a clip's frames come in time order
-            if not times or times[-1] != shown[target]:
-                times.append(shown[target])
+        # sorted targets: a clip's frames come in time order
+        times = sampling.delivered(policy, [shown[t] for t in clip_targets])
         results.append(ClipFrames(span, times, [fetched.jpegs[t] for t in times]))
     return VideoFrames(info, fetched.size, results, fetched.decoded, name, route)
 
@@ -201,7 +199,7 @@ def sample_video(
     *,
     policy: sampling.SamplingPolicy,
     clip: tuple[float | None, float | None],
-    size: int | None,
+    size: sampling.FrameSize,
     quality: int,
     clip_unit: str = "s",
     duration_range: tuple[float | None, float | None] = (None, None),
@@ -233,7 +231,7 @@ def sample_images(
     *,
     times: list[float],
     info: VideoInfo,
-    size: int | None,
+    size: sampling.FrameSize,
     quality: int,
 ) -> tuple[VideoInfo, list[float], list[bytes], tuple[int, int]]:
     """Frames that are already images (ShareGPTVideo's JPEG folders): decode, scale to

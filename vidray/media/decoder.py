@@ -16,7 +16,10 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import IO, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from vidray.media.sampling import FrameSize
 
 
 class DecodeFailure(Exception):
@@ -65,10 +68,11 @@ class OpenedVideo(Protocol):
 
     def probe(self) -> VideoInfo: ...
 
-    def fetch(self, targets: Sequence[float], *, size: int | None, quality: int) -> Fetched:
+    def fetch(self, targets: Sequence[float], *, size: FrameSize, quality: int) -> Fetched:
         """The frames shown at ``targets`` (sorted seconds from the first frame): the
-        frame on screen at each one, scaled so its short side is ``size`` (None: the
-        display size), rotated and aspect-corrected for display, JPEG at ``quality``."""
+        frame on screen at each one, scaled so its short side is ``size`` (a
+        ``PixelBudget``: sized by it; None: the display size), rotated and
+        aspect-corrected for display, JPEG at ``quality``."""
         ...
 
     def __enter__(self) -> OpenedVideo: ...
@@ -82,14 +86,14 @@ class Decoder(Protocol):
     def open(self, source: bytes | IO[bytes]) -> OpenedVideo: ...
 
 
-def check_fetch_args(targets: Sequence[float], size: int | None, quality: int) -> None:
+def check_fetch_args(targets: Sequence[float], size: FrameSize, quality: int) -> None:
     """The arguments every decoder's ``fetch`` refuses alike."""
     if any(not math.isfinite(t) for t in targets):
         raise ValueError("targets must be finite")
     if any(b < a for a, b in itertools.pairwise(targets)):
         raise ValueError("targets must be sorted")
-    if size is not None and size < 1:
-        raise ValueError(f"size must be >= 1 or None, got {size}")
+    if isinstance(size, int) and size < 1:
+        raise ValueError(f"size must be >= 1, a PixelBudget or None, got {size}")
     if not 1 <= quality <= 100:
         raise ValueError(f"quality must be in 1..100, got {quality}")
 

@@ -33,10 +33,11 @@ class Stills:
 
 
 def encode_images(
-    images: Sequence[bytes], *, names: Sequence[str], size: int | None, quality: int
+    images: Sequence[bytes], *, names: Sequence[str], size: sampling.FrameSize, quality: int
 ) -> Stills:
-    """Decode each image, scale it so its short side is ``size`` (aspect kept; None: its
-    own size), and JPEG-encode it at ``quality``. ``names`` name the images in errors.
+    """Decode each image, scale it so its short side is ``size`` (aspect kept; a
+    ``PixelBudget``: sized by it; None: its own size), and JPEG-encode it at
+    ``quality``. ``names`` name the images in errors.
 
     Every image keeps its own aspect: several images of one sample (M3IT's multi-image
     tasks) may differ in shape. Orientation tags are not applied, as the trainers'
