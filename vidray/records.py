@@ -98,6 +98,9 @@ class UnitResult:
     #: With ``--decoder auto|nvdec``: why samples went to the CPU (``no_gpu``,
     #: ``cost_model``, ``nvdec_codec:vp8``, ``nvdec_failed:...``), by reason.
     cpu_reasons: dict[str, int] = field(default_factory=dict)
+    #: When the unit was committed (Unix seconds, UTC); None in records written before
+    #: it existed. ``vidray report`` plots the run's throughput from it.
+    committed_at: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         d = {**self.__dict__, "errors": dict(sorted(self.errors.items()))}
@@ -175,6 +178,7 @@ RESULT_SCHEMA = pa.schema(
         pa.field("error_file", pa.string()),
         pa.field("decoders", pa.list_(_COUNT)),
         pa.field("cpu_reasons", pa.list_(_COUNT)),
+        pa.field("committed_at", pa.float64()),
     ]
 )
 

@@ -148,6 +148,7 @@ class UnitWriter:
             error_file=self.error_rel if self._errors else None,
             decoders=dict(decoders or {}),
             cpu_reasons=dict(cpu_reasons or {}),
+            committed_at=round(time.time(), 3),
         )
         _write_json(self.out, f"{UNITS_DIR}/{self.unit}.json", result.to_json())
         publish(self.out, result)
