@@ -167,3 +167,27 @@ def test_unit_records_without_commit_times_still_report(tmp_path):
     assert unit.committed_at is None
     uri, note = report.throughput([unit])
     assert uri is None and "no commit times" in note
+
+
+def test_report_of_an_s3_output(tmp_path, s3_bucket):
+    """The same counts from S3 (moto's server, no Ray), and no credential in the page."""
+    import os
+
+    from tests.conftest import upload_dir
+    from tests.test_export import write_output
+
+    local = write_output(tmp_path / "out", [ROWS[:3], ROWS[3:]])
+    upload_dir(Path(local), s3_bucket, "out/report")
+    page = report.report(f"s3://{s3_bucket}/out/report", str(tmp_path / "rep")).read_text()
+    assert f"s3://{s3_bucket}/out/report" in page
+    assert re.search(r"<td>demo</td><td>train</td><td class=\"n\">5</td>", page)
+    assert len(data_uris(page)) == 4 + len(ROWS)  # 3 histograms, throughput, 5 sheets
+    assert os.environ["AWS_SECRET_ACCESS_KEY"] not in page
+
+
+def test_report_refuses_what_is_no_output(tmp_path, capsys):
+    assert main(["report", str(tmp_path / "missing"), str(tmp_path / "rep")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("vidray: error:") and "does not exist" in err and err.count("\n") == 1
+    assert main(["report", str(tmp_path), "s3://bucket/rep"]) == 2
+    assert "local directory" in capsys.readouterr().err
