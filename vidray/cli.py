@@ -28,6 +28,7 @@ from vidray.cluster import Unreachable
 from vidray.console import Console, quiet
 from vidray.export import add_export_parser, run_export
 from vidray.media.sampling import VIDEO_MAX_PIXELS, VIDEO_MIN_PIXELS
+from vidray.report import add_report_parser, run_report
 
 EPILOG = """\
 Output: OUTPUT/data/*.parquet (one row per conversation, frames as JPEG),
@@ -379,6 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("dir", nargs="?", default=None, help="work directory (default: a temp dir)")
     add_export_parser(sub)
+    add_report_parser(sub)
     return parser
 
 
@@ -465,6 +467,7 @@ def cmd_demo(directory: str | None) -> int:
     from vidray import synth
     from vidray.pipeline import ConvertError, prepare, run
     from vidray.progress import NoProgress
+    from vidray.report import report
 
     root = Path(directory or tempfile.mkdtemp(prefix="vidray-demo-")).resolve()
     t0 = time.monotonic()
@@ -486,6 +489,8 @@ def cmd_demo(directory: str | None) -> int:
         for name, job in jobs.items():
             print(f"{name:10s} {run(job, NoProgress()).describe()}", flush=True)
     out = root / "out" / "webvid"
+    page = report(str(out), str(root / "report"))
+    print(f"report     {page}  (open it in a browser: counts, errors, sample frames)", flush=True)
     data = f"{out}/data/*.parquet"
     print(
         f"demo done in {time.monotonic() - t0:.1f} s. It ran:\n"
@@ -493,6 +498,8 @@ def cmd_demo(directory: str | None) -> int:
         + "Next:\n"
         f"  vidray export llamafactory {shlex.quote(str(out))} "
         f"{shlex.quote(str(root / 'export'))}   # records + frames for LLaMA-Factory\n"
+        f"  vidray report {shlex.quote(str(out))} {shlex.quote(str(root / 'report'))}"
+        "   # the HTML report again\n"
         '  python -c "import pyarrow.dataset as ds; '
         f"print(ds.dataset('{out}/data').to_table().num_rows)\"\n"
         '  python -c "import datasets; '
@@ -532,6 +539,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_sources()
         if args.command == "export":
             return run_export(args)
+        if args.command == "report":
+            return run_report(args)
         if args.command == "demo":
             return cmd_demo(args.dir)
         try:

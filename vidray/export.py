@@ -6,13 +6,18 @@ image files on a local disk. Every export therefore does the same three things:
 1. stream OUTPUT's committed data files one row group at a time (frames are never all
    in memory; what is kept per video+clip is its folder name and frame count only, plus
    the row ids for the ``frames`` index);
-2. write each distinct (source, video, clip) once as ``DEST/frames/<folder>/image_00001.jpg``,
+2. write each distinct set of frames once as ``DEST/frames/<folder>/image_00001.jpg``,
    ``image_00002.jpg``, ... in timestamp order, the JPEG bytes exactly as vidray encoded
-   them, and one record per row into a temporary file per split;
+   them, the folder named by their content hash (so exports of different OUTPUTs or
+   options into one DEST never share or delete each other's files), and one record per
+   row into a temporary file per split;
 3. read every record back from disk and validate it (media tokens == media entries,
-   every referenced file present), and only then move the files into place (and, for
-   LLaMA-Factory, merge ``dataset_info.json``). A failed validation leaves no new record
-   file behind.
+   every referenced file present and holding its row's bytes, by hash), and only then
+   move the files into place (and, for LLaMA-Factory, merge ``dataset_info.json``). A
+   failed validation leaves no new record file behind.
+
+A record file or ``dataset_info.json`` entry another OUTPUT wrote is refused unless
+``--overwrite`` (``DEST/_vidray_export.json`` records who wrote what).
 
 Formats: ``llamafactory`` (sharegpt ``messages`` + ``videos`` as lists of frame paths, or
 ``images`` for image rows, the ``dataset_info.json`` form of seed 001 and LLaMA-Factory's
@@ -40,6 +45,7 @@ import json
 import math
 import os
 import re
+import shutil
 import sys
 import uuid
 from collections.abc import Iterator
@@ -57,7 +63,16 @@ DATASET_INFO_FORMATS = ("llamafactory", "clip")
 #: Where frame folders go, relative to DEST; shared by every format, so several exports
 #: of one OUTPUT into the same DEST write each clip's frames under one name.
 FRAMES_DIR = "frames"
+#: Where ``llava`` puts video frame folders: stock LLaVA-NeXT (``llava/train/train.py``,
+#: ``LazySupervisedDataset._get_item``) reads a folder of frames only when the joined
+#: path contains ``shareVideoGPTV``; any other path is decoded as a video file, which
+#: fails on a folder, and the sample is skipped for the next one.
+LLAVA_VIDEO_DIR = f"{FRAMES_DIR}/shareVideoGPTV"
 DATASET_INFO = "dataset_info.json"
+#: Which OUTPUT wrote each record file and ``dataset_info.json`` entry in DEST.
+SIDECAR = "_vidray_export.json"
+#: Hex digits of the frames' content hash in a folder name (64 bits).
+_DIGEST_HEX = 16
 IMAGE_TOKEN = "<image>"
 VIDEO_TOKEN = "<video>"
 LEAD = IMAGE_TOKEN + "\n"
@@ -123,7 +138,7 @@ class ExportOptions:
     split: tuple[tuple[str, float], ...] | None = None  # None: one file, no split
     split_by: Literal["clip", "video"] = "clip"
     seed: int = 0
-    overwrite: bool = False  # llamafactory, clip: replace a different dataset_info entry
+    overwrite: bool = False  # replace record files / entries another OUTPUT wrote
     absolute_paths: bool = False  # llamafactory, clip: absolute frame paths in records
 
     def __post_init__(self) -> None:
@@ -185,17 +200,30 @@ def assign_split(key: str, splits: tuple[tuple[str, float], ...], seed: int) -> 
     return splits[-1][0]  # ratios summing to 1 - epsilon: the rest goes to the last
 
 
-def folder_name(source: str, video: str, clip_start: float | None, clip_end: float | None) -> str:
-    """A file-safe, readable and collision-free folder name for one clip: the source and
-    video reference with unsafe characters replaced (``#`` and ``/`` in tar and parquet
-    references), the span, then a hash of the exact key, since replacing characters
-    and truncating can map two references to one string."""
+def frames_digest(frames: list[bytes]) -> str:
+    """sha256 of a folder's frames in file order (each length-prefixed): the content
+    key of its folder, and what the read-back check recomputes from the files."""
+    h = hashlib.sha256()
+    for data in frames:
+        h.update(len(data).to_bytes(8, "big"))
+        h.update(data)
+    return h.hexdigest()
+
+
+def folder_name(
+    source: str, video: str, clip_start: float | None, clip_end: float | None, digest: str
+) -> str:
+    """A file-safe folder name for one clip's frames: the source and video reference
+    with unsafe characters replaced (``#`` and ``/`` in tar and parquet references) and
+    the span, for people, then the frames' content hash (``frames_digest``), which is
+    what keys it. A folder name therefore always means the same bytes: another OUTPUT or
+    a conversion with other options (``--size``, ``--num-frames``) gets other folders,
+    identical frames share one, and nothing an export writes ever needs deleting."""
     readable = _UNSAFE.sub("_", f"{source}_{video}").strip("._-")[:96]
     if clip_start is not None or clip_end is not None:
         span = "-".join("x" if t is None else f"{t:.3f}" for t in (clip_start, clip_end))
         readable = f"{readable}_{span}"
-    digest = hashlib.sha256(json.dumps([source, video, clip_start, clip_end]).encode())
-    return f"{readable}_{digest.hexdigest()[:12]}"
+    return f"{readable}_{digest[:_DIGEST_HEX]}"
 
 
 def frame_file(k: int) -> str:
@@ -325,12 +353,16 @@ class _JsonListWriter:
         self.tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex}")
         self.lines = lines  # JSON Lines instead of a list
         self.count = 0
+        #: The content hash (first 8 bytes) of each record's frames, in record order,
+        #: for the read-back check: 8 bytes a record, no frames.
+        self.digests = bytearray()
         self._f = open(self.tmp, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
         if not lines:
             self._f.write("[")
 
-    def write(self, record: dict[str, Any]) -> None:
+    def write(self, record: dict[str, Any], digest: str) -> None:
         text = json.dumps(record, ensure_ascii=False)
+        self.digests += bytes.fromhex(digest[:_DIGEST_HEX])
         if self.lines:
             self._f.write(text + "\n")
         else:
@@ -371,30 +403,55 @@ def iter_records(path: Path) -> Iterator[dict[str, Any]]:
             yield record
 
 
-def _write_frames(dest: Path, folder: str, row: dict[str, Any]) -> list[str]:
-    """Write a row's frames, sorted by timestamp (an image row's images in their order),
-    as ``DEST/frames/<folder>/image_NNNNN.jpg`` and return their paths relative to DEST.
-    Files an earlier export left in the folder (a run with more frames) are removed:
-    folder loaders take every image they find."""
+def _ordered_frames(row: dict[str, Any]) -> list[bytes]:
+    """A row's frames in file order: by timestamp (an image row's images as stored)."""
     frames, stamps = row["frames"], row["frame_timestamps"]
     if not frames:
         raise ExportError(f"row {row['id']}: no frames")
     order = sorted(range(len(frames)), key=lambda i: stamps[i] if stamps else i)
-    directory = dest / FRAMES_DIR / folder
-    directory.mkdir(parents=True, exist_ok=True)
-    names = []
-    for k, i in enumerate(order):
-        data = frames[i]
-        if not data.startswith(_JPEG_MAGIC):
+    for i in order:
+        if not frames[i].startswith(_JPEG_MAGIC):
             raise ExportError(f"row {row['id']}: frame {i} is not a JPEG image")
-        name = frame_file(k)
-        (directory / name).write_bytes(data)
-        names.append(name)
-    for stale in set(os.listdir(directory)) - set(names):
-        path = directory / stale
-        if path.is_file():
-            path.unlink()
-    return [f"{FRAMES_DIR}/{folder}/{n}" for n in names]
+    return [frames[i] for i in order]
+
+
+def _folder_holds(directory: Path, frames: list[bytes]) -> bool:
+    """The folder holds exactly these frames as image_00001.jpg.. (nothing else)."""
+    names = [frame_file(k) for k in range(len(frames))]
+    try:
+        if sorted(os.listdir(directory)) != names:
+            return False
+        return all((directory / n).read_bytes() == b for n, b in zip(names, frames, strict=True))
+    except OSError:
+        return False
+
+
+def _write_frames(dest: Path, root: str, folder: str, frames: list[bytes]) -> list[str]:
+    """Write ``frames`` as ``DEST/<root>/<folder>/image_NNNNN.jpg`` and return their paths
+    relative to DEST. The folder is named by its content, so one that already holds
+    exactly these bytes (an earlier export, of any OUTPUT) is kept as it is; anything
+    else under that name (a crash mid-write, a hand edit) is replaced whole: the frames
+    go to a temporary folder first, renamed into place, so the name never shows a
+    partial set."""
+    directory = dest / root / folder
+    paths = [f"{root}/{folder}/{frame_file(k)}" for k in range(len(frames))]
+    if _folder_holds(directory, frames):
+        return paths
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = directory.with_name(f".{folder}.tmp-{uuid.uuid4().hex}")
+    tmp.mkdir()
+    try:
+        for k, data in enumerate(frames):
+            (tmp / frame_file(k)).write_bytes(data)
+        if directory.exists():
+            old = directory.with_name(f".{folder}.old-{uuid.uuid4().hex}")
+            os.rename(directory, old)
+            shutil.rmtree(old, ignore_errors=True)
+        os.rename(tmp, directory)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return paths
 
 
 def _turns(row: dict[str, Any]) -> list[dict[str, str]]:
@@ -429,13 +486,14 @@ def llamafactory_record(row: dict[str, Any], frame_paths: list[str]) -> dict[str
 
 
 def llava_record(row: dict[str, Any], folder: str, frame_paths: list[str]) -> dict[str, Any]:
-    """The recipe's record (seed 000) with the row id; ``video`` is the frame folder. An
+    """The recipe's record (seed 000) with the row id; ``video`` is the frame folder
+    (relative to DEST, under ``LLAVA_VIDEO_DIR``). An
     image row has ``image`` instead: its path (LLaVA's single-image record), or the list
     of its paths with one ``<image>\\n`` per image leading the first human turn."""
     turns = [{"from": t["from"], "value": t["value"]} for t in _turns(row)]
     query = row["query"] if row["query"] is not None else turns[0]["value"][len(LEAD) :]
     if not is_image_row(row):
-        return {"id": row["id"], "conversations": turns, "video": f"{FRAMES_DIR}/{folder}",
+        return {"id": row["id"], "conversations": turns, "video": folder,
                 "query": query}  # fmt: skip
     if len(frame_paths) > 1:
         turns[0]["value"] = LEAD * (len(frame_paths) - 1) + turns[0]["value"]
@@ -598,6 +656,47 @@ def validate_clip_record(record: dict[str, Any], base: Path, where: str = "recor
     _check_files([record["image"]], base, where, "'image'")
 
 
+def referenced_files(fmt: str, record: dict[str, Any], base: Path) -> list[Path]:
+    """The image files a (validated) record makes its trainer read, in the order it
+    reads them: a frame folder as its loader lists it (files, sorted by name)."""
+    if fmt == "llamafactory":
+        paths = record["videos"][0] if record.get("videos") else record["images"]
+    elif fmt == "clip":
+        paths = [record["image"]]
+    elif fmt == "llava" and "image" in record:
+        paths = [record["image"]] if isinstance(record["image"], str) else record["image"]
+    else:
+        folder = _resolve(base, record["video" if fmt == "llava" else "folder"])
+        return [folder / n for n in sorted(os.listdir(folder)) if (folder / n).is_file()]
+    return [_resolve(base, p) for p in paths]
+
+
+def check_record_bytes(
+    fmt: str,
+    record: dict[str, Any],
+    base: Path,
+    digest: str,
+    where: str,
+    cache: dict[tuple[str, ...], str] | None = None,
+) -> None:
+    """The files ``record`` refers to hold exactly the frames of its row: their content
+    hash equals ``digest`` (its prefix), the hash of the row's frames taken while
+    exporting. ``cache`` remembers a file list's hash, so a folder shared by many rows is
+    read once."""
+    files = referenced_files(fmt, record, base)
+    key = tuple(str(f) for f in files)
+    found = cache.get(key) if cache is not None else None
+    if found is None:
+        found = frames_digest([f.read_bytes() for f in files])
+        if cache is not None:
+            cache[key] = found
+    if not found.startswith(digest):
+        raise ExportError(
+            f"{where}: its files ({files[0].parent}) do not hold the frames of its row "
+            f"(content hash {found[:_DIGEST_HEX]}, the row's {digest[:_DIGEST_HEX]})"
+        )
+
+
 VALIDATORS = {
     "llamafactory": validate_llamafactory_record,
     "llava": validate_llava_record,
@@ -643,6 +742,96 @@ def merge_dataset_info(dest: Path, entries: dict[str, Any], *, overwrite: bool) 
     os.replace(tmp, path)
 
 
+# --------------------------------------------------------------------------- ownership
+
+
+def output_identity(out: Any) -> dict[str, Any]:
+    """What names one OUTPUT in ``DEST/_vidray_export.json``: its URI and the fingerprint
+    of the command that wrote it (``_vidray_run.json``), so a re-conversion into the same
+    path with other options (``--overwrite``) is another OUTPUT, while a job that grows
+    its output (more units committed) stays the same one."""
+    from vidray import sink
+    from vidray.io import storage
+
+    run = None
+    if storage.exists(out, sink.RUN_FILE):
+        with storage.open_read(out, sink.RUN_FILE) as f:
+            run = json.load(f).get("fingerprint")
+    return {"output": out.display(), "run": run}
+
+
+def _read_sidecar(dest: Path) -> dict[str, Any]:
+    path = dest / SIDECAR
+    if not path.exists():
+        return {"files": {}, "dataset_info": {}}
+    try:
+        sidecar = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise ExportError(f"{path}: cannot read it as JSON: {e}") from None
+    if not isinstance(sidecar, dict):
+        raise ExportError(f"{path}: not a JSON object")
+    return {"files": dict(sidecar.get("files", {})),
+            "dataset_info": dict(sidecar.get("dataset_info", {}))}  # fmt: skip
+
+
+def _owner_text(owner: dict[str, Any] | None) -> str:
+    return "no recorded OUTPUT" if not owner else f"OUTPUT {owner.get('output')}"
+
+
+def check_owners(
+    dest: Path,
+    identity: dict[str, Any],
+    files: list[str],
+    entries: list[str],
+    *,
+    overwrite: bool,
+) -> None:
+    """Refuse (before any work) to replace a record file, or a ``dataset_info.json``
+    entry, that another OUTPUT wrote (or that no export recorded: written by hand, or
+    by a vidray before 0.2); the same OUTPUT again is allowed, so re-exporting is
+    idempotent. ``overwrite`` allows it all."""
+    if overwrite:
+        return
+    sidecar = _read_sidecar(dest)
+    for f in files:
+        owner = sidecar["files"].get(f)
+        if (dest / f).exists() and owner != identity:
+            raise ExportError(
+                f"{dest / f} was written from {_owner_text(owner)}, not {identity['output']}"
+                f"{_run_differs(owner, identity)}; pass --overwrite to replace it, or --name "
+                "to pick another name"
+            )
+    info = _read_dataset_info(dest) if entries else {}
+    for name in entries:
+        owner = sidecar["dataset_info"].get(name)
+        if name in info and owner is not None and owner != identity:
+            raise ExportError(
+                f"{DATASET_INFO} entry {name!r} was written from {_owner_text(owner)}, not "
+                f"{identity['output']}{_run_differs(owner, identity)}; pass --overwrite to "
+                "replace it, or --name to pick another name"
+            )
+
+
+def _run_differs(owner: dict[str, Any] | None, identity: dict[str, Any]) -> str:
+    if owner and owner.get("output") == identity["output"]:
+        return " (the same path, converted by another command since)"
+    return ""
+
+
+def record_owners(
+    dest: Path, identity: dict[str, Any], files: list[str], entries: list[str]
+) -> None:
+    """Note in ``DEST/_vidray_export.json`` that ``identity`` wrote ``files`` and
+    ``entries`` (replaced atomically; other records kept)."""
+    sidecar = _read_sidecar(dest)
+    sidecar["files"].update(dict.fromkeys(files, identity))
+    sidecar["dataset_info"].update(dict.fromkeys(entries, identity))
+    path = dest / SIDECAR
+    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex}")
+    tmp.write_text(json.dumps(sidecar, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
 # --------------------------------------------------------------------------- export
 
 
@@ -675,7 +864,11 @@ def export(opts: ExportOptions) -> ExportSummary:
     else:
         media = "images" if images else "videos"
         entries = {Path(f).stem: dataset_info_entry(f, media) for f in targets.values()}
-    if opts.format in DATASET_INFO_FORMATS:  # refuse before hours of work, not after
+    identity = output_identity(out)
+    entry_names = list(entries) if opts.format in DATASET_INFO_FORMATS else []
+    # refuse before hours of work, not after
+    check_owners(dest, identity, list(targets.values()), entry_names, overwrite=opts.overwrite)
+    if opts.format in DATASET_INFO_FORMATS:
         _check_dataset_info(_read_dataset_info(dest), entries, opts.overwrite)
     dataset_split = _dataset_split(out, manifest, source) if opts.format == "clip" else ""
     dest.mkdir(parents=True, exist_ok=True)  # the first write: every check passed
@@ -689,9 +882,20 @@ def export(opts: ExportOptions) -> ExportSummary:
         for w in writers.values():
             w.close()
         validate = VALIDATORS[opts.format]
+        hashed: dict[tuple[str, ...], str] = {}
         for s, w in writers.items():
+            n = 0
             for n, record in enumerate(iter_records(w.tmp), 1):
-                validate(record, dest, f"{targets[s]} record {n}")
+                where = f"{targets[s]} record {n}"
+                validate(record, dest, where)
+                digest = w.digests[8 * (n - 1) : 8 * n].hex()
+                check_record_bytes(opts.format, record, dest, digest, where, hashed)
+            if n != w.count:
+                raise ExportError(f"{targets[s]}: {n} records read back of {w.count} written")
+        # Owners first: a crash after this leaves our own name on files that were
+        # either ours already or absent (another OUTPUT's are refused above unless
+        # --overwrite), so the next export of this OUTPUT is not refused.
+        record_owners(dest, identity, list(targets.values()), entry_names)
         for w in writers.values():
             w.commit()
     finally:
@@ -717,72 +921,93 @@ def _convert(
     one index line per clip, written at the end since it lists the clip's row ids).
     ``images``: the output holds image rows (every row must); ``dataset_split``: the
     ``split`` of a ``clip`` record when the export makes no split."""
-    # folder -> (frame count, hash of its timestamps, or of an image row's images): the
-    # per-clip state, no frame bytes
-    seen: dict[str, tuple[int, int]] = {}
-    index: dict[str, tuple[str, dict[str, Any]]] = {}  # frames only: folder -> split, line
-    for row in _iter_rows(out, files):
-        if is_image_row(row) != images:
-            kinds = ("image", "video") if images else ("video", "image")
-            raise ExportError(
-                f"row {row['id']}: a {kinds[1]} row among {kinds[0]} rows; "
-                "an export holds one kind (export each source's OUTPUT on its own)"
-            )
-        clip = (row["video"], row["clip_start"], row["clip_end"])
-        folder = folder_name(row["source"], *clip)
-        stamps = tuple(sorted(row["frame_timestamps"]))
-        if not images and len(row["frames"]) != len(stamps):
-            raise ExportError(
-                f"row {row['id']}: {len(row['frames'])} frames but {len(stamps)} timestamps"
-            )
-        signature = (len(row["frames"]), hash(tuple(row["frames"]) if images else stamps))
-        if folder in seen:
-            if seen[folder] != signature:
-                # one clip, two frame sets: its folder cannot hold both
-                raise ExportError(
-                    f"row {row['id']}: shares video and clip with an earlier row but not its frames"
-                )
-            paths = [f"{FRAMES_DIR}/{folder}/{frame_file(k)}" for k in range(len(row["frames"]))]
-        else:
-            paths = _write_frames(dest, folder, row)
-            seen[folder] = signature
-            summary.frame_folders += 1
-            summary.frame_files += len(paths)
-        if opts.split:
-            split_key = (
-                group_key(*clip) if opts.split_by == "clip" else group_key(clip[0], None, None)
-            )
-            split = assign_split(split_key, opts.split, opts.seed)
-        else:
-            split = ""
-        shown = [str(dest / p) for p in paths] if opts.absolute_paths else paths
-        if opts.format == "llamafactory":
-            writers[split].write(llamafactory_record(row, shown))
-        elif opts.format == "llava":
-            writers[split].write(llava_record(row, folder, paths))
-        elif opts.format == "clip":
-            writers[split].write(clip_record(row, shown, split or dataset_split))
-        else:
-            _turns(row)  # the same input check as the other formats
-            if folder not in index:
-                index[folder] = (
-                    split,
-                    {
-                        "folder": f"{FRAMES_DIR}/{folder}",
-                        "source": row["source"],
-                        "video": row["video"],
-                        "clip_start": row["clip_start"],
-                        "clip_end": row["clip_end"],
-                        "num_frames": len(paths),
-                        "frame_timestamps": list(stamps),
-                        "width": row["width"],
-                        "height": row["height"],
-                        "ids": [],
-                    },
-                )
-            index[folder][1]["ids"].append(row["id"])
-    for split, entry in index.values():
-        writers[split].write(entry)
+    from vidray.schema import flatten_clip_row
+
+    # (source, video, clip) -> the content hash of its frames: rows of one clip must
+    # agree; and the folders written (or found whole) so far. No frame bytes are kept.
+    clips: dict[tuple[Any, ...], str] = {}
+    written: set[str] = set()
+    index: dict[str, tuple[str, dict[str, Any], str]] = {}  # frames: folder -> split, line
+    root = LLAVA_VIDEO_DIR if opts.format == "llava" and not images else FRAMES_DIR
+    for clip_row in _iter_rows(out, files):
+        for row in flatten_clip_row(clip_row):
+            _convert_row(opts, row, dest, root, writers, summary, images, dataset_split,
+                         clips, written, index)  # fmt: skip
+    for split, entry, digest in index.values():
+        writers[split].write(entry, digest)
+
+
+def _convert_row(
+    opts: ExportOptions,
+    row: dict[str, Any],
+    dest: Path,
+    root: str,
+    writers: dict[str, _JsonListWriter],
+    summary: ExportSummary,
+    images: bool,
+    dataset_split: str,
+    clips: dict[tuple[Any, ...], str],
+    written: set[str],
+    index: dict[str, tuple[str, dict[str, Any], str]],
+) -> None:
+    if is_image_row(row) != images:
+        kinds = ("image", "video") if images else ("video", "image")
+        raise ExportError(
+            f"row {row['id']}: a {kinds[1]} row among {kinds[0]} rows; "
+            "an export holds one kind (export each source's OUTPUT on its own)"
+        )
+    clip = (row["video"], row["clip_start"], row["clip_end"])
+    stamps = sorted(row["frame_timestamps"])
+    if not images and len(row["frames"]) != len(stamps):
+        raise ExportError(
+            f"row {row['id']}: {len(row['frames'])} frames but {len(stamps)} timestamps"
+        )
+    frames = _ordered_frames(row)
+    digest = frames_digest(frames)
+    key = (row["source"], *clip)
+    if clips.setdefault(key, digest) != digest:
+        # a vidray OUTPUT gives every row of a clip the same frames: this one is mixed
+        raise ExportError(
+            f"row {row['id']}: shares video and clip with an earlier row but not its frames"
+        )
+    folder = folder_name(row["source"], *clip, digest)
+    rel_folder = f"{root}/{folder}"
+    if rel_folder in written:
+        paths = [f"{rel_folder}/{frame_file(k)}" for k in range(len(frames))]
+    else:
+        paths = _write_frames(dest, root, folder, frames)
+        written.add(rel_folder)
+        summary.frame_folders += 1
+        summary.frame_files += len(paths)
+    if opts.split:
+        split_key = group_key(*clip) if opts.split_by == "clip" else group_key(clip[0], None, None)
+        split = assign_split(split_key, opts.split, opts.seed)
+    else:
+        split = ""
+    shown = [str(dest / p) for p in paths] if opts.absolute_paths else paths
+    if opts.format == "llamafactory":
+        writers[split].write(llamafactory_record(row, shown), digest)
+    elif opts.format == "llava":
+        writers[split].write(llava_record(row, rel_folder, paths), digest)
+    elif opts.format == "clip":
+        writers[split].write(clip_record(row, shown, split or dataset_split), digest)
+    else:
+        _turns(row)  # the same input check as the other formats
+        if rel_folder not in index:
+            entry = {
+                "folder": rel_folder,
+                "source": row["source"],
+                "video": row["video"],
+                "clip_start": row["clip_start"],
+                "clip_end": row["clip_end"],
+                "num_frames": len(paths),
+                "frame_timestamps": stamps,
+                "width": row["width"],
+                "height": row["height"],
+                "ids": [],
+            }
+            index[rel_folder] = (split, entry, digest)
+        index[rel_folder][1]["ids"].append(row["id"])
 
 
 # --------------------------------------------------------------------------- command line
@@ -803,7 +1028,9 @@ def add_export_parser(sub: Any) -> None:
         "{messages, images: [paths]}, one <image> per image) in DEST/NAME.json and their "
         "entries in DEST/dataset_info.json (use dataset_dir: DEST)",
         "llava": "the recipe's records {id, conversations, video, query} in DEST/NAME.json; "
-        "video is a frame folder relative to DEST (use it as video_folder); image sets: "
+        "video is a frame folder relative to DEST under frames/shareVideoGPTV/ (stock "
+        "LLaVA-NeXT reads frame folders only there; use DEST as video_folder, with "
+        "--force_sample True --frames_upbound N); image sets: "
         "image, the image's path (use DEST as image_folder)",
         "frames": "DEST/frames/<clip>/image_00001.jpg... and an index DEST/NAME_index.jsonl "
         "(one line per folder: video, clip, row ids)",
@@ -835,12 +1062,13 @@ def add_export_parser(sub: Any) -> None:
         p.add_argument(
             "--seed", type=whole_number, default=0, help="seed of the split hash (default: 0)"
         )
+        p.add_argument(
+            "--overwrite",
+            action="store_true",
+            help="replace record files (and dataset_info.json entries) of the same name that "
+            "another OUTPUT wrote (default: refused; the same OUTPUT again is fine)",
+        )
         if fmt in DATASET_INFO_FORMATS:
-            p.add_argument(
-                "--overwrite",
-                action="store_true",
-                help="replace a different dataset_info.json entry of the same name",
-            )
             p.add_argument(
                 "--absolute-paths",
                 action="store_true",
@@ -862,7 +1090,7 @@ def run_export(args: argparse.Namespace) -> int:
             split=parse_split(args.split) if args.split is not None else None,
             split_by=args.split_by,
             seed=args.seed,
-            overwrite=getattr(args, "overwrite", False),
+            overwrite=args.overwrite,
             absolute_paths=getattr(args, "absolute_paths", False),
         )
         summary = export(opts)

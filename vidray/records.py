@@ -100,6 +100,9 @@ class UnitResult:
     cpu_reasons: dict[str, int] = field(default_factory=dict)
     #: Samples by the worker group whose actor converted them (``cpu``, ``gpu``).
     groups: dict[str, int] = field(default_factory=dict)
+    #: When the unit was committed (Unix seconds, UTC); None in records written before
+    #: it existed. ``vidray report`` plots the run's throughput from it.
+    committed_at: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         d = {**self.__dict__, "errors": dict(sorted(self.errors.items()))}
@@ -178,6 +181,7 @@ RESULT_SCHEMA = pa.schema(
         pa.field("decoders", pa.list_(_COUNT)),
         pa.field("cpu_reasons", pa.list_(_COUNT)),
         pa.field("groups", pa.list_(_COUNT)),
+        pa.field("committed_at", pa.float64()),
     ]
 )
 

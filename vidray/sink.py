@@ -150,6 +150,7 @@ class UnitWriter:
             decoders=dict(decoders or {}),
             cpu_reasons=dict(cpu_reasons or {}),
             groups=dict(groups or {}),
+            committed_at=round(time.time(), 3),
         )
         _write_json(self.out, f"{UNITS_DIR}/{self.unit}.json", result.to_json())
         publish(self.out, result)

@@ -1,0 +1,475 @@
+"""``vidray report OUTPUT [DEST]``: one self-contained HTML page about an OUTPUT.
+
+The page shows what was produced and what was lost: counts per source and split,
+errors by reason with example ids and messages, contact sheets of the sampled frames
+(with their timestamps) and the conversation of a deterministic sample of rows,
+histograms of frames per row, clip length and video duration, and the run's
+throughput over time from the unit records' commit times.
+
+Everything is read in one streaming pass over the committed data files (both layouts,
+flattened with ``schema.flatten_clip_row``): memory holds the sample's rows (a few
+dozen frames), counters of rounded values for the histograms (bounded by their range,
+not by the number of rows), and one small record per unit. Charts are drawn with
+matplotlib's Agg backend and embedded as PNG ``data:`` URIs, so ``index.html`` is the
+whole report: it can be mailed, attached to a ticket or opened offline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import heapq
+import html
+import io
+import json
+import math
+import os
+import sys
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: Rows shown as contact sheets; frames shown per sheet (evenly chosen when more).
+SAMPLE_ROWS = 6
+SHEET_FRAMES = 16
+#: Example ids and messages kept per error reason.
+ERROR_EXAMPLES = 3
+#: Resolution of the duration histograms' counters (seconds): bounds their size.
+DURATION_STEP = 0.1
+DEFAULT_DEST = "vidray-report"
+PAGE = "index.html"
+
+
+class ReportError(Exception):
+    """The report cannot be made; the message is one line."""
+
+
+@dataclass
+class Tally:
+    """What one pass over the rows keeps."""
+
+    rows: Counter[tuple[str, str]] = field(default_factory=Counter)  # (source, split)
+    frames_per_row: Counter[int] = field(default_factory=Counter)
+    clip_length: Counter[float] = field(default_factory=Counter)
+    video_duration: Counter[float] = field(default_factory=Counter)
+    images: int = 0  # image rows (no time axis)
+    #: The ``SAMPLE_ROWS`` rows of smallest id hash: a max-heap of (-hash, id, row).
+    sample: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+
+
+def _id_rank(rid: str) -> str:
+    """A row's place in the sample order: sha256 of its id, so the sample is the same
+    on every run and independent of file order and size."""
+    return hashlib.sha256(rid.encode()).hexdigest()
+
+
+def _negate(hexdigest: str) -> str:
+    """An order-reversing key for a hex digest (heapq is a min-heap)."""
+    return "".join("0123456789abcdef"[15 - int(c, 16)] for c in hexdigest)
+
+
+def _bucket(seconds: float) -> float:
+    return round(round(seconds / DURATION_STEP) * DURATION_STEP, 3)
+
+
+def tally_rows(rows: Any, split: str) -> Tally:
+    """One pass over flat rows: counts, histogram counters and the sample."""
+    t = Tally()
+    last_video: tuple[str, str] | None = None
+    for row in rows:
+        t.rows[(row["source"], split)] += 1
+        t.frames_per_row[len(row["frames"])] += 1
+        if not row["frame_timestamps"]:
+            t.images += 1
+        else:
+            start, end = row["clip_start"], row["clip_end"]
+            duration = row.get("video_duration")
+            if start is not None or end is not None:
+                length = (end if end is not None else duration or 0.0) - (start or 0.0)
+            else:
+                length = duration
+            if length is not None and math.isfinite(length):
+                t.clip_length[_bucket(length)] += 1
+            video = (row["source"], row["video"])
+            # rows of one video are consecutive within a unit: count each video once
+            if video != last_video and duration is not None and math.isfinite(duration):
+                t.video_duration[_bucket(duration)] += 1
+            last_video = video
+        key = (_negate(_id_rank(row["id"])), row["id"])
+        item = (*key, row)
+        if len(t.sample) < SAMPLE_ROWS:
+            heapq.heappush(t.sample, item)
+        elif key > t.sample[0][:2]:
+            heapq.heapreplace(t.sample, item)
+    return t
+
+
+@dataclass
+class Errors:
+    by_reason: Counter[str] = field(default_factory=Counter)
+    by_source: Counter[str] = field(default_factory=Counter)
+    examples: dict[str, list[dict]] = field(default_factory=lambda: defaultdict(list))
+
+
+def iter_rows(out: Any, files: list[str]) -> Any:
+    """Every column of the data files' rows, a row group's batch at a time, flattened
+    to one row per question (``clips`` layout rows included)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from vidray.io import storage
+    from vidray.schema import flatten_clip_row
+
+    for rel in files:
+        with storage.open_read(out, rel) as f:
+            try:
+                pf = pq.ParquetFile(f)
+            except (pa.ArrowException, OSError) as e:
+                raise ReportError(f"{out.display(rel)}: not a Parquet file: {e}") from None
+            for batch in pf.iter_batches(batch_size=32):
+                for row in batch.to_pylist():
+                    for flat in flatten_clip_row(row):
+                        yield {"video_duration": None, **flat}
+
+
+def read_errors(out: Any, files: list[str]) -> Errors:
+    """Error rows by reason and by source, with the first ``ERROR_EXAMPLES`` (id,
+    message) of each reason, reading only those columns."""
+    import pyarrow.parquet as pq
+
+    from vidray.io import storage
+
+    errors = Errors()
+    for rel in files:
+        with storage.open_read(out, rel) as f:
+            pf = pq.ParquetFile(f)
+            cols = ["id", "source", "reason", "message"]
+            for batch in pf.iter_batches(batch_size=1024, columns=cols):
+                for row in batch.to_pylist():
+                    errors.by_reason[row["reason"]] += 1
+                    errors.by_source[row["source"]] += 1
+                    if len(errors.examples[row["reason"]]) < ERROR_EXAMPLES:
+                        errors.examples[row["reason"]].append(row)
+    return errors
+
+
+def _error_files(out: Any, manifest: dict[str, Any] | None) -> list[str]:
+    from vidray import sink
+
+    if manifest is not None:
+        return list(manifest.get("error_files", []))
+    return sorted(r.error_file for r in sink.committed_units(out).values() if r.error_file)
+
+
+def _units(out: Any) -> list[Any]:
+    from vidray import sink
+
+    return list(sink.committed_units(out).values())
+
+
+# --------------------------------------------------------------------------- charts
+
+
+def _figure(width: float, height: float) -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display; also safe when pyplot was imported before
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=96)
+
+
+def _png(fig: Any) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def histogram(counts: Counter, title: str, xlabel: str, *, integer: bool = False) -> str | None:
+    if not counts:
+        return None
+    import numpy as np
+
+    values = np.array(sorted(counts), dtype=float)
+    weights = np.array([counts[v] for v in sorted(counts)], dtype=float)
+    fig = _figure(5.0, 2.8)
+    ax = fig.subplots()
+    if integer and len(values) <= 64:
+        ax.bar(values, weights, width=0.8, color="#3b6ea5")
+        ax.set_xticks(values if len(values) <= 16 else values[:: math.ceil(len(values) / 16)])
+    else:
+        bins = min(40, max(5, len(values)))
+        ax.hist(values, bins=bins, weights=weights, color="#3b6ea5")
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("rows" if "row" in title else "count")
+    return _png(fig)
+
+
+def throughput(units: list[Any]) -> tuple[str | None, str]:
+    """The cumulative samples and rows committed over the run's time, and a line on
+    the rate; (None, why) when the unit records carry no commit time."""
+    timed = sorted((u.committed_at, u.samples, u.rows) for u in units if u.committed_at)
+    if not timed:
+        return None, (
+            "no commit times in _units/ (written by a vidray before commit times were "
+            "recorded): no throughput chart"
+        )
+    import numpy as np
+
+    t0 = timed[0][0]
+    t = np.array([x[0] - t0 for x in timed])
+    samples = np.cumsum([x[1] for x in timed])
+    rows = np.cumsum([x[2] for x in timed])
+    fig = _figure(6.0, 3.0)
+    ax = fig.subplots()
+    ax.step(t, samples, where="post", label="samples")
+    ax.step(t, rows, where="post", label="rows")
+    ax.set_xlabel("seconds since the first unit committed")
+    ax.set_ylabel("committed")
+    ax.set_title("Throughput over time")
+    ax.legend(loc="upper left")
+    span = float(t[-1])
+    rate = f"{samples[-1] / span:.2f} samples/s" if span > 0 else "all units in one instant"
+    note = f"{len(timed)} of {len(units)} units timed over {span:.1f} s: {rate}"
+    return _png(fig), note
+
+
+def contact_sheet(row: dict[str, Any]) -> str:
+    """The row's frames in time order (at most ``SHEET_FRAMES``, evenly chosen), each
+    titled with its timestamp (an image row: its position)."""
+    from PIL import Image
+
+    stamps = row["frame_timestamps"]
+    order = sorted(range(len(row["frames"])), key=lambda i: stamps[i] if stamps else i)
+    if len(order) > SHEET_FRAMES:
+        step = (len(order) - 1) / (SHEET_FRAMES - 1)
+        order = [order[round(k * step)] for k in range(SHEET_FRAMES)]
+    cols = min(len(order), 8)
+    lines = math.ceil(len(order) / cols)
+    aspect = row["height"] / row["width"] if row["width"] else 0.75
+    fig = _figure(cols * 1.7, lines * (1.7 * aspect + 0.35))
+    axes = fig.subplots(lines, cols, squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, i in zip(axes.flat, order, strict=False):
+        with Image.open(io.BytesIO(row["frames"][i])) as img:
+            ax.imshow(img.convert("RGB"))
+        ax.set_title(f"{stamps[i]:.2f} s" if stamps else f"image {i + 1}", fontsize=8)
+    return _png(fig)
+
+
+# --------------------------------------------------------------------------- page
+
+_CSS = """
+body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1100px;
+       color: #222; padding: 0 1em; }
+h1 { font-size: 1.6em; } h2 { margin-top: 2em; border-bottom: 1px solid #ccc; }
+table { border-collapse: collapse; margin: .5em 0; }
+td, th { border: 1px solid #ccc; padding: .25em .6em; text-align: left;
+         vertical-align: top; }
+th { background: #f2f2f2; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
+.charts img { max-width: 48%; margin: .5%; }
+.sample { border: 1px solid #ddd; padding: .6em; margin: 1em 0; }
+.sample img { max-width: 100%; }
+.turn { margin: .2em 0; white-space: pre-wrap; } .from { font-weight: bold; }
+.muted { color: #777; } code { background: #f4f4f4; padding: 0 .2em; }
+"""
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value))
+
+
+def _table(header: list[str], rows: list[list[Any]], numeric: set[int] = frozenset()) -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="n">{_e(c)}</td>' if k in numeric else f"<td>{_e(c)}</td>"
+            for k, c in enumerate(r)
+        )
+        + "</tr>"
+        for r in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _img(uri: str, alt: str) -> str:
+    return f'<img src="{uri}" alt="{_e(alt)}">'
+
+
+def render(
+    *,
+    output: str,
+    manifest: dict[str, Any] | None,
+    tally: Tally,
+    errors: Errors,
+    units: list[Any],
+) -> str:
+    parts = [f"<h1>vidray report: {_e(output)}</h1>"]
+    if manifest is None:
+        parts.append(
+            '<p class="muted">No _SUCCESS: a job still running or stopped; this shows '
+            "the units committed so far.</p>"
+        )
+    else:
+        parts.append(
+            "<p>"
+            + ", ".join(
+                f"{k} <code>{_e(manifest.get(k))}</code>"
+                for k in ("source", "schema_version", "committed_at", "elapsed_s")
+                if manifest.get(k) is not None
+            )
+            + "</p>"
+        )
+        options = manifest.get("options") or {}
+        if options:
+            opts = [[k, json.dumps(v)] for k, v in sorted(options.items())]
+            parts.append("<details><summary>options</summary>" + _table(["option", "value"], opts)
+                         + "</details>")  # fmt: skip
+
+    counts, examples = errors.by_reason, errors.examples
+    parts.append("<h2>Counts per source and split</h2>")
+    splits = {src: split for src, split in tally.rows}
+    sources = sorted({*splits, *errors.by_source})
+    rows = [
+        [src, splits.get(src, "?"), tally.rows.get((src, splits.get(src, "?")), 0),
+         errors.by_source.get(src, 0)]
+        for src in sources
+    ]  # fmt: skip
+    parts.append(_table(["source", "split", "rows", "error rows"], rows, {2, 3}))
+    total_rows = sum(tally.rows.values())
+    parts.append(
+        f"<p>{total_rows} rows ({tally.images} image rows), {sum(counts.values())} error rows"
+        + (
+            f"; {manifest['counts'].get('samples')} input samples"
+            if manifest and manifest.get("counts")
+            else ""
+        )
+        + ".</p>"
+    )
+
+    parts.append("<h2>Errors by reason</h2>")
+    if counts:
+        erows = []
+        for reason, n in counts.most_common():
+            shown = "\n".join(f"{ex['id']}: {ex['message']}" for ex in examples.get(reason, []))
+            erows.append([reason, n, shown])
+        parts.append(_table(["reason", "rows", "examples (id: message)"], erows, {1}))
+    else:
+        parts.append("<p>No errors.</p>")
+
+    parts.append("<h2>Distributions</h2><div class=charts>")
+    charts = [
+        histogram(tally.frames_per_row, "Frames per row", "frames", integer=True),
+        histogram(tally.clip_length, "Clip length (rows)", "seconds"),
+        histogram(tally.video_duration, "Video duration (videos)", "seconds"),
+    ]
+    names = ["frames per row", "clip length", "video duration"]
+    for uri, name in zip(charts, names, strict=True):
+        parts.append(_img(uri, name) if uri else f'<p class="muted">No {name} data.</p>')
+    parts.append("</div>")
+
+    parts.append("<h2>Throughput</h2>")
+    uri, note = throughput(units)
+    if uri:
+        parts.append(_img(uri, "throughput over time"))
+    parts.append(f"<p>{_e(note)}</p>")
+
+    parts.append(
+        f"<h2>Sample rows</h2><p class=muted>The {len(tally.sample)} rows of smallest "
+        "sha256(id): the same rows on every run.</p>"
+    )
+    for _, rid, row in sorted(tally.sample, key=lambda x: _id_rank(x[1])):
+        clip = ""
+        if row["clip_start"] is not None or row["clip_end"] is not None:
+            clip = f", clip {row['clip_start']} to {row['clip_end']} s"
+        turns = "".join(
+            f'<div class="turn"><span class="from">{_e(t["from"])}:</span> {_e(t["value"])}</div>'
+            for t in row["conversations"]
+        )
+        parts.append(
+            f'<div class="sample"><div><code>{_e(rid)}</code> {_e(row["video"])}{_e(clip)}, '
+            f"{len(row['frames'])} frames, {row['width']}x{row['height']}</div>"
+            f"{_img(contact_sheet(row), 'frames of ' + rid)}{turns}</div>"
+        )
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>vidray report: {_e(output)}</title><style>{_CSS}</style></head>"
+        f"<body>{''.join(parts)}</body></html>\n"
+    )
+
+
+def report(output: str, dest: str | None = None) -> Path:
+    """Write ``DEST/index.html`` for OUTPUT; returns its path. Raises ReportError,
+    ExportError or StorageError with a one-line message."""
+    from vidray import export
+    from vidray.io import storage
+
+    target = Path((dest or DEFAULT_DEST).removeprefix("file://"))
+    if "://" in str(dest or ""):
+        raise ReportError(f"DEST must be a local directory: {dest}")
+    target = target.resolve()
+    storage.check_folder(storage.location(str(target)), "DEST", write=True)
+    out = storage.location(output)
+    storage.check_reachable(out)
+    if out.scheme == "file" and not os.path.isdir(out.path):
+        raise ReportError(f"{out.display()} does not exist")
+    files, manifest = export._data_files(out)
+    source = (manifest or {}).get("source")
+    if source is None and files:
+        source = next(iter_rows(out, files[:1]), {}).get("source")
+    rows = iter_rows(out, files)
+    split = export._dataset_split(out, manifest, source) if source else "?"
+    tally = tally_rows(rows, split)
+    errors = read_errors(out, _error_files(out, manifest))
+    page = render(output=out.display(), manifest=manifest, tally=tally, errors=errors,
+                  units=_units(out))  # fmt: skip
+    target.mkdir(parents=True, exist_ok=True)
+    path = target / PAGE
+    tmp = path.with_name(f".{PAGE}.tmp-{uuid.uuid4().hex}")
+    tmp.write_text(page, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def add_report_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "report",
+        help="write an HTML page about an OUTPUT: counts, errors, sample frames, histograms, "
+        "throughput",
+        description="Write DEST/index.html, one self-contained page (charts embedded as PNG) "
+        "about a vidray OUTPUT (local or s3://): rows per source and split, errors by reason "
+        "with examples, contact sheets of a deterministic sample of rows with their "
+        "timestamps and conversations, histograms of frames per row, clip length and video "
+        "duration, and the run's throughput over time.",
+    )
+    p.add_argument("output", metavar="OUTPUT", help="a vidray output root: local, file:// or s3://")
+    p.add_argument(
+        "dest",
+        metavar="DEST",
+        nargs="?",
+        default=None,
+        help=f"local directory for index.html (default: ./{DEFAULT_DEST}; never inside OUTPUT, "
+        "which stays as its commit left it)",
+    )
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from vidray.export import ExportError
+    from vidray.io.storage import StorageError
+
+    try:
+        path = report(args.output, args.dest)
+    except (ReportError, ExportError, StorageError, ValueError) as e:
+        print(f"vidray: error: {e}", file=sys.stderr)
+        return 2
+    print(f"report: {path}")
+    return 0
