@@ -1,5 +1,5 @@
 """Run by test_gpu in its own process: a local cluster (ray.cluster_utils.Cluster) of a
-head, a CPU node and a node that declares one GPU converts the input with
+head that declares one GPU and a CPU node converts the input with
 ``--decoder auto`` and writes its golden list and counts to report.json. The GPU is
 declared, not real: the GPU pool's actor holds it (Ray gives it the GPU id), and its
 small videos go to the CPU decoder by the cost model, so its rows equal a CPU run's."""
@@ -19,9 +19,9 @@ from vidray.pipeline import convert
 
 def main(inp: Path, work: Path) -> None:
     store = {"object_store_memory": 200 * 2**20}
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, **store})
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "num_gpus": 1, **store})
+    gpu_node = cluster.head_node
     cluster.add_node(num_cpus=1, **store)
-    gpu_node = cluster.add_node(num_cpus=1, num_gpus=1, **store)
     cluster.wait_for_nodes()
     ray.init(address=cluster.address)
     out = work / "mixed"
