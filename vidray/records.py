@@ -81,7 +81,7 @@ class WorkUnit:
 
 @dataclass
 class UnitResult:
-    """What one committed unit holds; also its commit record ``_units/<name>.json``."""
+    """What one committed unit holds; also its commit record ``__units/<name>.json``."""
 
     unit: str
     shard: str
@@ -98,6 +98,9 @@ class UnitResult:
     #: With ``--decoder auto|nvdec``: why samples went to the CPU (``no_gpu``,
     #: ``cost_model``, ``nvdec_codec:vp8``, ``nvdec_failed:...``), by reason.
     cpu_reasons: dict[str, int] = field(default_factory=dict)
+    #: Distinct clips among the rows (the rows of one sample share one clip's frames);
+    #: records written before the clips layout have none.
+    clips: int = 0
 
     def to_json(self) -> dict[str, Any]:
         d = {**self.__dict__, "errors": dict(sorted(self.errors.items()))}
@@ -175,6 +178,7 @@ RESULT_SCHEMA = pa.schema(
         pa.field("error_file", pa.string()),
         pa.field("decoders", pa.list_(_COUNT)),
         pa.field("cpu_reasons", pa.list_(_COUNT)),
+        pa.field("clips", pa.int64()),
     ]
 )
 
