@@ -91,6 +91,10 @@ def test_webvid_local_to_local(ray_head, webvid_dir, tmp_path):
     assert manifest["data_files"] == [sink.data_file_name(u, "train") for u in units]
     assert manifest["error_files"] == ["__errors/00000000-00000.parquet"]
     assert (manifest["layout"], manifest["counts"]["clips"]) == ("rows", 9)
+    import ray
+
+    # Ray Data's own discovery skips the error files (names starting with "_")
+    assert ray.data.read_parquet(str(out)).count() == 9
     on_disk = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.parquet"))
     assert on_disk == sorted(manifest["data_files"] + manifest["error_files"])
     assert pq.read_schema(out / manifest["data_files"][0]) == OUTPUT_SCHEMA
