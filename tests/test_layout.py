@@ -271,3 +271,36 @@ def test_clips_files_are_clip_schema(tmp_path):
     out = converted("clevrer", tmp_path, "clips")
     for p in (out / "data").glob("*.parquet"):
         assert pq.read_schema(p) == CLIP_SCHEMA
+
+
+def test_clips_layout_end_to_end_on_ray(ray_head, finevideo_dir, tmp_path):
+    from vidray.config import ConvertOptions
+    from vidray.pipeline import convert
+
+    def run(layout: str) -> Path:
+        out = tmp_path / layout
+        opts = ConvertOptions(
+            source="finevideo",
+            input=str(finevideo_dir),
+            output=str(out),
+            size=48,
+            progress=False,
+            layout=layout,
+        )
+        convert(opts)
+        return out
+
+    rows_out, clips_out = run("rows"), run("clips")
+    manifest = sink.read_manifest(storage.location(str(clips_out)))
+    assert (manifest["layout"], manifest["split"], manifest["options"]["layout"]) == (
+        "clips",
+        "train",
+        "clips",
+    )
+    assert (manifest["counts"]["rows"], manifest["counts"]["clips"]) == (18, 6)
+    assert sink.read_output(str(clips_out), flat=False).num_rows == 6
+    key = lambda r: r["id"]  # noqa: E731
+    assert sorted(sink.read_output(str(clips_out)).to_pylist(), key=key) == sorted(
+        sink.read_output(str(rows_out)).to_pylist(), key=key
+    )
+    assert hf_train(clips_out).num_rows == 6 and hf_train(rows_out).num_rows == 18
