@@ -304,3 +304,23 @@ def test_clips_layout_end_to_end_on_ray(ray_head, finevideo_dir, tmp_path):
         sink.read_output(str(rows_out)).to_pylist(), key=key
     )
     assert hf_train(clips_out).num_rows == 6 and hf_train(rows_out).num_rows == 18
+
+
+def test_a_retried_clips_unit_rewrites_what_it_kept(tmp_path):
+    """--retry-failed re-adds a unit's kept rows (read back flat): the clips are
+    regrouped exactly as they were written."""
+    out = converted("clevrer", tmp_path, "clips")
+    loc = storage.location(str(out))
+    for unit, record in sink.committed_units(loc).items():
+        if not record.data_file:
+            continue
+        before = pq.read_table(out / record.data_file)
+        kept = sink.read_unit_rows(loc, unit)
+        stored = [q["id"] for qs in before.column("questions").to_pylist() for q in qs]
+        assert [r["id"] for r in kept] == stored and len(kept) == record.rows
+        again = sink.write_unit(
+            storage.location(str(tmp_path / "again")), unit, record.samples, kept, [],
+            layout="clips",
+        )  # fmt: skip
+        assert (again.rows, again.clips, again.frames) == (record.rows, record.clips, record.frames)
+        assert pq.read_table(tmp_path / "again" / again.data_file).equals(before)

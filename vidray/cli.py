@@ -107,8 +107,9 @@ def add_convert_arguments(p: argparse.ArgumentParser) -> None:
         default="rows",
         help="rows: one row per question, each with its clip's frames (default; what "
         "datasets.load_dataset and LLaMA-Factory read as samples); clips: one row per clip "
-        "with its frames once and its questions in `questions` (fewer bytes to store and "
-        "stream; vidray's readers and exports flatten it to one sample per question)",
+        "with its frames once and its questions in `questions` (a reader holds each clip's "
+        "frames once; fewer bytes on disk when clips have many or large frames; vidray's "
+        "readers and exports flatten it to one sample per question)",
     )
     data.add_argument(
         "--mc-template",
