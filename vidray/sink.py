@@ -323,22 +323,25 @@ def committed_units(out: storage.Location) -> dict[str, UnitResult]:
 
 
 def committed_data_files(out: storage.Location) -> list[str]:
-    """The committed data files of OUTPUT, paths relative to it: those ``_SUCCESS``
-    lists when the run is complete, else those of the units committed so far (a job
-    still writing, or stopped), in unit order. A reader that reads these files reads
-    exactly the committed rows, whatever else the folder holds at that moment."""
+    """Relative paths of the committed data files of OUTPUT, sorted: the ``data_files``
+    of ``_SUCCESS`` when the output is complete, else those of the units committed so
+    far (``__units/*.json``) that are already in ``data/``. A unit between its commit
+    record and its move out of ``__staging/`` (a moment, or until the next run after a
+    crash) is not listed yet; a file no record names (a unit in progress) never is. A
+    reader that reads these files reads exactly committed rows, while a job writes."""
     if storage.exists(out, MARKER):
-        return list(read_manifest(out)["data_files"])
-    units = sorted(committed_units(out).values(), key=lambda r: r.unit)
-    return [r.data_file for r in units if r.data_file]
+        return sorted(read_manifest(out)["data_files"])
+    named = {r.data_file for r in committed_units(out).values() if r.data_file}
+    published = set(storage.list_files(out, (".parquet",), DATA_DIR))
+    return sorted(named & published)
 
 
 def committed_error_files(out: storage.Location) -> list[str]:
     """As ``committed_data_files``, for the error files."""
     if storage.exists(out, MARKER):
-        return list(read_manifest(out)["error_files"])
-    units = sorted(committed_units(out).values(), key=lambda r: r.unit)
-    return [r.error_file for r in units if r.error_file]
+        return sorted(read_manifest(out)["error_files"])
+    named = {r.error_file for r in committed_units(out).values() if r.error_file}
+    return sorted(f for f in named if storage.exists(out, f))
 
 
 def failed_samples(
