@@ -231,7 +231,8 @@ def test_demo_ends_with_next_steps_that_work(tmp_path):
     assert [c[2] for c in converts] == ["webvid", "finevideo"]
     (export,) = [shlex.split(x.split("#")[0]) for x in steps if "vidray export" in x]
     (reader,) = [x for x in steps if "pyarrow.dataset" in x]
-    assert any("datasets.load_dataset('parquet', data_files=" in x for x in steps)
+    (hf_reader,) = [x for x in steps if "datasets.load_dataset(" in x]
+    assert f"load_dataset('{tmp_path / 'out' / 'webvid'}', split='train')" in hf_reader
     webvid_rows = int(lines[1].split(" samples -> ")[1].split()[0])
 
     def run(argv: list[str]) -> subprocess.CompletedProcess:
@@ -248,6 +249,8 @@ def test_demo_ends_with_next_steps_that_work(tmp_path):
     read = run(shlex.split(reader.split("#")[0]))
     assert read.returncode == 0, read.stderr
     assert int(read.stdout) == webvid_rows == 15
+    loaded = run(shlex.split(hf_reader.split("#")[0]))
+    assert loaded.returncode == 0 and "num_rows: 15" in loaded.stdout, loaded.stderr[-2000:]
 
 
 def test_unreadable_input_and_unwritable_output(tmp_path):

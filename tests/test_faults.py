@@ -169,8 +169,9 @@ def test_driver_killed_then_rerun_gives_the_clean_output(ray_head, clean, slow_w
     committed = {p.stem for p in units.glob("*.json")}
     assert 4 <= len(committed) < 36, "the run was not interrupted half-way"
     # A reader listing the output sees committed units only, never a partial file.
-    listed = {p.stem for p in [*(out / "data").glob("*"), *(out / "errors").glob("*")]}
-    assert listed <= committed
+    listed = {p.relative_to(out).as_posix() for p in (out / "data").glob("*")}
+    assert listed <= {sink.data_file_name(u, "train") for u in committed}
+    assert {p.stem for p in (out / sink.ERRORS_DIR).glob("*")} <= committed
     assert not (out / sink.MARKER).exists()
     stamps = {p.name: p.stat().st_mtime_ns for p in (out / "data").glob("*.parquet")}
 
@@ -198,12 +199,12 @@ def test_decode_worker_killed_mid_run(ray_head, clean, slow_webvid, tmp_path):
 
     def kill_one_worker() -> None:
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and len(list((out / "_units").glob("*"))) < 3:
+        while time.monotonic() < deadline and len(list((out / sink.UNITS_DIR).glob("*"))) < 3:
             time.sleep(0.02)
         for actor in list_actors(filters=[("state", "=", "ALIVE")], detail=True):
             if "ConvertStage" in actor["class_name"] and actor.get("pid"):
                 os.kill(actor["pid"], signal.SIGKILL)
-                killed.append(len(list((out / "_units").glob("*"))))
+                killed.append(len(list((out / sink.UNITS_DIR).glob("*"))))
                 return
 
     killer = threading.Thread(target=kill_one_worker)
@@ -211,7 +212,7 @@ def test_decode_worker_killed_mid_run(ray_head, clean, slow_webvid, tmp_path):
     summary = convert(options(slow_webvid, out))
     killer.join()
     assert killed and killed[0] < 36, "no decode worker was killed mid-run"
-    assert len(list((out / "_units").glob("*"))) == 36
+    assert len(list((out / sink.UNITS_DIR).glob("*"))) == 36
     assert summary.samples == 36  # each unit reported once, the retried one included
     assert golden(out) == expected
 
@@ -239,10 +240,11 @@ def test_retry_failed_redoes_only_the_failures(ray_head, slow_webvid, tmp_path):
     try:
         first = convert(opts)
         assert first.errors == {"decode_crash": 2, "decode_error": 1}
+        flaky = {sink.data_file_name(f"00000001-0000{i}", "train") for i in range(10)}
         untouched = {
             p.name: p.stat().st_mtime_ns
             for p in (out / "data").glob("*.parquet")
-            if not p.name.startswith("00000001-0000")
+            if f"data/{p.name}" not in flaky
         }
         FLAKY_LIST.write_text("")  # the fault is fixed
         retried = convert(dataclasses.replace(opts, retry_failed=True))
@@ -253,7 +255,8 @@ def test_retry_failed_redoes_only_the_failures(ray_head, slow_webvid, tmp_path):
     assert retried.errors == {"decode_error": 1}
     assert golden(out) == expected
     for name, stamp in untouched.items():
-        if name != "00000000-00001.parquet":  # the corrupt sample's unit, redone too
+        # the corrupt sample's unit, redone too
+        if f"data/{name}" != sink.data_file_name("00000000-00001", "train"):
             assert (out / "data" / name).stat().st_mtime_ns == stamp
     # same bytes as the clean run, file by file
     for p in sorted((tmp_path / "clean" / "data").glob("*.parquet")):

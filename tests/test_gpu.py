@@ -6,7 +6,7 @@ import json
 import pytest
 
 from tests.datasets import convert_in_process
-from vidray import cli, synth
+from vidray import cli, sink, synth
 from vidray.media import decode, routing
 from vidray.media.routing import StreamFacts
 from vidray.media.sampling import SamplingPolicy
@@ -71,7 +71,7 @@ def test_frames_to_decode_counts_from_the_key_frame_before_each_target():
 
 
 def units(out) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted((out / "_units").glob("*.json"))]
+    return [json.loads(p.read_text()) for p in sorted((out / sink.UNITS_DIR).glob("*.json"))]
 
 
 def test_auto_without_a_gpu_is_the_cpu_path_and_says_why(tmp_path):

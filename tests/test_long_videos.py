@@ -137,8 +137,9 @@ def test_rows_are_written_in_row_groups_bounded_by_bytes(tmp_path, monkeypatch):
         # never more than one row group's worth waits in memory
         assert writer._pending_bytes < 2**20
     result = writer.commit(10)
-    assert (result.rows, result.frames, result.data_file) == (10, 20, "data/u-00000.parquet")
-    meta = pq.ParquetFile(tmp_path / "data/u-00000.parquet").metadata
+    name = sink.data_file_name("u-00000", "train")
+    assert (result.rows, result.frames, result.data_file) == (10, 20, name)
+    meta = pq.ParquetFile(tmp_path / name).metadata
     # 600 KiB of frames a row, 1 MiB a group: groups of two rows
     assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [2] * 5
     assert [r["id"] for r in sink.read_output(str(tmp_path)).to_pylist()] == [r["id"] for r in rows]

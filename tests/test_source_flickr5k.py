@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.datasets import built, convert_in_process
+from vidray import sink
 from vidray.io import storage
 from vidray.sources import SourceContext, get
 
@@ -25,9 +26,9 @@ def test_the_double_suffix_files_are_the_splits(fixture, tmp_path):
     assert get(NAME, SourceContext(split="test")).units(loc) == ["flickr5k_test.json"]
     rows, errors = convert_in_process(NAME, root, tmp_path / "out")
     assert {r["id"] for r in rows} == expected.rows
-    # named after the file without its last suffix, as every shard is
-    assert sorted(p.name for p in (tmp_path / "out" / "data").iterdir()) == [
-        "flickr5k_train.json-00000.parquet"
+    # the unit is named after the file without its last suffix, as every shard is
+    assert sorted(p.stem for p in (tmp_path / "out" / sink.UNITS_DIR).iterdir()) == [
+        "flickr5k_train.json-00000"
     ]
     (error,) = errors
     assert (

@@ -31,9 +31,12 @@ from vidray.media.sampling import VIDEO_MAX_PIXELS, VIDEO_MIN_PIXELS
 from vidray.report import add_report_parser, run_report
 
 EPILOG = """\
-Output: OUTPUT/data/*.parquet (one row per conversation, frames as JPEG),
-OUTPUT/errors/*.parquet (one row per question of a video that failed, with a reason) and
-OUTPUT/_SUCCESS (JSON: counts, options, versions, files), written last.
+Output: OUTPUT/data/<split>-*.parquet (one row per conversation, frames as JPEG; with
+--layout clips one row per clip, its frames once and its questions nested),
+OUTPUT/__errors/*.parquet (one row per question of a video that failed, with a reason)
+and OUTPUT/_SUCCESS (JSON: counts, options, versions, files), written last. OUTPUT loads
+as it is: datasets.load_dataset(OUTPUT, split="train") and
+pyarrow.dataset.dataset(OUTPUT, format="parquet") read the data rows only.
 Storage: local paths, file:// or s3://bucket/prefix; S3 credentials and endpoint
 come from the standard AWS chain (AWS_PROFILE, AWS_ENDPOINT_URL, ...)."""
 
@@ -99,6 +102,16 @@ def add_convert_arguments(p: argparse.ArgumentParser) -> None:
         default="split",
         help="split: one row per question (default); multiturn: all questions on the same "
         "video and span as one conversation",
+    )
+    data.add_argument(
+        "--layout",
+        choices=("rows", "clips"),
+        default="rows",
+        help="rows: one row per question, each with its clip's frames (default; what "
+        "datasets.load_dataset and LLaMA-Factory read as samples); clips: one row per clip "
+        "with its frames once and its questions in `questions` (a reader holds each clip's "
+        "frames once; fewer bytes on disk when clips have many or large frames; vidray's "
+        "readers and exports flatten it to one sample per question)",
     )
     data.add_argument(
         "--mc-template",
@@ -350,6 +363,7 @@ def options_from_args(args: argparse.Namespace):
         min_duration=args.min_duration,
         max_duration=args.max_duration,
         qa_mode=args.qa_mode,
+        layout=args.layout,
         **({"mc_template": args.mc_template} if args.mc_template is not None else {}),
     )
 
@@ -491,7 +505,6 @@ def cmd_demo(directory: str | None) -> int:
     out = root / "out" / "webvid"
     page = report(str(out), str(root / "report"))
     print(f"report     {page}  (open it in a browser: counts, errors, sample frames)", flush=True)
-    data = f"{out}/data/*.parquet"
     print(
         f"demo done in {time.monotonic() - t0:.1f} s. It ran:\n"
         + "".join(f"  {shlex.join(argv)}\n" for argv in commands.values())
@@ -501,9 +514,9 @@ def cmd_demo(directory: str | None) -> int:
         f"  vidray report {shlex.quote(str(out))} {shlex.quote(str(root / 'report'))}"
         "   # the HTML report again\n"
         '  python -c "import pyarrow.dataset as ds; '
-        f"print(ds.dataset('{out}/data').to_table().num_rows)\"\n"
+        f"print(ds.dataset('{out}', format='parquet').to_table().num_rows)\"\n"
         '  python -c "import datasets; '
-        f"print(datasets.load_dataset('parquet', data_files='{data}'))\"   # with datasets",
+        f"print(datasets.load_dataset('{out}', split='train'))\"   # with datasets",
         flush=True,
     )
     return 0

@@ -14,6 +14,9 @@ DEFAULT_MC_TEMPLATE = (
 )
 QA_MODES = ("split", "multiturn")
 DECODERS = ("auto", "cpu", "nvdec")
+#: ``rows``: one row per question (OUTPUT_SCHEMA); ``clips``: one row per clip, its
+#: frames once, its questions nested (CLIP_SCHEMA). As ``vidray.schema.LAYOUTS``.
+LAYOUTS = ("rows", "clips")
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,7 @@ class ConvertOptions:
     decoder_module: str = "vidray.media.isolate"
     #: Replace an OUTPUT written by a different command instead of refusing.
     overwrite: bool = False
-    #: Redo only the samples recorded in errors/ and merge them into their units.
+    #: Redo only the samples recorded in __errors/ and merge them into their units.
     retry_failed: bool = False
     progress: bool = True
     #: Where the videos are when they are not inside the shards (annotation sources);
@@ -68,8 +71,12 @@ class ConvertOptions:
     qa_mode: str = "split"
     #: How a multiple-choice question is shown; ``{question}`` and ``{options}``.
     mc_template: str = DEFAULT_MC_TEMPLATE
+    #: How data files hold the rows (``LAYOUTS``); it shapes the output (fingerprinted).
+    layout: str = "rows"
 
     def __post_init__(self) -> None:
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {LAYOUTS}, got {self.layout!r}")
         if not 1 <= self.jpeg_quality <= 100:
             raise ValueError(f"jpeg_quality must be in 1..100, got {self.jpeg_quality}")
         if isinstance(self.size, int) and self.size < 1:

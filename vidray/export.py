@@ -256,21 +256,19 @@ def dataset_info_entry(file_name: str, media: str = "videos") -> dict[str, Any]:
 
 
 def _data_files(out: Any) -> tuple[list[str], dict[str, Any] | None]:
-    """The committed data files of OUTPUT (as ``sink.read_output`` selects them) and its
+    """The committed data files of OUTPUT (``sink.committed_data_files``) and its
     manifest, or an ExportError when OUTPUT is not a vidray output or holds no data."""
     from vidray import sink
     from vidray.io import storage
 
     if storage.exists(out, sink.MARKER):
-        manifest = sink.read_manifest(out)
-        return list(manifest.get("data_files", [])), manifest
-    if not any(storage.exists(out, rel) for rel in (sink.UNITS_DIR, sink.RUN_FILE)):
+        return sink.committed_data_files(out), sink.read_manifest(out)
+    if not any(storage.exists(out, rel) for rel in (sink.UNITS_DIR, "_units", sink.RUN_FILE)):
         raise ExportError(
             f"{out.display()} is not a vidray output (no {sink.MARKER}, "
             f"{sink.UNITS_DIR}/ or {sink.RUN_FILE})"
         )
-    units = sink.committed_units(out).values()
-    files = sorted(r.data_file for r in units if r.data_file)
+    files = sink.committed_data_files(out)
     if files:
         print(
             f"vidray: warning: {out.display()} has no {sink.MARKER} (a job still running or "
@@ -281,13 +279,14 @@ def _data_files(out: Any) -> tuple[list[str], dict[str, Any] | None]:
 
 
 def _iter_rows(out: Any, files: list[str]) -> Iterator[dict[str, Any]]:
-    """Rows of ``files``, a few at a time: memory holds one batch of frames, not the
-    dataset."""
+    """Rows of ``files``, one per question in either layout (a clips file's rows are
+    flattened with ``schema.flatten_clip_row``), a few at a time: memory holds one
+    batch of frames, not the dataset."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     from vidray.io import storage
-    from vidray.schema import OUTPUT_SCHEMA
+    from vidray.schema import CLIP_SCHEMA, OUTPUT_SCHEMA, flatten_clip_row, layout_of
 
     for rel in files:
         with storage.open_read(out, rel) as f:
@@ -296,17 +295,23 @@ def _iter_rows(out: Any, files: list[str]) -> Iterator[dict[str, Any]]:
             except (pa.ArrowException, OSError) as e:
                 raise ExportError(f"{out.display(rel)}: not a Parquet file: {e}") from None
             schema = pf.schema_arrow
-            for col in _COLUMNS:
-                want = OUTPUT_SCHEMA.field(col).type
+            clips = layout_of(schema) == "clips"
+            want_schema = CLIP_SCHEMA if clips else OUTPUT_SCHEMA
+            # A clips file is read whole (it is never of schema version 1).
+            wanted = list(CLIP_SCHEMA.names) if clips else _COLUMNS
+            for col in wanted:
+                want = want_schema.field(col).type
                 if col not in schema.names or not schema.field(col).type.equals(want):
                     raise ExportError(
                         f"{out.display(rel)}: not a vidray data file (column {col!r} missing "
                         f"or not {want})"
                     )
-            optional = [c for c in _OPTIONAL if c in schema.names]
-            for batch in pf.iter_batches(batch_size=32, columns=_COLUMNS + optional):
-                for row in batch.to_pylist():
-                    yield {**dict.fromkeys(_OPTIONAL), **row}
+            optional = [c for c in _OPTIONAL if c in schema.names and c not in wanted]
+            keep = [*_COLUMNS, *_OPTIONAL]
+            for batch in pf.iter_batches(batch_size=32, columns=wanted + optional):
+                for record in batch.to_pylist():
+                    for row in flatten_clip_row(record):
+                        yield {**dict.fromkeys(_OPTIONAL), **{k: row[k] for k in keep if k in row}}
 
 
 def _first_row(out: Any, files: list[str]) -> dict[str, Any]:

@@ -206,6 +206,8 @@ def run(job: Job, progress: Progress | None = None) -> Summary:
         "elapsed_s": round(summary.elapsed_s, 3),
         "workers": workers,
         "skipped_files": {"count": len(job.skipped), "files": job.skipped},
+        "layout": opts.layout,
+        "split": stage.split,
     }
     summary.manifest = sink.commit(out, [*committed.values(), *results], info)
     return summary

@@ -81,7 +81,7 @@ class WorkUnit:
 
 @dataclass
 class UnitResult:
-    """What one committed unit holds; also its commit record ``_units/<name>.json``."""
+    """What one committed unit holds; also its commit record ``__units/<name>.json``."""
 
     unit: str
     shard: str
@@ -103,6 +103,9 @@ class UnitResult:
     #: When the unit was committed (Unix seconds, UTC); None in records written before
     #: it existed. ``vidray report`` plots the run's throughput from it.
     committed_at: float | None = None
+    #: Distinct clips among the rows (the rows of one sample share one clip's frames);
+    #: records written before the clips layout have none.
+    clips: int = 0
 
     def to_json(self) -> dict[str, Any]:
         d = {**self.__dict__, "errors": dict(sorted(self.errors.items()))}
@@ -182,6 +185,7 @@ RESULT_SCHEMA = pa.schema(
         pa.field("cpu_reasons", pa.list_(_COUNT)),
         pa.field("groups", pa.list_(_COUNT)),
         pa.field("committed_at", pa.float64()),
+        pa.field("clips", pa.int64()),
     ]
 )
 

@@ -156,12 +156,10 @@ def read_errors(out: Any, files: list[str]) -> Errors:
     return errors
 
 
-def _error_files(out: Any, manifest: dict[str, Any] | None) -> list[str]:
+def _error_files(out: Any) -> list[str]:
     from vidray import sink
 
-    if manifest is not None:
-        return list(manifest.get("error_files", []))
-    return sorted(r.error_file for r in sink.committed_units(out).values() if r.error_file)
+    return sink.committed_error_files(out)
 
 
 def _units(out: Any) -> list[Any]:
@@ -215,7 +213,7 @@ def throughput(units: list[Any]) -> tuple[str | None, str]:
     timed = sorted((u.committed_at, u.samples, u.rows) for u in units if u.committed_at)
     if not timed:
         return None, (
-            "no commit times in _units/ (written by a vidray before commit times were "
+            "no commit times in __units/ (written by a vidray before commit times were "
             "recorded): no throughput chart"
         )
     import numpy as np
@@ -426,7 +424,7 @@ def report(output: str, dest: str | None = None) -> Path:
     rows = iter_rows(out, files)
     split = export._dataset_split(out, manifest, source) if source else "?"
     tally = tally_rows(rows, split)
-    errors = read_errors(out, _error_files(out, manifest))
+    errors = read_errors(out, _error_files(out))
     page = render(output=out.display(), manifest=manifest, tally=tally, errors=errors,
                   units=_units(out))  # fmt: skip
     target.mkdir(parents=True, exist_ok=True)

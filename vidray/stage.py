@@ -47,15 +47,19 @@ class StageConfig:
     duration_range: tuple[float | None, float | None] = (None, None)
     #: ``--decoder``: auto, cpu or nvdec (``vidray.media.routing``).
     decoder: str = "cpu"
+    #: The split in the data files' names (``sink.hf_split``) and their layout.
+    split: str = "train"
+    layout: str = "rows"
 
     @classmethod
     def from_options(
         cls, opts: ConvertOptions, output_uri: str, source: sources.Source, input_uri: str
     ) -> StageConfig:
-        videos = frames_fps = None
+        videos = frames_fps = split = None
         if isinstance(source, AnnotationSource):
             videos = source.videos_location(storage.location(input_uri)).uri
             frames_fps = source.frames_fps
+            split = source.split()
         return cls(
             opts.source,
             output_uri,
@@ -69,6 +73,8 @@ class StageConfig:
             frames_fps,
             (opts.min_duration, opts.max_duration),
             opts.decoder,
+            sink.hf_split(split),
+            opts.layout,
         )
 
 
@@ -100,7 +106,15 @@ class ConvertStage:
         return records.results_to_arrow([self.convert_unit(u) for u in units])
 
     def convert_unit(self, unit: WorkUnit) -> UnitResult:
-        writer = sink.UnitWriter(self.out, unit.name, unit.shard, unit.index, unit.last)
+        writer = sink.UnitWriter(
+            self.out,
+            unit.name,
+            unit.shard,
+            unit.index,
+            unit.last,
+            split=self.cfg.split,
+            layout=self.cfg.layout,
+        )
         samples = unit.samples
         todo = set(range(len(samples)))
         kept: dict[str, dict[str, Any]] = {}
