@@ -204,7 +204,8 @@ def test_an_export_of_clips_gives_the_records_of_rows(tmp_path):
         listing = [sorted(p.relative_to(d).as_posix() for p in d.rglob("*")) for d in dests]
         assert listing[0] == listing[1]
         for rel in listing[0]:
-            if (dests[0] / rel).is_file():
+            # the export's ownership record names its OUTPUT, which differs by design
+            if (dests[0] / rel).is_file() and rel != "_vidray_export.json":
                 assert (dests[0] / rel).read_bytes() == (dests[1] / rel).read_bytes(), rel
 
 
