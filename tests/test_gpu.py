@@ -230,4 +230,4 @@ def test_auto_on_a_mixed_cluster_uses_both_groups(tmp_path):
     assert report["groups"] == report["marker_groups"] == {"gpu": 8, "cpu": 4}
     assert report["actor_nodes"] == ["cpu", "gpu"]
     # the GPU actor's small videos were routed to its CPU decoder, and it says why
-    assert report["cpu_reasons"] == {"cost_model": 4}
+    assert report["cpu_reasons"] == {"cost_model": report["groups"]["gpu"]}
