@@ -263,17 +263,23 @@ def test_retry_failed_redoes_only_the_failures(ray_head, slow_webvid, tmp_path):
         assert pq.read_table(out / "data" / p.name).equals(pq.read_table(p))
 
 
-def test_node_removed_mid_run(clean, slow_webvid, tmp_path):
-    """A node of a separate three-node cluster is removed while its actors convert."""
+def own_cluster_report(module: str, inp: Path, work: Path) -> dict:
+    """Run ``python -m tests.<module> INPUT WORK`` (a script that starts a cluster of its
+    own) and return the report.json it writes into WORK."""
     res = subprocess.run(
-        [sys.executable, "-m", "tests.node_loss", str(slow_webvid), str(tmp_path)],
+        [sys.executable, "-m", f"tests.{module}", str(inp), str(work)],
         capture_output=True,
         text=True,
         timeout=600,
         cwd=Path(__file__).resolve().parent.parent,
     )
     assert res.returncode == 0, res.stderr[-3000:]
-    report = json.loads((tmp_path / "report.json").read_text())
+    return json.loads((work / "report.json").read_text())
+
+
+def test_node_removed_mid_run(clean, slow_webvid, tmp_path):
+    """A node of a separate three-node cluster is removed while its actors convert."""
+    report = own_cluster_report("node_loss", slow_webvid, tmp_path)
     committed, had_actors = report["committed_at_removal"]
     assert committed < 36 and had_actors  # removed mid-run, with decode actors on it
     assert [tuple(r) for r in report["faulted"]] == clean[1]

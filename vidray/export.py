@@ -713,17 +713,22 @@ VALIDATORS = {
 # --------------------------------------------------------------------------- dataset_info
 
 
-def _read_dataset_info(dest: Path) -> dict[str, Any]:
-    path = dest / DATASET_INFO
+def _read_json_object(path: Path, what: str) -> dict[str, Any] | None:
+    """The JSON object in ``path`` (None when there is no file); ``what`` names it in
+    the error for a file that is not one."""
     if not path.exists():
-        return {}
+        return None
     try:
-        info = json.loads(path.read_text(encoding="utf-8"))
+        value = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as e:
         raise ExportError(f"{path}: cannot read it as JSON: {e}") from None
-    if not isinstance(info, dict):
-        raise ExportError(f"{path}: not a JSON object of dataset entries")
-    return info
+    if not isinstance(value, dict):
+        raise ExportError(f"{path}: not {what}")
+    return value
+
+
+def _read_dataset_info(dest: Path) -> dict[str, Any]:
+    return _read_json_object(dest / DATASET_INFO, "a JSON object of dataset entries") or {}
 
 
 def _check_dataset_info(info: dict[str, Any], entries: dict[str, Any], overwrite: bool) -> None:
@@ -766,15 +771,7 @@ def output_identity(out: Any) -> dict[str, Any]:
 
 
 def _read_sidecar(dest: Path) -> dict[str, Any]:
-    path = dest / SIDECAR
-    if not path.exists():
-        return {"files": {}, "dataset_info": {}}
-    try:
-        sidecar = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise ExportError(f"{path}: cannot read it as JSON: {e}") from None
-    if not isinstance(sidecar, dict):
-        raise ExportError(f"{path}: not a JSON object")
+    sidecar = _read_json_object(dest / SIDECAR, "a JSON object") or {}
     return {"files": dict(sidecar.get("files", {})),
             "dataset_info": dict(sidecar.get("dataset_info", {}))}  # fmt: skip
 
