@@ -4,9 +4,9 @@ A 10-minute 1920x1080 H.264 file (25 fps, a key frame every 2 s, about 8 Mbit/s)
 generated once and cached. Around it, InternVid-layout inputs (three captioned spans
 of the one video, and one span over the whole of it) are converted by the real CLI,
 ``python -m vidray convert internvid IN OUT --num-workers 1``, in a subprocess. A monitor
-thread polls ``/proc`` every 50 ms for the decode actor (the Ray worker whose command
-line names ``ConvertStage``) and its children (the decoder process, ``python -m
-vidray.media.isolate``), and records:
+thread polls ``/proc`` every 50 ms for the decode worker (the Ray worker process that
+is the parent of a decoder process, ``python -m vidray.media.isolate``) and its
+children, and records:
 
 - peak RSS of the actor plus its children, summed at the same instant;
 - what the decoder process read (``rchar``, its last value before it exits; pipe
@@ -256,8 +256,9 @@ class Monitor(threading.Thread):
         self.polls += 1
         actor: Counter[str] = Counter()
         children: Counter[str] = Counter()
+        decoding = {table[p][0] for p in table if b"vidray.media.isolate" in table[p][1]}
         for pid in _descendants(table, self.root):
-            if b"ConvertStage" not in table[pid][1]:
+            if pid not in decoding:  # a decode worker: the parent of a decoder process
                 continue
             self.actors.add(pid)
             with contextlib.suppress(OSError):
@@ -331,7 +332,7 @@ def convert(args: list[str], out: Path, env: dict[str, str]) -> dict[str, Any]:
         result.update({k: float(v) if k == "run_s" else int(v) for k, v in m.groupdict().items()})
     result.update(monitor.figures())
     if not result["actors"]:
-        print(f"warning: no ConvertStage actor seen under pid {proc.pid}", file=sys.stderr)
+        print(f"warning: no decode worker seen under pid {proc.pid}", file=sys.stderr)
     result.update(read_output(out))
     return result
 

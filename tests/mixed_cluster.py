@@ -1,7 +1,7 @@
 """Run by test_gpu in its own process: a local cluster (ray.cluster_utils.Cluster) of a
 head that declares one GPU and a CPU node converts the input with
 ``--decoder auto`` and writes its golden list and counts to report.json. The GPU is
-declared, not real: the GPU pool's actor holds it (Ray gives it the GPU id), and its
+declared, not real: the GPU pool's tasks hold it (Ray gives it the GPU id), and its
 small videos go to the CPU decoder by the cost model, so its rows equal a CPU run's."""
 
 import dataclasses
@@ -26,19 +26,22 @@ def main(inp: Path, work: Path) -> None:
     ray.init(address=cluster.address)
     out = work / "mixed"
     summary = convert(dataclasses.replace(mixed_options(inp, out), decoder="auto"))
-    from ray.util.state import list_actors
+    from ray.util.state import list_tasks
 
+    # where the tasks that reserved a GPU ran
     nodes = sorted(
-        "gpu" if a["node_id"] == gpu_node.node_id else "cpu"
-        for a in list_actors(detail=True)
-        if "ConvertStage" in a["class_name"]
+        {
+            "gpu" if t["node_id"] == gpu_node.node_id else "cpu"
+            for t in list_tasks(cluster.address, detail=True, limit=10_000)
+            if "convert_batch" in t["name"] and t.get("required_resources", {}).get("GPU")
+        }
     )
     # A file, not stdout: Ray forwards worker and raylet log lines to the driver's stdout.
     report = {
         "golden": golden(out),
         "groups": summary.groups,
         "cpu_reasons": summary.cpu_reasons,
-        "actor_nodes": nodes,
+        "gpu_task_nodes": nodes,
         "marker_groups": json.loads((out / "_SUCCESS").read_text())["counts"]["groups"],
     }
     (work / "report.json").write_text(json.dumps(report))

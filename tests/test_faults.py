@@ -127,27 +127,36 @@ def test_ctrl_c_during_start_up_leaves_nothing(slow_webvid, tmp_path):
     assert not out.exists()  # nothing was written before Ray was up
 
 
-def test_ctrl_c_on_a_cluster_releases_the_actors_and_keeps_the_cluster(
+def running_convert_tasks(dashboard: str) -> list[dict]:
+    """The convert tasks running on the session cluster now, with their job and the pid
+    of the Ray worker process that runs each."""
+    from ray.util.state import list_tasks
+
+    running = list_tasks(dashboard, filters=[("state", "=", "RUNNING")], detail=True)
+    return [t for t in running if "convert_batch" in t["name"] and t.get("worker_pid")]
+
+
+def test_ctrl_c_on_a_cluster_releases_the_workers_and_keeps_the_cluster(
     ray_head, slow_webvid, tmp_path
 ):
     import ray
-    from ray.util.state import list_actors
 
-    def cli_actors() -> list[dict]:
-        mine = ray.get_runtime_context().get_job_id()
-        alive = list_actors(filters=[("state", "=", "ALIVE")], detail=True)
-        return [a for a in alive if "ConvertStage" in a["class_name"] and a["job_id"] != mine]
-
+    mine = ray.get_runtime_context().get_job_id()
     out = tmp_path / "out"
     proc = start_cli(slow_webvid, out, "--ray-address", ray_head["address"])
     wait_for_units(out, 2, proc)
-    assert cli_actors(), "the CLI's decode actors should be running"
+    workers = {
+        t["worker_pid"] for t in running_convert_tasks(ray_head["dashboard"]) if t["job_id"] != mine
+    }
+    assert workers, "the CLI's convert tasks should be running"
     os.killpg(proc.pid, signal.SIGINT)
     assert 2 <= assert_interrupted(proc, out) < 36
+    # The job's worker processes (and their decoder processes) go with it.
     deadline = time.monotonic() + 20
-    while cli_actors() and time.monotonic() < deadline:
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert cli_actors() == []
+    assert [pid for pid in workers if Path(f"/proc/{pid}").exists()] == []
+    assert [t for t in running_convert_tasks(ray_head["dashboard"]) if t["job_id"] != mine] == []
     ray.get(ray.put(1))  # the cluster is still there (resuming is tested above)
 
 
@@ -190,8 +199,6 @@ def test_driver_killed_then_rerun_gives_the_clean_output(ray_head, clean, slow_w
 def test_decode_worker_killed_mid_run(ray_head, clean, slow_webvid, tmp_path):
     import threading
 
-    from ray.util.state import list_actors
-
     expected = clean[1]
 
     out = tmp_path / "out"
@@ -201,11 +208,14 @@ def test_decode_worker_killed_mid_run(ray_head, clean, slow_webvid, tmp_path):
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and len(list((out / sink.UNITS_DIR).glob("*"))) < 3:
             time.sleep(0.02)
-        for actor in list_actors(filters=[("state", "=", "ALIVE")], detail=True):
-            if "ConvertStage" in actor["class_name"] and actor.get("pid"):
-                os.kill(actor["pid"], signal.SIGKILL)
+        while time.monotonic() < deadline:
+            for task in running_convert_tasks(
+                ray_head["dashboard"]
+            ):  # a worker process busy with a unit
+                os.kill(task["worker_pid"], signal.SIGKILL)
                 killed.append(len(list((out / sink.UNITS_DIR).glob("*"))))
                 return
+            time.sleep(0.05)
 
     killer = threading.Thread(target=kill_one_worker)
     killer.start()

@@ -213,9 +213,9 @@ def test_auto_on_a_mixed_cluster_uses_both_groups(tmp_path):
     convert_in_process("webvid", inp, tmp_path / "cpu", decoder="cpu")  # the reference
     report = own_cluster_report("mixed_cluster", inp, tmp_path)
     assert [tuple(r) for r in report["golden"]] == golden(tmp_path / "cpu")
-    # the pools have one actor each: the shards of 4 samples alternate between them,
+    # the pools have one worker each: the shards of 4 samples alternate between them,
     # the GPU pool first on a tie, so it got two and the CPU pool one
     assert report["groups"] == report["marker_groups"] == {"gpu": 8, "cpu": 4}
-    assert report["actor_nodes"] == ["cpu", "gpu"]
-    # the GPU actor's small videos were routed to its CPU decoder, and it says why
+    assert report["gpu_task_nodes"] == ["gpu"]  # the GPU pool ran on the GPU node
+    # the GPU worker's small videos were routed to its CPU decoder, and it says why
     assert report["cpu_reasons"] == {"cost_model": report["groups"]["gpu"]}

@@ -191,13 +191,13 @@ def add_convert_arguments(p: argparse.ArgumentParser) -> None:
         "--num-workers",
         type=positive_int,
         default=None,
-        help="decode actors (default: one per CPU of the cluster)",
+        help="decode workers: convert tasks at once (default: one per CPU of the cluster)",
     )
     run.add_argument(
         "--cpus-per-worker",
         type=positive_float,
         default=None,
-        help="CPUs each decode actor reserves (default: 80%% of the CPUs present, shared); "
+        help="CPUs each convert task reserves (default: 80%% of the CPUs present, shared); "
         "set it on autoscaling clusters, e.g. --num-workers 400 --cpus-per-worker 1",
     )
     run.add_argument(
@@ -225,8 +225,8 @@ def add_convert_arguments(p: argparse.ArgumentParser) -> None:
         "--decoder",
         choices=("auto", "cpu", "nvdec"),
         default="auto",
-        help="auto: NVDEC on a decode actor that has a GPU, for videos it can take and "
-        "where it pays off (720p and up, enough frames), else the CPU; cpu; nvdec: actors "
+        help="auto: NVDEC on a decode worker that has a GPU, for videos it can take and "
+        "where it pays off (720p and up, enough frames), else the CPU; cpu; nvdec: workers "
         "reserve GPUs, refused when the cluster has none. Any video the GPU cannot take or "
         "fails on is decoded on the CPU (default: auto)",
     )
@@ -234,8 +234,8 @@ def add_convert_arguments(p: argparse.ArgumentParser) -> None:
         "--gpus-per-worker",
         type=positive_float,
         default=None,
-        help="GPUs each decode actor reserves, fractional to share one (default with "
-        "--decoder nvdec: the cluster's GPUs shared by the actors, at most 1 each; with "
+        help="GPUs each GPU convert task reserves, fractional to share one (default with "
+        "--decoder nvdec: the cluster's GPUs shared by the workers, at most 1 each; with "
         "auto: 1 where the cluster has GPUs; pass it where GPU nodes start on demand)",
     )
     run.add_argument(
@@ -243,8 +243,8 @@ def add_convert_arguments(p: argparse.ArgumentParser) -> None:
         type=positive_int,
         default=None,
         help="with --decoder auto on a cluster with GPUs (or --gpus-per-worker): decode "
-        "actors on GPUs, next to --num-workers CPU actors; input shards are dealt to the "
-        "two pools in proportion to their actors (default: as many as the GPUs present "
+        "workers on GPUs, next to --num-workers CPU workers; input shards are dealt to the "
+        "two pools in proportion to their workers (default: as many as the GPUs present "
         "hold, 1 when none is up yet)",
     )
     run.add_argument(

@@ -6,7 +6,7 @@ one; some of them outlive their parent when it is interrupted. Before starting o
 this process becomes a child subreaper (Linux), so every process of the instance
 stays its descendant even when its own parent dies, and ``stop`` can find and stop
 them all. A cluster given by address is never stopped: disconnecting releases the
-job's actors.
+job's tasks.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class Unreachable(Exception):
 
 
 #: Modules Ray's idle worker processes import before they take work, so that a decode
-#: actor or read task starts on a worker that has them loaded (``import ray.data`` alone
+#: convert or read task starts on a worker that has them loaded (``import ray.data`` alone
 #: takes seconds per process). A local instance started here sets it; a cluster started
 #: with ``ray start`` gets it from ``RAY_preload_python_modules`` (``cluster/``).
 WORKER_PRELOAD = ("ray.data", "vidray.stage", "vidray.read")
@@ -48,15 +48,16 @@ def connect(address: str | None, *, quiet: bool = False, own_processes: bool = F
     nothing listens on (``ray.init`` would retry for minutes).
 
     ``quiet`` (the CLI without ``--verbose``): worker output stays in Ray's log files
-    and only Ray's errors are logged here. ``own_processes`` (the CLI only: it changes
-    how this process adopts orphans): ``stop`` may stop every process of the local
+    and only Ray's errors are logged here (otherwise its INFO lines too).
+    ``own_processes`` (the CLI only: it changes how this process adopts orphans):
+    ``stop`` may stop every process of the local
     instance started here."""
     global _started_local
     import ray
 
     if ray.is_initialized():
         return
-    kwargs = {"logging_level": logging.ERROR if quiet else logging.WARNING,
+    kwargs = {"logging_level": logging.ERROR if quiet else logging.INFO,
               "log_to_driver": not quiet}  # fmt: skip
     target = address or os.environ.get("RAY_ADDRESS")
     if target:
@@ -65,6 +66,9 @@ def connect(address: str | None, *, quiet: bool = False, own_processes: bool = F
         return
     _started_local = own_processes and _become_subreaper()
     ray.init(
+        # A new instance, even where `ray start` left a cluster on this machine (which
+        # ray.init() with no address would join).
+        address="local",
         include_dashboard=False,
         _system_config={"preload_python_modules": list(WORKER_PRELOAD)},
         **kwargs,

@@ -30,16 +30,16 @@ class ConvertOptions:
     #: source.
     size: int | PixelBudget | None = 336
     jpeg_quality: int = 90
-    #: Decode actors; None sizes the pool to the CPUs of the cluster.
+    #: Decode workers (convert tasks at once); None sizes the pool to the CPUs of the cluster.
     num_workers: int | None = None
-    #: CPUs each decode actor reserves; None: a share of the CPUs present at start.
+    #: CPUs each convert task reserves; None: a share of the CPUs present at start.
     cpus_per_worker: float | None = None
-    #: ``auto``: NVDEC where the actor has a GPU and the video suits it; ``cpu``;
-    #: ``nvdec``: actors reserve GPUs (``vidray.media.routing``).
+    #: ``auto``: NVDEC where the worker has a GPU and the video suits it; ``cpu``;
+    #: ``nvdec``: workers reserve GPUs (``vidray.media.routing``).
     decoder: str = "auto"
-    #: GPUs each decode actor reserves (fractional: several actors share one GPU).
+    #: GPUs each GPU convert task reserves (fractional: several share one GPU).
     gpus_per_worker: float | None = None
-    #: With ``auto``: decode actors on GPUs, next to the CPU pool; None: one per
+    #: With ``auto``: decode workers on GPUs, next to the CPU pool; None: one per
     #: ``gpus_per_worker`` share of the GPUs present (1 when none is up yet).
     gpu_workers: int | None = None
     prompts: str | None = None
@@ -94,7 +94,7 @@ class ConvertOptions:
         if self.gpu_workers is not None and self.decoder != "auto":
             raise ValueError(
                 "--gpu-workers sizes the GPU pool of --decoder auto; with --decoder "
-                f"{self.decoder} every decode actor is a {self.decoder} one (--num-workers)"
+                f"{self.decoder} every decode worker is a {self.decoder} one (--num-workers)"
             )
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"limit must be >= 1, got {self.limit}")

@@ -26,7 +26,7 @@ from vidray.progress import Progress, make_progress
 from vidray.read import Plan
 from vidray.records import UnitResult
 from vidray.sources.base import AnnotationSource
-from vidray.stage import ConvertStage, StageConfig
+from vidray.stage import StageConfig, convert_batch
 
 __all__ = ["ConvertError", "Job", "Summary", "build_source", "convert", "prepare", "run"]
 
@@ -317,11 +317,11 @@ def _run(
         )
         branches.append(
             ds.map_batches(
-                ConvertStage,
-                fn_constructor_args=(stage,),
+                convert_batch,
+                fn_kwargs={"cfg": stage},
                 batch_size=1,
                 batch_format="pyarrow",
-                compute=ray.data.ActorPoolStrategy(size=pool.actors),
+                concurrency=pool.actors,
                 num_cpus=pool.cpus,
                 **({"num_gpus": pool.gpus} if pool.gpus else {}),
             )

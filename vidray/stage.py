@@ -1,4 +1,4 @@
-"""The convert stage: a decode actor's work on one unit.
+"""The convert stage: a decode task's work on one unit.
 
 Each unit's samples are grouped by the video file they read; each group is one call
 to the isolated decoder process, which makes one pass over the video for every span
@@ -8,6 +8,7 @@ asked of it. Rows are written in the unit's sample order, as they are produced
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -86,11 +87,11 @@ class ConvertStage:
     """Decode each video once for all its samples in a unit, sample their frames, and
     write each unit's files."""
 
-    def __init__(self, cfg: StageConfig) -> None:
+    def __init__(self, cfg: StageConfig, decoder: isolate.IsolatedDecoder | None = None) -> None:
         self.cfg = cfg
         self.out = storage.location(cfg.output)
         self.videos = storage.location(cfg.videos) if cfg.videos else None
-        self.decoder = isolate.IsolatedDecoder(
+        self.decoder = decoder or isolate.IsolatedDecoder(
             timeout_s=cfg.sample_timeout_s,
             attempts=cfg.decode_attempts,
             module=cfg.decoder_module,
@@ -357,7 +358,36 @@ def _has_gpu() -> bool:
             return bool(ray.get_gpu_ids())
     except Exception:
         pass
-    import os
-
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     return bool(visible) and visible != "-1"
+
+
+#: The decoder process of this Ray worker process, kept from one task to the next: Ray
+#: gives a job's later tasks (later units, later conversions of the same driver) to the
+#: worker processes it already started, so their imports and decoder process are paid
+#: once per worker, not once per unit or per conversion.
+_DECODER: tuple[tuple[Any, ...], isolate.IsolatedDecoder] | None = None
+
+
+def worker_decoder(cfg: StageConfig) -> isolate.IsolatedDecoder:
+    """This process's decoder for ``cfg``: the one already running unless its limits,
+    its module or the GPUs Ray gave this task (which the decoder process inherits)
+    differ, in which case the old one is closed and a new one started."""
+    global _DECODER
+    key = (cfg.decoder_module, cfg.sample_timeout_s, cfg.decode_attempts,
+           os.environ.get("CUDA_VISIBLE_DEVICES"))  # fmt: skip
+    if _DECODER is None or _DECODER[0] != key:
+        if _DECODER is not None:
+            _DECODER[1].close()
+        decoder = isolate.IsolatedDecoder(
+            timeout_s=cfg.sample_timeout_s, attempts=cfg.decode_attempts, module=cfg.decoder_module
+        )
+        _DECODER = (key, decoder)
+    _DECODER[1].start()  # it imports while this task reads its unit's inputs
+    return _DECODER[1]
+
+
+def convert_batch(batch: pa.Table, cfg: StageConfig) -> pa.Table:
+    """The convert stage as a Ray Data task: ``batch``'s units (one per batch), with
+    this worker process's decoder."""
+    return ConvertStage(cfg, decoder=worker_decoder(cfg))(batch)

@@ -69,6 +69,11 @@ class IsolatedDecoder:
         self.timeout_s, self.attempts, self.module = timeout_s, attempts, module
         self._child: subprocess.Popen[bytes] | None = None
 
+    def start(self) -> None:
+        """Start the child now (it imports its modules while the caller goes on);
+        otherwise the first request starts it."""
+        self._start()
+
     def _start(self) -> subprocess.Popen[bytes]:
         if self._child is None or self._child.poll() is not None:
             # The child imports what this process imports (a Ray working_dir included).
