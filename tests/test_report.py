@@ -81,7 +81,8 @@ def svgs(page: str) -> dict[str, ET.Element]:
 
 
 def axis(svg: ET.Element, name: str) -> Callable[[float], float]:
-    """Pixel to value along the x or y axis, through its first and last tick labels."""
+    """Pixel to value along the x or y axis, through its first and last tick labels (an
+    axis with one tick: ``labelled_bars``)."""
     ticks = svg.findall(f".//{SVG}text[@class='{name}tick']")
     (p0, v0), (p1, v1) = [(float(t.get(name)), float(t.text)) for t in (ticks[0], ticks[-1])]
     return lambda p: v0 + (p - p0) * (v1 - v0) / (p1 - p0)
@@ -129,8 +130,8 @@ def sheets(page: str) -> dict[str, list[tuple[bytes, str]]]:
     """Each sample's contact sheet: (frame bytes, caption) in page order, by row id."""
     found = re.findall(r'<div class="sample"><div><code>([^<]+)</code>.*?'
                        r'<div class="sheet">(.*?)</div>', page, re.S)  # fmt: skip
-    figure = r'<figure><img src="data:image/jpeg;base64,([^"]+)" alt="[^"]*">' \
-             r"<figcaption>([^<]*)</figcaption></figure>"  # fmt: skip
+    figure = (r'<figure><img src="data:image/jpeg;base64,([^"]+)" alt="[^"]*">'
+              r"<figcaption>([^<]*)</figcaption></figure>")  # fmt: skip
     return {
         html.unescape(rid): [(base64.b64decode(d), html.unescape(c))
                              for d, c in re.findall(figure, sheet)]
