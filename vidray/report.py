@@ -9,9 +9,10 @@ throughput over time from the unit records' commit times.
 Everything is read in one streaming pass over the committed data files (both layouts,
 flattened with ``schema.flatten_clip_row``): memory holds the sample's rows (a few
 dozen frames), counters of rounded values for the histograms (bounded by their range,
-not by the number of rows), and one small record per unit. Charts are drawn with
-matplotlib's Agg backend and embedded as PNG ``data:`` URIs, so ``index.html`` is the
-whole report: it can be mailed, attached to a ticket or opened offline.
+not by the number of rows), and one small record per unit. Charts are inline SVG
+(``vidray.charts``) and the contact sheets embed the frames' stored JPEG bytes as
+``data:`` URIs (nothing is decoded or drawn), so ``index.html`` is the whole report: it
+can be mailed, attached to a ticket or opened offline.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import base64
 import hashlib
 import heapq
 import html
-import io
 import json
 import math
 import os
@@ -29,12 +29,19 @@ import sys
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
-#: Rows shown as contact sheets; frames shown per sheet (evenly chosen when more).
+from vidray import charts
+
+#: Rows shown as contact sheets; frames shown per sheet (evenly chosen when more), and
+#: the most JPEG bytes a sheet embeds (fewer frames when they would pass it): the page
+#: holds at most SAMPLE_ROWS * SHEET_BYTES of frames, plus a frame per sheet that is
+#: larger on its own, whatever --size.
 SAMPLE_ROWS = 6
 SHEET_FRAMES = 16
+SHEET_BYTES = 256 * 1024
 #: Example ids and messages kept per error reason.
 ERROR_EXAMPLES = 3
 #: Resolution of the duration histograms' counters (seconds): bounds their size.
@@ -171,93 +178,100 @@ def _units(out: Any) -> list[Any]:
 # --------------------------------------------------------------------------- charts
 
 
-def _figure(width: float, height: float) -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display; also safe when pyplot was imported before
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(width, height), dpi=96)
-
-
-def _png(fig: Any) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", bbox_inches="tight")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+def _bins(counts: Counter, n: int) -> list[tuple[float, float, int]]:
+    """``n`` equal bins over the counted values' range (one unit around a single
+    value), as (start, end, count); empty bins left out."""
+    lo, hi = min(counts), max(counts)
+    if lo == hi:
+        lo, hi = lo - 0.5, hi + 0.5
+    width = (hi - lo) / n
+    binned: Counter[int] = Counter()
+    for value, c in counts.items():
+        binned[min(int((value - lo) / width), n - 1)] += c
+    return [(lo + k * width, lo + (k + 1) * width, binned[k]) for k in sorted(binned)]
 
 
 def histogram(counts: Counter, title: str, xlabel: str, *, integer: bool = False) -> str | None:
+    """An SVG histogram of counted values: a bar per value when ``integer`` (and at most
+    64 of them), else up to 40 equal bins; None when nothing was counted."""
     if not counts:
         return None
-    import numpy as np
-
-    values = np.array(sorted(counts), dtype=float)
-    weights = np.array([counts[v] for v in sorted(counts)], dtype=float)
-    fig = _figure(5.0, 2.8)
-    ax = fig.subplots()
+    ylabel = "rows" if "row" in title else "count"
+    values = sorted(counts)
     if integer and len(values) <= 64:
-        ax.bar(values, weights, width=0.8, color="#3b6ea5")
-        ax.set_xticks(values if len(values) <= 16 else values[:: math.ceil(len(values) / 16)])
+        bars = [charts.Bar(v - 0.4, v + 0.4, counts[v], f"{v} {xlabel}: {counts[v]} {ylabel}")
+                for v in values]  # fmt: skip
+        xticks: list[float] | None = charts.thinned(values)
     else:
-        bins = min(40, max(5, len(values)))
-        ax.hist(values, bins=bins, weights=weights, color="#3b6ea5")
-    ax.set_title(title)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("rows" if "row" in title else "count")
-    return _png(fig)
+        bars = [
+            charts.Bar(a, b, c, f"{charts.number(a)} to {charts.number(b)} {xlabel}: {c} {ylabel}")
+            for a, b, c in _bins(counts, min(40, max(5, len(values))))
+        ]
+        xticks = None
+    return charts.bar_chart(bars, title=title, xlabel=xlabel, ylabel=ylabel, xticks=xticks)
 
 
 def throughput(units: list[Any]) -> tuple[str | None, str]:
-    """The cumulative samples and rows committed over the run's time, and a line on
-    the rate; (None, why) when the unit records carry no commit time."""
+    """An SVG of the cumulative samples and rows committed over the run's time, and a
+    line on the rate; (None, why) when the unit records carry no commit time."""
     timed = sorted((u.committed_at, u.samples, u.rows) for u in units if u.committed_at)
     if not timed:
         return None, (
             "no commit times in __units/ (written by a vidray before commit times were "
             "recorded): no throughput chart"
         )
-    import numpy as np
-
-    t0 = timed[0][0]
-    t = np.array([x[0] - t0 for x in timed])
-    samples = np.cumsum([x[1] for x in timed])
-    rows = np.cumsum([x[2] for x in timed])
-    fig = _figure(6.0, 3.0)
-    ax = fig.subplots()
-    ax.step(t, samples, where="post", label="samples")
-    ax.step(t, rows, where="post", label="rows")
-    ax.set_xlabel("seconds since the first unit committed")
-    ax.set_ylabel("committed")
-    ax.set_title("Throughput over time")
-    ax.legend(loc="upper left")
-    span = float(t[-1])
+    t = [at - timed[0][0] for at, _, _ in timed]
+    samples = list(accumulate(n for _, n, _ in timed))
+    rows = list(accumulate(n for _, _, n in timed))
+    svg = charts.step_chart(
+        [charts.Series("samples", list(zip(t, samples, strict=True))),
+         charts.Series("rows", list(zip(t, rows, strict=True)))],
+        title="Throughput over time", xlabel="seconds since the first unit committed",
+        ylabel="committed",
+    )  # fmt: skip
+    span = t[-1]
     rate = f"{samples[-1] / span:.2f} samples/s" if span > 0 else "all units in one instant"
     note = f"{len(timed)} of {len(units)} units timed over {span:.1f} s: {rate}"
-    return _png(fig), note
+    return svg, note
 
 
-def contact_sheet(row: dict[str, Any]) -> str:
-    """The row's frames in time order (at most ``SHEET_FRAMES``, evenly chosen), each
-    titled with its timestamp (an image row: its position)."""
-    from PIL import Image
+def _evenly(items: list[int], k: int) -> list[int]:
+    """``k >= 2`` of ``items`` evenly spread, the first and the last included."""
+    step = (len(items) - 1) / (k - 1)
+    return [items[round(j * step)] for j in range(k)]
 
+
+def sheet_frames(row: dict[str, Any], budget: int = SHEET_BYTES) -> list[int]:
+    """The indices of the frames a contact sheet shows, in time order: at most
+    ``SHEET_FRAMES``, evenly chosen, and fewer while their JPEG bytes pass ``budget``
+    (at least one frame, whatever its size)."""
+    frames, stamps = row["frames"], row["frame_timestamps"]
+    order = sorted(range(len(frames)), key=lambda i: stamps[i] if stamps else i)
+    for k in range(min(len(order), SHEET_FRAMES), 1, -1):
+        chosen = _evenly(order, k)
+        if sum(len(frames[i]) for i in chosen) <= budget:
+            return chosen
+    return order[:1]
+
+
+def caption(row: dict[str, Any], i: int) -> str:
+    """Frame ``i``'s timestamp (an image row: its position)."""
     stamps = row["frame_timestamps"]
-    order = sorted(range(len(row["frames"])), key=lambda i: stamps[i] if stamps else i)
-    if len(order) > SHEET_FRAMES:
-        step = (len(order) - 1) / (SHEET_FRAMES - 1)
-        order = [order[round(k * step)] for k in range(SHEET_FRAMES)]
-    cols = min(len(order), 8)
-    lines = math.ceil(len(order) / cols)
-    aspect = row["height"] / row["width"] if row["width"] else 0.75
-    fig = _figure(cols * 1.7, lines * (1.7 * aspect + 0.35))
-    axes = fig.subplots(lines, cols, squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, i in zip(axes.flat, order, strict=False):
-        with Image.open(io.BytesIO(row["frames"][i])) as img:
-            ax.imshow(img.convert("RGB"))
-        ax.set_title(f"{stamps[i]:.2f} s" if stamps else f"image {i + 1}", fontsize=8)
-    return _png(fig)
+    return f"{stamps[i]:.2f} s" if stamps else f"image {i + 1}"
+
+
+def contact_sheet(row: dict[str, Any], chosen: list[int]) -> str:
+    """A grid of the ``chosen`` frames, their JPEG bytes embedded as stored (nothing is
+    decoded or re-encoded), each captioned by ``caption``."""
+    figures = []
+    for i in chosen:
+        data = base64.b64encode(row["frames"][i]).decode()
+        text = caption(row, i)
+        figures.append(
+            f'<figure><img src="data:image/jpeg;base64,{data}" alt="{_e(row["id"])} {_e(text)}">'
+            f"<figcaption>{_e(text)}</figcaption></figure>"
+        )
+    return f'<div class="sheet">{"".join(figures)}</div>'
 
 
 # --------------------------------------------------------------------------- page
@@ -270,9 +284,12 @@ table { border-collapse: collapse; margin: .5em 0; }
 td, th { border: 1px solid #ccc; padding: .25em .6em; text-align: left;
          vertical-align: top; }
 th { background: #f2f2f2; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
-.charts img { max-width: 48%; margin: .5%; }
+.charts svg { width: 48%; height: auto; margin: .5%; }
 .sample { border: 1px solid #ddd; padding: .6em; margin: 1em 0; }
-.sample img { max-width: 100%; }
+.sheet { display: grid; grid-template-columns: repeat(auto-fill, minmax(120px, 1fr));
+         gap: 6px; margin: .5em 0; }
+.sheet figure { margin: 0; } .sheet img { width: 100%; display: block; }
+.sheet figcaption { font-size: 11px; text-align: center; color: #555; }
 .turn { margin: .2em 0; white-space: pre-wrap; } .from { font-weight: bold; }
 .muted { color: #777; } code { background: #f4f4f4; padding: 0 .2em; }
 """
@@ -296,8 +313,24 @@ def _table(header: list[str], rows: list[list[Any]], numeric: set[int] = frozens
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _img(uri: str, alt: str) -> str:
-    return f'<img src="{uri}" alt="{_e(alt)}">'
+def _sample(rid: str, row: dict[str, Any]) -> str:
+    """One sampled row: its id, video, clip, frame count and size, contact sheet and
+    conversation."""
+    clip = ""
+    if row["clip_start"] is not None or row["clip_end"] is not None:
+        clip = f", clip {row['clip_start']} to {row['clip_end']} s"
+    chosen = sheet_frames(row)
+    n = len(row["frames"])
+    shown = f" ({len(chosen)} shown)" if len(chosen) < n else ""
+    turns = "".join(
+        f'<div class="turn"><span class="from">{_e(t["from"])}:</span> {_e(t["value"])}</div>'
+        for t in row["conversations"]
+    )
+    return (
+        f'<div class="sample"><div><code>{_e(rid)}</code> {_e(row["video"])}{_e(clip)}, '
+        f"{n} frames{shown}, {row['width']}x{row['height']}</div>"
+        f"{contact_sheet(row, chosen)}{turns}</div>"
+    )
 
 
 def render(
@@ -362,39 +395,27 @@ def render(
         parts.append("<p>No errors.</p>")
 
     parts.append("<h2>Distributions</h2><div class=charts>")
-    charts = [
+    svgs = [
         histogram(tally.frames_per_row, "Frames per row", "frames", integer=True),
         histogram(tally.clip_length, "Clip length (rows)", "seconds"),
         histogram(tally.video_duration, "Video duration (videos)", "seconds"),
     ]
     names = ["frames per row", "clip length", "video duration"]
-    for uri, name in zip(charts, names, strict=True):
-        parts.append(_img(uri, name) if uri else f'<p class="muted">No {name} data.</p>')
+    for svg, name in zip(svgs, names, strict=True):
+        parts.append(svg or f'<p class="muted">No {name} data.</p>')
     parts.append("</div>")
 
     parts.append("<h2>Throughput</h2>")
-    uri, note = throughput(units)
-    if uri:
-        parts.append(_img(uri, "throughput over time"))
-    parts.append(f"<p>{_e(note)}</p>")
+    svg, note = throughput(units)
+    parts.append(f'<div class="charts">{svg or ""}<p>{_e(note)}</p></div>')
 
     parts.append(
         f"<h2>Sample rows</h2><p class=muted>The {len(tally.sample)} rows of smallest "
         "sha256(id): the same rows on every run.</p>"
     )
-    for _, rid, row in sorted(tally.sample, key=lambda x: _id_rank(x[1])):
-        clip = ""
-        if row["clip_start"] is not None or row["clip_end"] is not None:
-            clip = f", clip {row['clip_start']} to {row['clip_end']} s"
-        turns = "".join(
-            f'<div class="turn"><span class="from">{_e(t["from"])}:</span> {_e(t["value"])}</div>'
-            for t in row["conversations"]
-        )
-        parts.append(
-            f'<div class="sample"><div><code>{_e(rid)}</code> {_e(row["video"])}{_e(clip)}, '
-            f"{len(row['frames'])} frames, {row['width']}x{row['height']}</div>"
-            f"{_img(contact_sheet(row), 'frames of ' + rid)}{turns}</div>"
-        )
+    parts += [
+        _sample(rid, row) for _, rid, row in sorted(tally.sample, key=lambda x: _id_rank(x[1]))
+    ]
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f"<title>vidray report: {_e(output)}</title><style>{_CSS}</style></head>"
@@ -443,7 +464,8 @@ def add_report_parser(sub: Any) -> None:
         "report",
         help="write an HTML page about an OUTPUT: counts, errors, sample frames, histograms, "
         "throughput",
-        description="Write DEST/index.html, one self-contained page (charts embedded as PNG) "
+        description="Write DEST/index.html, one self-contained page (SVG charts, frames "
+        "embedded as JPEG) "
         "about a vidray OUTPUT (local or s3://): rows per source and split, errors by reason "
         "with examples, contact sheets of a deterministic sample of rows with their "
         "timestamps and conversations, histograms of frames per row, clip length and video "
