@@ -1,24 +1,51 @@
-"""Throughput of ``vidray convert`` on Ray against a plain single-process loop.
+"""Throughput of ``vidray convert`` against the obvious single-process script, in one run.
 
-Both sides read the same synthetic WebVid tar shards with the same source code, decode
-and JPEG-encode with ``decode.sample_video`` and write one Parquet file per unit with
-``sink.write_unit``; the script checks that both outputs hold the same frames.
+Input: WebVid tar shards (``<key>.mp4`` + ``<key>.json``) of 10 s 640x360 H.264 clips
+with 3 B-frames and 250-frame GOPs (x264 ``veryfast``), 288 clips in 4 shards by
+default. ``--unique`` distinct clips are encoded and repeated under new keys: the decode
+work per clip is the same, the generation takes seconds instead of minutes.
 
-    uv run python benchmarks/bench_convert.py [--shards N --per-shard M --frames F ...]
+Lines printed, each clips/s and its ratio to the plain loop:
+
+- **plain loop** (the baseline): what a one-file conversion script does, written here
+  and sharing no code with vidray: per shard, read the tar, per clip open the mp4 with
+  PyAV, decode forward keeping the frame on screen (the last with pts <= t) at each of
+  8 uniform targets, swscale it to 336 px short side (rgb24), JPEG q90 with Pillow, and
+  write one Parquet file per shard;
+- **vidray end to end**: ``python -m vidray convert webvid IN OUT`` as a user runs it
+  (a subprocess that starts its own local Ray instance and stops it), wall clock;
+- **vidray after start-up**: the same conversion in this process on a Ray instance
+  that already converted once (its worker processes and decoder processes are up):
+  the rate after the first unit;
+- **vidray's stage in one process**: the pipeline's own reader and stage called in a
+  loop without Ray (the comparison this benchmark made before the plain loop).
+
+The script checks that the plain loop and vidray chose the same frames (timestamps per
+clip) and exits 1 if not.
+
+    uv run python benchmarks/bench_convert.py [--shards 4 --per-shard 72 --unique 24]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import io
+import json
 import os
 import shutil
+import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+import av
+import pyarrow as pa
 import pyarrow.parquet as pq
+from PIL import Image
 
 from vidray import sink, synth
 from vidray.config import ConvertOptions
@@ -28,10 +55,109 @@ from vidray.pipeline import build_source, convert
 from vidray.read import read_units
 from vidray.stage import ConvertStage, StageConfig
 
+FPS = 25
 
-def baseline(opts: ConvertOptions) -> int:
-    """The same work in one process, no Ray: the pipeline's own reader and stage, called
-    directly, so both sides decode, scale, encode and write exactly the same way."""
+
+def encode(seconds: int, width: int, height: int, bframes: int, gop: int, seed: int) -> bytes:
+    spec = synth.VideoSpec(seconds * FPS, FPS, width, height, gop, seed)
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"preset": "veryfast", "crf": "23", "bf": str(bframes), "g": str(gop)}
+        for i in range(spec.num_frames):
+            img = synth.frame_image(i, spec)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return buf.getvalue()
+
+
+def write_input(root: Path, args: argparse.Namespace) -> int:
+    """WebVid shards of ``args.unique`` distinct clips repeated; returns the clip count."""
+    videos = [
+        encode(args.seconds, args.width, args.height, args.bframes, args.gop, seed)
+        for seed in range(args.unique)
+    ]
+    spec = synth.VideoSpec(args.seconds * FPS, FPS, args.width, args.height, args.gop)
+    root.mkdir(parents=True)
+    n = 0
+    for s in range(args.shards):
+        with tarfile.open(root / f"{s:08d}.tar", "w") as tar:
+            for _ in range(args.per_shard):
+                key = str(1000000 + n)
+                meta = json.dumps(synth.webvid_json(key, n, spec)).encode()
+                for name, data in ((f"{key}.mp4", videos[n % len(videos)]), (f"{key}.json", meta)):
+                    info = tarfile.TarInfo(name)
+                    info.size = len(data)
+                    tar.addfile(info, io.BytesIO(data))
+                n += 1
+    return n
+
+
+# -- the plain loop: no vidray code below this line until the next section -------------
+
+
+def plain_clip(data: bytes, num_frames: int, short: int) -> tuple[list[bytes], list[float]]:
+    with av.open(io.BytesIO(data)) as container:
+        stream = container.streams.video[0]
+        duration = float(stream.duration * stream.time_base)
+        step = duration / num_frames
+        targets = [(i + 0.5) * step for i in range(num_frames)]
+        scale = short / min(stream.width, stream.height)
+        w, h = round(stream.width * scale / 2) * 2, round(stream.height * scale / 2) * 2
+        jpegs: list[bytes] = []
+        times: list[float] = []
+        previous = None
+        for frame in container.decode(stream):
+            t = float(frame.pts * frame.time_base)
+            while targets and t > targets[0] + 1e-6:  # the previous frame is on screen
+                if previous is not None and (not times or times[-1] != previous[0]):
+                    times.append(previous[0])
+                    jpegs.append(to_jpeg(previous[1], w, h))
+                targets.pop(0)
+            if not targets:
+                break
+            previous = (t, frame)
+        for _ in targets:  # targets after the last frame: the last frame stays on screen
+            if previous is not None and (not times or times[-1] != previous[0]):
+                times.append(previous[0])
+                jpegs.append(to_jpeg(previous[1], w, h))
+    return jpegs, times
+
+
+def to_jpeg(frame: av.VideoFrame, w: int, h: int) -> bytes:
+    rgb = frame.reformat(width=w, height=h, format="rgb24").to_ndarray()
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="JPEG", quality=90)
+    return buf.getvalue()
+
+
+def plain_loop(inp: Path, out: Path, num_frames: int, short: int) -> int:
+    out.mkdir(parents=True)
+    clips = 0
+    for shard in sorted(inp.glob("*.tar")):
+        rows: dict[str, list[Any]] = {"id": [], "frames": [], "frame_timestamps": []}
+        with tarfile.open(shard) as tar:
+            for member in tar:
+                if not member.name.endswith(".mp4"):
+                    continue
+                data = tar.extractfile(member).read()
+                jpegs, times = plain_clip(data, num_frames, short)
+                rows["id"].append(member.name.removesuffix(".mp4"))
+                rows["frames"].append(jpegs)
+                rows["frame_timestamps"].append(times)
+                clips += 1
+        pq.write_table(pa.table(rows), out / f"{shard.stem}.parquet")
+    return clips
+
+
+# -- vidray ------------------------------------------------------------------------------
+
+
+def stage_loop(opts: ConvertOptions) -> int:
+    """vidray's own reader and stage in one process, no Ray."""
     source = build_source(opts)
     inp = storage.location(opts.input)
     stage = ConvertStage(StageConfig.from_options(opts, opts.output, source, opts.input))
@@ -44,90 +170,97 @@ def baseline(opts: ConvertOptions) -> int:
     return clips
 
 
-def frames_by_id(table: Any) -> list[tuple[str, list[bytes]]]:
-    return sorted(
-        zip(table.column("id").to_pylist(), table.column("frames").to_pylist(), strict=True)
-    )
-
-
-def timed(fn: Any, *args: Any) -> tuple[Any, float]:
+def cli(args: argparse.Namespace, inp: Path, out: Path) -> float:
+    cmd = [sys.executable, "-m", "vidray", "convert", "webvid", str(inp), str(out), "--quiet",
+           "--num-frames", str(args.sample), "--size", str(args.size)]  # fmt: skip
+    if args.workers:
+        cmd += ["--num-workers", str(args.workers)]
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     t0 = time.perf_counter()
-    result = fn(*args)
-    return result, time.perf_counter() - t0
+    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+def chosen_times(table: pa.Table) -> dict[str, list[float]]:
+    """Clip key -> the times of its frames (vidray's ids are ``webvid:<shard>#<key>.mp4``)."""
+    ids = [i.rpartition("#")[2].removesuffix(".mp4") for i in table.column("id").to_pylist()]
+    times = table.column("frame_timestamps").to_pylist()
+    return {i: [round(t, 4) for t in ts] for i, ts in zip(ids, times, strict=True)}
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--shards", type=int, default=4)
-    p.add_argument("--per-shard", type=int, default=48)
-    p.add_argument("--frames", type=int, default=120, help="frames per input clip")
-    p.add_argument("--width", type=int, default=320)
-    p.add_argument("--height", type=int, default=192)
-    p.add_argument("--gop", type=int, default=30)
+    p.add_argument("--per-shard", type=int, default=72)
+    p.add_argument("--unique", type=int, default=24, help="distinct clips encoded")
+    p.add_argument("--seconds", type=int, default=10)
+    p.add_argument("--width", type=int, default=640)
+    p.add_argument("--height", type=int, default=360)
+    p.add_argument("--bframes", type=int, default=3)
+    p.add_argument("--gop", type=int, default=250)
     p.add_argument("--sample", type=int, default=8, help="frames sampled per clip")
     p.add_argument("--size", type=int, default=ConvertOptions.size, help="short side (px)")
-    p.add_argument("--workers", type=int, default=None, help="decode actors (default: auto)")
-    p.add_argument("--keep", type=Path, default=None, help="work here and keep the files")
+    p.add_argument("--workers", type=int, default=None, help="decode workers (default: auto)")
+    p.add_argument("--keep", type=Path, default=None, help="work here (the input is reused)")
     args = p.parse_args()
-    # Ray's uv hook would rebuild the venv for every worker: set before importing ray.
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
-    import ray
-
     tmp = None if args.keep else tempfile.TemporaryDirectory(prefix="vidray-bench-")
     root: Path = args.keep if tmp is None else Path(tmp.name)
     for old in root.glob("out-*"):
         shutil.rmtree(old)
-    spec = synth.VideoSpec(args.frames, 10, args.width, args.height, args.gop)
-    _, gen_s = timed(
-        lambda: synth.write_webvid(
-            root / "in", shards=args.shards, per_shard=args.per_shard, spec=spec
-        )
-    )
-
-    def opts(out: str, **kw: Any) -> ConvertOptions:
-        return ConvertOptions(
-            source="webvid",
-            input=kw.pop("input", str(root / "in")),
-            output=str(root / out),
-            sampling=SamplingPolicy(num_frames=kw.pop("sample", args.sample)),
-            size=args.size,
-            num_workers=args.workers,
-            progress=False,
-            **kw,
-        )
-
-    clips, base_s = timed(baseline, opts("out-baseline"))
-    _, one_s = timed(baseline, opts("out-baseline-1frame", sample=1))
-
-    _, init_s = timed(lambda: ray.init(include_dashboard=False, logging_level="WARNING"))
-    # Every convert() starts its own actor pool and read workers (Ray Data does not keep
-    # them between datasets), so the measured run pays its start-up: it is printed apart.
-    summary, ray_s = timed(convert, opts("out-vidray"))
-
-    base_files = sorted((root / "out-baseline" / sink.DATA_DIR).glob("*.parquet"))
-    base = frames_by_id(pq.ParquetDataset(base_files).read(columns=["id", "frames"]))
-    ours = frames_by_id(sink.read_output(str(root / "out-vidray")))
-    same = base == ours and len(base) == clips == summary.samples
-    cpus = os.cpu_count() or 1
-
+    inp = root / "in"
+    if not inp.exists():
+        t0 = time.perf_counter()
+        write_input(inp, args)
+        print(f"generated the input in {time.perf_counter() - t0:.1f} s")
+    clips = args.shards * args.per_shard
     print(
-        f"input: {args.shards} shards x {args.per_shard} clips, {args.frames} frames "
-        f"{args.width}x{args.height} gop {args.gop}; {args.sample} frames/clip at {args.size}p"
+        f"input: {args.shards} shards x {args.per_shard} clips ({args.unique} distinct), "
+        f"{args.seconds} s {args.width}x{args.height}, {args.bframes} B-frames, GOP {args.gop}; "
+        f"{args.sample} frames/clip at {args.size}p; cpu_count {os.cpu_count()}"
     )
-    print(f"generate inputs: {gen_s:.1f} s")
-    base_rate, ray_rate = clips / base_s, summary.samples / ray_s
-    print(f"baseline (1 process): {base_rate:.2f} clips/s ({base_s:.1f} s)")
-    workers = summary.manifest.get("workers")
-    print(f"vidray (ray, {workers} workers): {ray_rate:.2f} clips/s ({ray_s:.1f} s)")
-    steady = summary.steady_samples_per_s
-    print(f"vidray / baseline, end to end: {ray_rate / base_rate:.2f}x (cpu_count {cpus})")
-    print(f"vidray after its first unit: {steady:.2f} clips/s")
-    print(f"vidray / baseline, after start-up: {steady / base_rate:.2f}x (cpu_count {cpus})")
-    print(f"vidray start-up (to the first unit done): {summary.first_unit_s:.1f} s")
-    print(f"ray.init: {init_s:.1f} s")
-    print(f"baseline at 1 frame/clip: {1000 * one_s / clips:.1f} ms/clip")
-    print(f"outputs match: {'yes' if same else 'NO'} ({len(base)} vs {len(ours)} rows)")
-    ray.shutdown()
+
+    t0 = time.perf_counter()
+    assert plain_loop(inp, root / "out-plain", args.sample, args.size) == clips
+    plain_s = time.perf_counter() - t0
+    opts = ConvertOptions(
+        source="webvid",
+        input=str(inp),
+        output=str(root / "out-stage"),
+        sampling=SamplingPolicy(num_frames=args.sample),
+        size=args.size,
+        num_workers=args.workers,
+        progress=False,
+    )
+    t0 = time.perf_counter()
+    assert stage_loop(opts) == clips
+    stage_s = time.perf_counter() - t0
+    cli_s = cli(args, inp, root / "out-cli")
+
+    from vidray import cluster
+
+    cluster.connect(None, quiet=True)
+    convert(dataclasses.replace(opts, output=str(root / "out-warm-up"), limit=8))
+    summary = convert(dataclasses.replace(opts, output=str(root / "out-vidray")))
+    cluster.stop()
+
+    plain = chosen_times(pq.ParquetDataset(sorted((root / "out-plain").glob("*.parquet"))).read())
+    ours = {str(root / d): chosen_times(sink.read_output(str(root / d)))
+            for d in ("out-cli", "out-vidray")}  # fmt: skip
+    same = all(o == plain for o in ours.values()) and len(plain) == clips
+
+    base = clips / plain_s
+    lines = [
+        ("plain loop (1 process, the baseline)", base, plain_s),
+        ("vidray end to end (CLI, own Ray)", clips / cli_s, cli_s),
+        ("vidray after start-up (rate after unit 1)", summary.steady_samples_per_s, None),
+        ("vidray's stage in one process, no Ray", clips / stage_s, stage_s),
+    ]
+    for name, rate, secs in lines:
+        took = f" in {secs:.1f} s" if secs is not None else ""
+        print(f"{name:44s} {rate:6.2f} clips/s{took}  {rate / base:.2f}x")
+    print(f"vidray in-process run: first unit after {summary.first_unit_s:.1f} s")
+    print(f"frames chosen match the plain loop: {'yes' if same else 'NO'}")
     if tmp:
         tmp.cleanup()
     return 0 if same else 1
