@@ -82,6 +82,9 @@ class CpuVideo:
         self._lookahead = LOOKAHEAD if self._reorders else 1
         self._skipping = threads == 1 and self._reorders
         self._tb = self._stream.time_base
+        # Integer arithmetic, then one correctly rounded division: the same float as
+        # ``float((pts - start) * time_base)``, without a Fraction per packet.
+        self._num, self._den = self._tb.numerator, self._tb.denominator
         self._start = self._stream.start_time or 0
         #: Key frame times from the container's index (empty without one).
         self.keyframes = self._keyframe_times()
@@ -162,7 +165,7 @@ class CpuVideo:
         return encode_jpeg(frame, size, quality, rotation=rotation)
 
     def _time(self, pts: int) -> float:
-        return float((pts - self._start) * self._tb)
+        return (pts - self._start) * self._num / self._den
 
     def _seek(self, t: float) -> None:
         self._container.seek(int(self._start + t / self._tb), stream=self._stream, backward=True)
@@ -286,62 +289,72 @@ class CpuVideo:
         references them)."""
         cc = self._stream.codec_context
         window: deque[av.Packet] = deque()
+        ahead: deque[int | None] = deque()  # the pts of the packets in ``window``
         sent: deque[int] = deque(maxlen=LOOKAHEAD)  # pts of the packets decoded last
         # The first frame after a start or a seek stands for targets before it: keep it.
         state = {"fresh": fresh}
 
-        def decode(packet: av.Packet | None) -> Iterator[tuple[av.VideoFrame, float | None]]:
+        skip = "DEFAULT"
+
+        def decode(
+            packet: av.Packet | None, pts: int | None
+        ) -> Iterator[tuple[av.VideoFrame, float | None]]:
+            nonlocal skip
             if packet is not None:
                 if self._skipping:
-                    needed = state["fresh"] or self._needed(packet, window, sent, targets, cursor)
-                    cc.skip_frame = "DEFAULT" if needed else "NONREF"
-                if packet.pts is not None:
-                    sent.append(packet.pts)
+                    needed = state["fresh"] or self._needed(pts, ahead, sent, targets, cursor)
+                    if (want := "DEFAULT" if needed else "NONREF") != skip:
+                        cc.skip_frame = skip = want
+                if pts is not None:
+                    sent.append(pts)
             for frame in cc.decode(packet):
                 if frame.pts is None:
                     continue
                 self.decoded += 1
                 state["fresh"] = False
-                yield frame, self._following(frame.pts, window, sent)
+                yield frame, self._following(frame.pts, ahead, sent)
 
         try:
             for packet in self._container.demux(self._stream):
                 if packet.size == 0:  # the demuxer's end-of-stream packet
                     continue
                 window.append(packet)
+                ahead.append(packet.pts)
                 if len(window) > self._lookahead:
-                    yield from decode(window.popleft())
+                    yield from decode(window.popleft(), ahead.popleft())
             while window:
-                yield from decode(window.popleft())
-            yield from decode(None)  # drain the frames the decoder holds back
+                yield from decode(window.popleft(), ahead.popleft())
+            yield from decode(None, None)  # drain the frames the decoder holds back
         finally:
             cc.skip_frame = "DEFAULT"
 
-    def _following(self, pts: int, window: deque[av.Packet], sent: deque[int]) -> float | None:
+    def _following(self, pts: int, ahead: deque[int | None], sent: deque[int]) -> float | None:
         """The time of the frame after ``pts`` in presentation order, when one of the
-        packets just decoded or read ahead holds it."""
+        packets just decoded or read ahead (their pts: ``sent``, ``ahead``) holds it."""
         if not self._reorders:  # decode order is presentation order: the next packet
-            nxt = window[0].pts if window else None
+            nxt = ahead[0] if ahead else None
             return self._time(nxt) if nxt is not None and nxt > pts else None
-        later = [q.pts for q in window if q.pts is not None and q.pts > pts]
-        later += [p for p in sent if p > pts]
-        return self._time(min(later)) if later else None
+        later = min((q for q in ahead if q is not None and q > pts), default=None)
+        for q in sent:
+            if q > pts and (later is None or q < later):
+                later = q
+        return None if later is None else self._time(later)
 
     def _needed(
         self,
-        packet: av.Packet,
-        window: deque[av.Packet],
+        pts: int | None,
+        ahead: deque[int | None],
         sent: deque[int],
         targets: list[float],
         cursor: list[int],
     ) -> bool:
-        """Whether ``packet``'s frame may be the one on screen at a remaining target:
-        its time is at or before the target and the next frame's (in presentation
-        order, among the packets just decoded and read ahead) after it."""
-        if packet.pts is None or cursor[0] >= len(targets):
+        """Whether the frame of the packet with ``pts`` may be the one on screen at a
+        remaining target: its time is at or before the target and the next frame's (in
+        presentation order, among the packets just decoded and read ahead) after it."""
+        if pts is None or cursor[0] >= len(targets):
             return True
-        t = self._time(packet.pts)
-        following = self._following(packet.pts, window, sent)
+        t = self._time(pts)
+        following = self._following(pts, ahead, sent)
         if following is None:
             following = float("inf")
         k = bisect.bisect_left(targets, t - TIME_EPS, lo=cursor[0])
