@@ -83,8 +83,8 @@ class Timeline:
         now = round(time.monotonic() - self.t0, 2)
         seen = set()
         for n in ray.nodes():
-            if not n["Resources"].get("CPU"):
-                continue  # the head: no CPU (the workers have 1 each)
+            if "node:__internal_head__" in n["Resources"]:
+                continue  # the head (never added or removed)
             seen.add(n["NodeID"])
             rec = self.nodes.setdefault(
                 n["NodeID"],
