@@ -1,6 +1,7 @@
-"""The cluster configs: Ray's launcher schema accepts aws.yaml, both configs have a CPU
-and a GPU worker group that start at 0, and the gpu extra they install resolves from
-the lock file."""
+"""The cluster configs: Ray's launcher schema accepts aws.yaml, Ray's own config
+validation the fake multi-node one, every config has a CPU and a GPU worker group that
+start at 0, and the gpu extra they install resolves from the lock file. (The fake
+multi-node config also runs, autoscaling: tests/test_autoscaling.py.)"""
 
 import json
 import os
@@ -26,6 +27,27 @@ def test_aws_config_validates_against_rays_schema():
     assert "requirements-gpu.txt" in " ".join(types["gpu_worker"]["worker_setup_commands"])
 
 
+def test_fake_multinode_config_passes_rays_own_validation():
+    """What the head's autoscaler checks when it reads the file (and `ray up` would:
+    the launcher's schema and the node types' consistency)."""
+    from ray.autoscaler._private.util import validate_config
+
+    config = yaml.safe_load((REPO / "cluster/fake-multinode.yaml").read_text())
+    validate_config(config)
+    assert config["provider"]["type"] == "fake_multinode"
+    types = config["available_node_types"]
+    # the fake provider's head type, with no CPU for decode work (as aws.yaml's head)
+    assert config["head_node_type"] == "ray.head.default"
+    assert types["ray.head.default"]["resources"] == {"CPU": 0}
+    assert types["cpu_worker"]["min_workers"] == 0 and not types["cpu_worker"]["resources"].get(
+        "GPU"
+    )
+    assert types["gpu_worker"]["min_workers"] == 0 and types["gpu_worker"]["resources"]["GPU"]
+    (start,) = config["head_start_ray_commands"]
+    assert "RAY_FAKE_CLUSTER=1" in start and "--num-cpus=0" in start
+    assert "--autoscaling-config=cluster/fake-multinode.yaml" in start
+
+
 def test_kuberay_job_has_an_autoscaled_gpu_group():
     job = yaml.safe_load((REPO / "cluster/kuberay-rayjob.yaml").read_text())
     spec = job["spec"]["rayClusterSpec"]
@@ -38,7 +60,7 @@ def test_kuberay_job_has_an_autoscaled_gpu_group():
 
 
 def test_every_node_preloads_vidrays_stages():
-    """Both configs start each node's idle workers with vidray's stages imported."""
+    """Every config starts each node's idle workers with vidray's stages imported."""
     from vidray.cluster import WORKER_PRELOAD
 
     want = ",".join(WORKER_PRELOAD)
@@ -46,6 +68,10 @@ def test_every_node_preloads_vidrays_stages():
     for key in ("head_start_ray_commands", "worker_start_ray_commands"):
         (start,) = [c for c in aws[key] if "ray start" in c]
         assert f"RAY_preload_python_modules={want} ray start" in start, key
+    # the fake cluster's workers are started with its head's environment
+    fake = yaml.safe_load((REPO / "cluster/fake-multinode.yaml").read_text())
+    (start,) = fake["head_start_ray_commands"]
+    assert f"RAY_preload_python_modules={want} ray start" in start
     job = yaml.safe_load((REPO / "cluster/kuberay-rayjob.yaml").read_text())
     for group in job["spec"]["rayClusterSpec"]["workerGroupSpecs"]:
         (container,) = group["template"]["spec"]["containers"]

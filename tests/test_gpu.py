@@ -188,34 +188,6 @@ def test_shards_are_dealt_to_the_pools_by_their_actors():
     assert [len(p) for p in deal(plan[:1], [gpu, cpu])] == [0, 1]  # the pool with more room
 
 
-def mixed_options(inp, out):
-    from vidray.config import ConvertOptions
-
-    return ConvertOptions(
-        source="webvid",
-        input=str(inp),
-        output=str(out),
-        sampling=SamplingPolicy(num_frames=4),
-        size=32,
-        samples_per_file=2,
-        decoder="cpu",
-        progress=False,
-    )
-
-
-def test_auto_on_a_mixed_cluster_uses_both_groups(tmp_path):
-    """A separate two-node cluster, one node with a (declared) GPU: auto runs a GPU
-    pool there and a CPU pool on the other, and the output is a CPU run's."""
-    from tests.test_faults import golden, own_cluster_report
-
-    inp = tmp_path / "webvid"
-    synth.write_webvid(inp, shards=3, per_shard=4, spec=synth.VideoSpec(num_frames=20))
-    convert_in_process("webvid", inp, tmp_path / "cpu", decoder="cpu")  # the reference
-    report = own_cluster_report("mixed_cluster", inp, tmp_path)
-    assert [tuple(r) for r in report["golden"]] == golden(tmp_path / "cpu")
-    # the pools have one worker each: the shards of 4 samples alternate between them,
-    # the GPU pool first on a tie, so it got two and the CPU pool one
-    assert report["groups"] == report["marker_groups"] == {"gpu": 8, "cpu": 4}
-    assert report["gpu_task_nodes"] == ["gpu"]  # the GPU pool ran on the GPU node
-    # the GPU worker's small videos were routed to its CPU decoder, and it says why
-    assert report["cpu_reasons"] == {"cost_model": report["groups"]["gpu"]}
+# The mixed pools on a real multi-node cluster (a GPU pool on a GPU node next to a CPU
+# pool, the GPU pool's CPU fallback and its reason) run on the autoscaling cluster:
+# tests/test_autoscaling.py.
