@@ -15,6 +15,7 @@ from ray.cluster_utils import Cluster
 
 from tests.test_faults import golden, options
 from vidray import sink
+from vidray.io import storage
 from vidray.pipeline import convert
 
 
@@ -37,9 +38,9 @@ def main(inp: Path, work: Path) -> None:
     removed = []
 
     def remove_a_node() -> None:
-        units = work / "faulted" / sink.UNITS_DIR
+        faulted = storage.location(str(work / "faulted"))
         deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and len(list(units.glob("*.json"))) < 4:
+        while time.monotonic() < deadline and sink.committed_count(faulted) < 4:
             time.sleep(0.02)
         from ray.util.state import list_actors
 
@@ -51,7 +52,7 @@ def main(inp: Path, work: Path) -> None:
         # the worker node that runs decode actors (the head keeps the driver)
         victim = next((w for w in workers if w.node_id in busy), workers[0])
         cluster.remove_node(victim, allow_graceful=False)
-        removed.append(len(list(units.glob("*.json"))))
+        removed.append(sink.committed_count(faulted))
         removed.append(victim.node_id in busy)
 
     remover = threading.Thread(target=remove_a_node)
