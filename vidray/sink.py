@@ -523,8 +523,18 @@ def committed_units(out: storage.Location) -> dict[str, UnitResult]:
 
 
 def committed_count(out: storage.Location) -> int:
-    """How many units OUTPUT holds committed, while a job writes it or after."""
-    return sum(1 for _ in committed_records(out))
+    """How many units OUTPUT holds committed, while a job writes it or after: the
+    manifests' summary lines and the records in ``__units/`` (a shard that has both is
+    read whole, to count a unit in both once)."""
+    open_records = _open_records(out)
+    count = 0
+    for rel, head in _manifest_heads(out, _manifests(out)):
+        newer = open_records.pop(head["shard"], None)
+        if newer is None:
+            count += head["totals"]["units"]
+        else:
+            count += len({**_manifest_units(out, rel), **newer})
+    return count + sum(len(records) for records in open_records.values())
 
 
 def committed_data_files(out: storage.Location) -> list[str]:
