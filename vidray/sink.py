@@ -462,10 +462,6 @@ class ShardEntry:
     samples: int
     units: int
 
-    @property
-    def complete(self) -> bool:
-        return isinstance(self.done, range)
-
 
 def _unit_records(out: storage.Location) -> Iterator[UnitResult]:
     """The records in ``__units/`` (``_units/`` in an OUTPUT of unit layout 2). A record
