@@ -85,19 +85,31 @@ def test_webvid_local_to_local(ray_head, webvid_dir, tmp_path):
     )
     assert err["message"]
 
-    manifest = sink.read_manifest(storage.location(str(out)))
+    loc = storage.location(str(out))
+    manifest = sink.read_manifest(loc)
     assert manifest["counts"]["samples"] == 10 and manifest["counts"]["errors"] == 1
     units = ["00000000-00000", "00000000-00001", "00000001-00000", "00000001-00001"]
-    assert manifest["data_files"] == [sink.data_file_name(u, "train") for u in units]
-    assert manifest["error_files"] == ["__errors/00000000-00000.parquet"]
+    data_files = sink.committed_data_files(loc)
+    assert data_files == sorted(sink.data_file_name(u, "train") for u in units)
+    assert sink.committed_error_files(loc) == ["__errors/00000000-00000.parquet"]
     assert (manifest["layout"], manifest["counts"]["clips"]) == ("rows", 9)
+    # _SUCCESS lists the shards, their records by reference in one manifest each
+    assert [(s["shard"], s["units"]) for s in manifest["shards"]] == [
+        ("00000000.tar", 2),
+        ("00000001.tar", 2),
+    ]
+    assert "data_files" not in manifest and manifest["counts"]["shards"] == 2
+    assert sorted(p.name for p in (out / sink.SHARDS_DIR).iterdir()) == sorted(
+        sink.shard_manifest_name(s["shard"]).split("/")[1] for s in manifest["shards"]
+    )
+    assert not (out / sink.UNITS_DIR).exists()  # every unit's record is compacted
     import ray
 
     # Ray Data's own discovery skips the error files (names starting with "_")
     assert ray.data.read_parquet(str(out)).count() == 9
     on_disk = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.parquet"))
-    assert on_disk == sorted(manifest["data_files"] + manifest["error_files"])
-    assert pq.read_schema(out / manifest["data_files"][0]) == OUTPUT_SCHEMA
+    assert on_disk == sorted(data_files + sink.committed_error_files(loc))
+    assert pq.read_schema(out / data_files[0]) == OUTPUT_SCHEMA
 
 
 def test_worker_count_does_not_change_output(ray_head, webvid_dir, tmp_path):

@@ -195,7 +195,7 @@ def test_frames_index_of_image_rows(tmp_path):
 
 def test_a_version_1_output_without_class_columns_still_exports(tmp_path):
     out = write(tmp_path / "out", CAPTIONS, "mscoco2014")
-    data = Path(out) / sink.read_manifest(storage.location(out))["data_files"][0]
+    data = Path(out) / sink.committed_data_files(storage.location(out))[0]
     pq.write_table(pq.read_table(data).drop_columns(["label", "classname"]), data)
     assert run("clip", out, str(tmp_path / "clip")) == 0
     assert len(load(tmp_path / "clip" / "mscoco2014.json")) == 2

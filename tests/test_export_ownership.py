@@ -87,7 +87,7 @@ def image_rows(size: tuple[int, int]) -> list[dict]:
 def convert_like(root: Path, options: dict, rows: list[dict], *, overwrite: bool = False) -> str:
     """An OUTPUT as ``vidray convert`` with ``options`` leaves it."""
     out = storage.location(str(root))
-    sink.begin(out, options, {}, overwrite=overwrite)
+    sink.begin(out, options, overwrite=overwrite)
     result = sink.write_unit(out, "u-00000", len(rows), rows, [])
     sink.commit(out, [result], {"source": SOURCE, "options": options})
     return str(root)

@@ -19,6 +19,7 @@ import pytest
 from tests.conftest import session_processes, wait_until_gone
 from vidray import sink, synth
 from vidray.config import ConvertOptions
+from vidray.io import storage
 from vidray.media.sampling import SamplingPolicy
 from vidray.pipeline import convert
 
@@ -76,9 +77,14 @@ def start_cli(inp: Path, out: Path, *extra: str) -> subprocess.Popen:
     )  # fmt: skip
 
 
+def committed(out: Path) -> int:
+    """Units committed so far, as the CLI counts them (shard manifests and ``__units/``)."""
+    return sink.committed_count(storage.location(str(out)))
+
+
 def wait_for_units(out: Path, n: int, proc: subprocess.Popen) -> None:
     deadline = time.monotonic() + 180
-    while len(list((out / sink.UNITS_DIR).glob("*.json"))) < n:
+    while committed(out) < n:
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.02)
 
@@ -87,7 +93,7 @@ def assert_interrupted(proc: subprocess.Popen, out: Path) -> int:
     """Exit 130 with the one line that says how far the run got; the count it gives."""
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr[-3000:]
-    units = len(list((out / sink.UNITS_DIR).glob("*.json")))
+    units = committed(out)
     assert stderr == (
         f"vidray: interrupted: {units} units committed; run the same command again to resume\n"
     )
@@ -170,23 +176,22 @@ def test_driver_killed_then_rerun_gives_the_clean_output(ray_head, clean, slow_w
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    units = out / sink.UNITS_DIR
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(list(units.glob("*.json"))) < 4:
+    while time.monotonic() < deadline and committed(out) < 4:
         time.sleep(0.02)
     driver.send_signal(signal.SIGKILL)
     driver.wait()
-    committed = {p.stem for p in units.glob("*.json")}
-    assert 4 <= len(committed) < 36, "the run was not interrupted half-way"
+    units = set(sink.committed_units(storage.location(str(out))))
+    assert 4 <= len(units) < 36, "the run was not interrupted half-way"
     # A reader listing the output sees committed units only, never a partial file.
     listed = {p.relative_to(out).as_posix() for p in (out / "data").glob("*")}
-    assert listed <= {sink.data_file_name(u, "train") for u in committed}
-    assert {p.stem for p in (out / sink.ERRORS_DIR).glob("*")} <= committed
+    assert listed <= {sink.data_file_name(u, "train") for u in units}
+    assert {p.stem for p in (out / sink.ERRORS_DIR).glob("*")} <= units
     assert not (out / sink.MARKER).exists()
     stamps = {p.name: p.stat().st_mtime_ns for p in (out / "data").glob("*.parquet")}
 
     resumed = convert(options(slow_webvid, out))
-    assert resumed.resumed_units >= len(committed)
+    assert resumed.resumed_units >= len(units)
     assert golden(out) == expected
     # committed files were not rewritten
     for name, stamp in stamps.items():
@@ -207,14 +212,14 @@ def test_decode_worker_killed_mid_run(ray_head, clean, slow_webvid, tmp_path):
 
     def kill_one_worker() -> None:
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and len(list((out / sink.UNITS_DIR).glob("*"))) < 3:
+        while time.monotonic() < deadline and committed(out) < 3:
             time.sleep(0.02)
         while time.monotonic() < deadline:
             for task in running_convert_tasks(
                 ray_head["dashboard"]
             ):  # a worker process busy with a unit
                 os.kill(task["worker_pid"], signal.SIGKILL)
-                killed.append(len(list((out / sink.UNITS_DIR).glob("*"))))
+                killed.append(committed(out))
                 return
             time.sleep(0.05)
 
@@ -223,7 +228,7 @@ def test_decode_worker_killed_mid_run(ray_head, clean, slow_webvid, tmp_path):
     summary = convert(options(slow_webvid, out))
     killer.join()
     assert killed and killed[0] < 36, "no decode worker was killed mid-run"
-    assert len(list((out / sink.UNITS_DIR).glob("*"))) == 36
+    assert committed(out) == 36
     assert summary.samples == 36  # each unit reported once, the retried one included
     assert golden(out) == expected
 

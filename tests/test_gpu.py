@@ -1,8 +1,6 @@
 """GPU decoding: the routing rules and cost model, the CPU fallback, the refusal of
 ``--decoder nvdec`` without a GPU; the NVDEC path itself where a GPU is present."""
 
-import json
-
 import pytest
 
 from tests.datasets import convert_in_process
@@ -71,7 +69,10 @@ def test_frames_to_decode_counts_from_the_key_frame_before_each_target():
 
 
 def units(out) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted((out / sink.UNITS_DIR).glob("*.json"))]
+    from vidray.io import storage
+
+    records = sink.committed_records(storage.location(str(out)))
+    return [r.to_json() for r in sorted(records, key=lambda r: r.unit)]
 
 
 def test_auto_without_a_gpu_is_the_cpu_path_and_says_why(tmp_path):

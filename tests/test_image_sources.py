@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 
 from tests.datasets import image_bytes, mscoco2014, write_bytes
+from tests.layouts import reopen_shard
 from vidray import sink
 from vidray.cli import main
 from vidray.config import ConvertOptions
+from vidray.io import storage
 from vidray.pipeline import convert
 
 MISSING = "mscoco2014:train2014/COCO_train2014_000000000099.jpg#0"
@@ -64,13 +66,8 @@ def test_an_interrupted_run_resumes_and_failed_images_are_retried(ray_head, coco
     assert (first.rows, first.errors) == (5, {"missing_image": 1, "bad_annotation": 1})
     before = fingerprint(out)
     # as a run that died after committing all but its last unit leaves it
-    (out / sink.MARKER).unlink()
-    last = sorted((out / sink.UNITS_DIR).iterdir())[-1]
-    record = json.loads(last.read_text())
-    last.unlink()
-    for rel in (record["data_file"], record["error_file"]):
-        if rel:
-            (out / rel).unlink()
+    last = max(sink.committed_records(storage.location(str(out))), key=lambda r: r.unit)
+    reopen_shard(out, last.shard, drop=[last.unit])
     resumed = run(coco, out)
     assert (resumed.units, resumed.resumed_units) == (1, first.units - 1)
     assert fingerprint(out) == before

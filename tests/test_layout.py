@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.datasets import clevrer, convert_in_process, nextqa, star
+from tests.layouts import reopen_shard, to_layout_3
 from vidray import sink, synth
 from vidray.cli import main
 from vidray.io import storage
@@ -68,7 +69,7 @@ def test_datasets_and_pyarrow_load_output_as_it_is(name, tmp_path):
     # what a crash between staging and commit leaves: never read
     stale = out / sink.STAGING_DIR / sink.data_file_name("crashed-00000", "train")
     stale.parent.mkdir(parents=True)
-    shutil.copy(out / sink.read_manifest(storage.location(str(out)))["data_files"][0], stale)
+    shutil.copy(out / sink.committed_data_files(storage.location(str(out)))[0], stale)
 
     loaded = hf_train(out)
     assert loaded.num_rows == len(expected)
@@ -116,22 +117,24 @@ def test_committed_data_files_while_running_and_complete(tmp_path):
     out = converted("clevrer", tmp_path)
     loc = storage.location(str(out))
     complete = sink.committed_data_files(loc)
-    assert complete == sorted(sink.read_manifest(loc)["data_files"]) and complete
+    records = list(sink.committed_records(loc))
+    assert complete == sorted(r.data_file for r in records if r.data_file) and complete
     (out / sink.MARKER).unlink()  # as while the job still runs
     assert sink.committed_data_files(loc) == complete
+    # a shard not compacted yet: its units' records are in __units/
+    record = next(r for r in records if r.data_file)
+    reopen_shard(out, record.shard)
+    assert sink.committed_data_files(loc) == complete
     # committed but not yet moved out of staging (a crash between the two): not listed
-    record = next(r for r in (out / sink.UNITS_DIR).glob("*.json")
-                  if json.loads(r.read_text())["data_file"])  # fmt: skip
-    data_file = json.loads(record.read_text())["data_file"]
-    staged = out / sink.STAGING_DIR / data_file
+    staged = out / sink.STAGING_DIR / record.data_file
     staged.parent.mkdir(parents=True)
-    (out / data_file).rename(staged)
-    assert data_file not in sink.committed_data_files(loc)
-    sink.publish(loc, sink.committed_units(loc)[record.stem])  # what the next run does
+    (out / record.data_file).rename(staged)
+    assert record.data_file not in sink.committed_data_files(loc)
+    sink.publish(loc, sink.committed_units(loc)[record.unit])  # what the next run does
     assert sink.committed_data_files(loc) == complete
     # a file no record names (a unit still being written) is not listed
-    record.unlink()
-    assert data_file not in sink.committed_data_files(loc)
+    (out / sink.UNITS_DIR / f"{record.unit}.json").unlink()
+    assert record.data_file not in sink.committed_data_files(loc)
 
 
 def test_an_s3_output_reads_with_datasets_and_pyarrow(tmp_path, s3_bucket):
@@ -222,7 +225,7 @@ def test_layout_is_checked_and_fingerprinted(tmp_path, capsys):
     )
     assert opts.recorded()["layout"] == "rows"
     clips = dataclasses.replace(opts, layout="clips").recorded()
-    sink.begin(storage.location(str(out)), clips, {})  # as the clips run claimed it
+    sink.begin(storage.location(str(out)), clips)  # as the clips run claimed it
     with pytest.raises(ConvertError, match=r"differs in: layout\)"):
         prepare(opts)
 
@@ -245,7 +248,7 @@ def test_an_output_of_unit_layout_2_is_read_but_not_resumed(tmp_path):
         size=32,
     )
     # as vidray 0.2 left it: errors/, _units/, layout 2, no marker (a run under way)
-    (out / sink.MARKER).unlink()
+    to_layout_3(out, complete=False)
     (out / sink.ERRORS_DIR).rename(out / "errors")
     (out / sink.UNITS_DIR).rename(out / "_units")
     for record in (out / "_units").glob("*.json"):
@@ -262,8 +265,50 @@ def test_an_output_of_unit_layout_2_is_read_but_not_resumed(tmp_path):
         prepare(opts)
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
     # --overwrite clears the old layout's folders too
-    sink.begin(storage.location(str(out)), opts.recorded(), {}, overwrite=True)
+    sink.begin(storage.location(str(out)), opts.recorded(), overwrite=True)
     assert sorted(p.name for p in out.iterdir()) == [sink.RUN_FILE]
+
+
+def test_an_output_of_unit_layout_3_is_read_and_resumed(tmp_path):
+    """Layout 3 (every unit's record in ``__units/``, a ``_SUCCESS`` listing every
+    file) cut units as layout 4 does: it is read as it is, and a run resumes it."""
+    from vidray import reader
+    from vidray.config import ConvertOptions
+    from vidray.plan import prepare
+
+    out = converted("star", tmp_path)
+    loc = storage.location(str(out))
+    expected = ids(sink.read_output(str(out)).to_pylist())
+    errors = sink.read_output(str(out), "errors").num_rows
+    opts = ConvertOptions(
+        source="star",
+        input=str(tmp_path / "in"),
+        output=str(out),
+        progress=False,
+        samples_per_file=3,
+        size=32,
+    )
+    run = {"fingerprint": sink.fingerprint(opts.recorded()), "options": opts.recorded()}
+    (out / sink.RUN_FILE).write_text(json.dumps({**run, "layout": 3}))
+    to_layout_3(out)  # complete: its _SUCCESS lists data_files and error_files
+    files = sink.committed_data_files(loc)
+    assert files == sorted(json.loads((out / sink.MARKER).read_text())["data_files"])
+    assert ids(sink.read_output(str(out)).to_pylist()) == expected
+    assert sink.read_output(str(out), "errors").num_rows == errors > 0
+    assert reader.VidrayReader(str(out)).files == files
+    assert main(["export", "llava", str(out), str(tmp_path / "llava")]) == 0
+
+    to_layout_3(out, complete=False)  # a layout 3 run under way
+    assert ids(sink.read_output(str(out)).to_pylist()) == expected
+    job = prepare(opts)
+    assert job.complete is None and job.committed.units == len(list(out.glob("__units/*.json")))
+    sink.begin(loc, opts.recorded(), job.committed)
+    manifest = sink.commit(loc, job.committed, {"source": "star"})
+    assert json.loads((out / sink.RUN_FILE).read_text())["layout"] == sink.UNIT_LAYOUT
+    assert manifest["counts"]["units"] == job.committed.units and "data_files" not in manifest
+    assert not (out / sink.UNITS_DIR).exists() and list(out.glob("__shards/*.jsonl"))
+    assert sink.committed_data_files(loc) == files
+    assert ids(sink.read_output(str(out)).to_pylist()) == expected
 
 
 def test_error_rows_stay_one_per_question_in_the_clips_layout(tmp_path):
@@ -324,7 +369,8 @@ def test_a_retried_clips_unit_rewrites_what_it_kept(tmp_path):
         if not record.data_file:
             continue
         before = pq.read_table(out / record.data_file)
-        kept = sink.read_unit_rows(loc, unit)
+        kept = sink.read_unit_rows(loc, unit, record.shard)
+        assert sink.read_unit_rows(loc, unit) == []  # its record is in its shard's manifest
         stored = [q["id"] for qs in before.column("questions").to_pylist() for q in qs]
         assert [r["id"] for r in kept] == stored and len(kept) == record.rows
         again = sink.write_unit(

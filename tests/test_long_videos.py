@@ -200,7 +200,7 @@ def test_units_of_an_earlier_layout_are_refused_not_resumed(tmp_path):
         prepare(opts)
     assert "holds units of layout 1" in str(e.value) and "--overwrite" in str(e.value)
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
-    assert prepare(ConvertOptions(**{**opts.__dict__, "overwrite": True})).committed == {}
+    assert prepare(ConvertOptions(**{**opts.__dict__, "overwrite": True})).committed.units == 0
 
 
 def test_a_unit_that_fails_part_way_leaves_no_file(tmp_path, monkeypatch):

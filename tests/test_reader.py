@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import upload_dir
+from tests.layouts import reopen_shard
 from vidray import sink, synth
 from vidray.config import ConvertOptions
 from vidray.io import storage
@@ -241,7 +242,10 @@ def test_a_running_job_is_read_as_far_as_it_is_committed(output, tmp_path):
     (out / sink.STAGING_DIR / "data").mkdir(parents=True)
     shutil.copy(out / files[0], out / sink.STAGING_DIR / "data" / "zz-00000.parquet")
     # a data file no record names, and a committed unit not yet moved out of staging
+    # (its shard not compacted yet: the unit's record is in __units/)
     shutil.copy(out / files[1], out / "data" / "stray-00000.parquet")
+    staged = next(r for r in sink.committed_records(loc) if r.data_file == files[2])
+    reopen_shard(out, staged.shard)
     (out / files[2]).rename(out / sink.STAGING_DIR / files[2])
     committed = [f for f in files if f != files[2]]
     assert sink.committed_data_files(loc) == committed

@@ -34,7 +34,7 @@ EPILOG = """\
 Output: OUTPUT/data/<split>-*.parquet (one row per conversation, frames as JPEG; with
 --layout clips one row per clip, its frames once and its questions nested),
 OUTPUT/__errors/*.parquet (one row per question of a video that failed, with a reason)
-and OUTPUT/_SUCCESS (JSON: counts, options, versions, files), written last. OUTPUT loads
+and OUTPUT/_SUCCESS (JSON: counts, options, versions, shards), written last. OUTPUT loads
 as it is: datasets.load_dataset(OUTPUT, split="train") and
 pyarrow.dataset.dataset(OUTPUT, format="parquet") read the data rows only.
 Storage: local paths, file:// or s3://bucket/prefix; S3 credentials and endpoint
@@ -544,7 +544,7 @@ def _interrupted(args: argparse.Namespace | None) -> int:
 
         with contextlib.suppress(Exception):
             out = storage.location(args.output)
-            units = len(storage.list_files(out, (".json",), sink.UNITS_DIR))
+            units = sink.committed_count(out)
         print(
             f"vidray: interrupted: {units} units committed; run the same command again to resume",
             file=sys.stderr,

@@ -24,7 +24,6 @@ from vidray.io import storage
 from vidray.plan import ConvertError, Job, build_source, plan_shards, planned_total, prepare
 from vidray.progress import Progress, make_progress
 from vidray.read import Plan
-from vidray.records import UnitResult
 from vidray.sources.base import AnnotationSource
 from vidray.stage import StageConfig, convert_batch
 
@@ -161,9 +160,10 @@ def run(job: Job, progress: Progress | None = None) -> Summary:
     import ray.data
 
     opts, source, inp, out = job.opts, job.source, job.inp, job.out
-    plan, counted = plan_shards(source, inp, job.shards, opts.limit, job.committed, job.retry)
-    committed = {u: r for u, r in job.committed.items() if u not in job.retry}
-    total = planned_total(source, inp, plan, committed, counted, job.retry)
+    ledger = job.committed
+    plan, counted = plan_shards(source, inp, job.shards, opts.limit, ledger, job.retry)
+    total = planned_total(source, inp, plan, ledger, counted, job.retry)
+    ledger.expect(job.retry)
 
     try:
         cluster.connect(opts.ray_address)  # no-op when the caller connected already
@@ -178,23 +178,24 @@ def run(job: Job, progress: Progress | None = None) -> Summary:
     ctx.target_max_block_size = UNIT_BLOCK_BYTES
     ctx.verbose_stats_logs = False
     resources = ray.cluster_resources()
-    done = sum(r.samples for r in committed.values())
+    done = ledger.samples - job.retry_samples
     # No more actors than there are units left to keep them busy.
     units_left = None if total is None else math.ceil((total - done) / opts.samples_per_file)
     pools = _pools(opts, float(resources.get("CPU", 1)), float(resources.get("GPU", 0)), units_left)
     workers = sum(p.actors for p in pools)
 
     # The first write of the run: every check passed and Ray is up.
-    sink.begin(out, opts.recorded(), job.committed, overwrite=opts.overwrite)
+    sink.begin(out, opts.recorded(), ledger, overwrite=opts.overwrite)
     started = time.monotonic()
-    summary = Summary(output=out.display(), resumed_units=len(committed), shards=len(plan))
+    resumed = ledger.units - sum(len(units) for units in job.retry.values())
+    summary = Summary(output=out.display(), resumed_units=resumed, shards=len(plan))
     summary.skipped_files = job.skipped
     if progress is None:
         progress = make_progress(opts.progress, sys.stderr)
     progress.start(total, done)
     stage = StageConfig.from_options(opts, out.uri, source, inp.uri)
     try:
-        results = _run(opts, inp.uri, source, stage, plan, pools, summary, started, progress)
+        _run(opts, inp.uri, source, stage, plan, pools, summary, started, progress, ledger)
     finally:
         progress.close()
     summary.elapsed_s = time.monotonic() - started
@@ -209,7 +210,7 @@ def run(job: Job, progress: Progress | None = None) -> Summary:
         "layout": opts.layout,
         "split": stage.split,
     }
-    summary.manifest = sink.commit(out, [*committed.values(), *results], info)
+    summary.manifest = sink.commit(out, ledger, info)
     return summary
 
 
@@ -288,14 +289,17 @@ def _run(
     summary: Summary,
     started: float,
     progress: Progress,
-) -> list[UnitResult]:
+    ledger: sink.Ledger,
+) -> None:
     """Execute the Ray Data pipeline over ``plan``, one branch per pool over the
-    shards dealt to it, their results in one stream; return the units it committed."""
+    shards dealt to it, their results in one stream, each booked in ``ledger`` as it
+    comes (a finished shard is compacted there): the driver keeps running counts, not
+    the units' results."""
     import ray
     import ray.data
 
     if not plan:
-        return []
+        return
     # The videos root is listed here, once per job, not once per annotation file.
     index = None
     if isinstance(source, AnnotationSource) and len(plan) > 1:
@@ -327,11 +331,10 @@ def _run(
             )
         )
     results_ds = branches[0].union(*branches[1:]) if len(branches) > 1 else branches[0]
-    results: list[UnitResult] = []
     reasons: Counter[str] = Counter()
     for row in results_ds.iter_rows():
         r = records.result_from_row(row)
-        results.append(r)
+        ledger.add(r)
         summary.samples += r.samples
         summary.rows += r.rows
         summary.frames += r.frames
@@ -347,4 +350,3 @@ def _run(
             merged.update(getattr(r, key))
             setattr(summary, key, dict(merged))
         progress.update(summary, r.samples)
-    return results

@@ -17,8 +17,10 @@ from vidray import prompts, sink, sources
 from vidray.config import ConvertOptions
 from vidray.io import storage
 from vidray.read import Plan
-from vidray.records import UnitResult
 from vidray.sources.base import AnnotationSource, BadInput, SourceContext
+
+#: ``--retry-failed``: shard -> unit index -> the ids of the unit's failed samples.
+Retry = dict[str, dict[int, tuple[str, ...]]]
 
 
 class ConvertError(Exception):
@@ -30,20 +32,15 @@ def plan_shards(
     loc: storage.Location,
     shards: list[str],
     limit: int | None,
-    committed: dict[str, UnitResult],
-    retry: dict[str, tuple[str, ...]] | None = None,
+    committed: sink.Ledger,
+    retry: Retry | None = None,
 ) -> tuple[Plan, int | None]:
     """Each shard to read, with its sample cap (None: all) and its committed units,
     and with ``limit`` the samples the run has in all (counted on the way). A shard
-    whose units are all committed is not read at all. With ``retry`` (unit name ->
-    sample ids), only those committed units are read again."""
+    whose units are all committed is not read at all. With ``retry`` (shard -> unit
+    index -> sample ids), only those committed units are read again. Nothing is held
+    per unit: a compacted shard's committed units are one ``range``."""
     retry = retry or {}
-    done: dict[str, set[int]] = {}
-    last: dict[str, int] = {}
-    for r in committed.values():
-        done.setdefault(r.shard, set()).add(r.index)
-        if r.last:
-            last[r.shard] = r.index
     plan: Plan = []
     left = limit
     for shard in shards:
@@ -51,13 +48,10 @@ def plan_shards(
         if left is not None:
             cap = source.count(loc, shard, left)
             left -= cap
-        redo = {
-            r.index: retry[r.unit]
-            for r in committed.values()
-            if r.shard == shard and r.unit in retry
-        }
-        skip = frozenset(done.get(shard, ())) - redo.keys()
-        complete = shard in last and skip >= set(range(last[shard] + 1))
+        redo = retry.get(shard, {})
+        done, last = committed.progress(shard)
+        skip = frozenset(done) - redo.keys()
+        complete = last is not None and skip.issuperset(range(last + 1))
         if cap != 0 and not complete:
             plan.append((shard, cap, skip, redo))
         if left == 0:
@@ -134,13 +128,15 @@ class Job:
     #: What ``_SUCCESS`` records of the inputs, to recognise a complete OUTPUT.
     inputs: dict[str, Any]
     #: Units an earlier run of the same command committed.
-    committed: dict[str, UnitResult]
-    #: ``--retry-failed``: unit -> the ids of its failed samples.
-    retry: dict[str, tuple[str, ...]]
+    committed: sink.Ledger
+    #: ``--retry-failed``: shard -> unit index -> the ids of its failed samples.
+    retry: Retry
     #: ``_SUCCESS`` when OUTPUT is already complete for this command and these inputs.
     complete: dict[str, Any] | None
     #: Annotation-type files under INPUT the source does not read (reported, not lost).
     skipped: list[str] = field(default_factory=list)
+    #: Samples of the committed units ``retry`` redoes.
+    retry_samples: int = 0
 
 
 def prepare(opts: ConvertOptions) -> Job:
@@ -182,7 +178,7 @@ def prepare(opts: ConvertOptions) -> Job:
         skipped = source.skipped_units(inp) if isinstance(source, AnnotationSource) else []
         options = opts.recorded()
         committed = sink.claimed_units(out, options, overwrite=opts.overwrite)
-        retry = sink.failed_samples(out, committed) if opts.retry_failed else {}
+        retry, retry_samples = sink.failed_samples(out) if opts.retry_failed else ({}, 0)
     except (
         sources.UnknownSource,
         prompts.PromptError,
@@ -193,7 +189,7 @@ def prepare(opts: ConvertOptions) -> Job:
         raise ConvertError(str(e)) from e
     except PermissionError as e:
         raise ConvertError(f"cannot read {e.filename or opts.input}: permission denied") from e
-    if opts.retry_failed and not committed:
+    if opts.retry_failed and not committed.units:
         raise ConvertError(f"--retry-failed: {out.display()} holds no output of this command")
     if opts.retry_failed and not retry:
         raise ConvertError(
@@ -205,21 +201,23 @@ def prepare(opts: ConvertOptions) -> Job:
     complete = None
     if not (opts.overwrite or opts.retry_failed):
         complete = sink.complete_manifest(out, options, inputs)
-    if committed and complete is None:
+    if committed.units and complete is None:
         try:
             sink.check_layout(out)
         except sink.OutputConflict as e:
             raise ConvertError(str(e)) from e
-    return Job(opts, source, inp, out, shards, inputs, committed, retry, complete, skipped)
+    return Job(
+        opts, source, inp, out, shards, inputs, committed, retry, complete, skipped, retry_samples
+    )
 
 
 def planned_total(
     source: sources.Source,
     inp: storage.Location,
     plan: Plan,
-    committed: dict[str, UnitResult],
+    committed: sink.Ledger,
     counted: int | None,
-    retry: dict[str, tuple[str, ...]],
+    retry: Retry,
 ) -> int | None:
     """Samples of the whole run, committed ones included, when they can be known
     without reading the shards again: with ``--limit`` (``counted`` by the plan) or a
@@ -231,5 +229,6 @@ def planned_total(
     if not source.cheap_count:
         return None
     planned = {shard for shard, *_ in plan}
-    done = sum(r.samples for r in committed.values() if r.shard not in planned)
-    return done + sum(source.count(inp, shard, 2**62) for shard in planned)
+    return committed.samples_outside(planned) + sum(
+        source.count(inp, shard, 2**62) for shard in planned
+    )

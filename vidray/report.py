@@ -217,7 +217,7 @@ def throughput(units: list[Any]) -> tuple[str | None, str]:
     timed = sorted((u.committed_at, u.samples, u.rows) for u in units if u.committed_at)
     if not timed:
         return None, (
-            "no commit times in __units/ (written by a vidray before commit times were "
+            "no commit times in the unit records (written by a vidray before commit times were "
             "recorded): no throughput chart"
         )
     t = [at - timed[0][0] for at, _, _ in timed]

@@ -124,7 +124,7 @@ class ConvertStage:
             # redone sample replaces whatever rows it had: retrying is idempotent.
             redo = set(unit.retry)
             todo = {i for i, s in enumerate(samples) if redo.intersection(s.row_ids)}
-            kept = {r["id"]: r for r in sink.read_unit_rows(self.out, unit.name)}
+            kept = {r["id"]: r for r in sink.read_unit_rows(self.out, unit.name, unit.shard)}
         self._decoders.clear()
         self._cpu_reasons.clear()
         try:

@@ -227,6 +227,50 @@ def list_files(
     return sorted(r for r in rels if not r.startswith(".."))
 
 
+def iter_files(loc: Location, suffixes: tuple[str, ...], subdir: str = "") -> Iterator[str]:
+    """As ``list_files``, unsorted and streamed: relative paths a listing page (S3: up
+    to 1,000 keys) or a directory entry at a time, so memory holds one page of names,
+    never the whole listing."""
+    base = loc.join(subdir) if subdir else loc.path
+    paths = _s3_keys(loc, base, folder=True) if loc.scheme == "s3" else _local_files(base)
+    for path in paths:
+        if path.lower().endswith(suffixes):
+            yield loc.relative(path)
+
+
+def _local_files(base: str) -> Iterator[str]:
+    try:
+        entries = os.scandir(base)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    with entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                yield from _local_files(entry.path)
+            elif ".tmp-" not in entry.name:  # an atomic write under way
+                yield entry.path
+
+
+def _s3_keys(loc: Location, base: str, *, folder: bool = False) -> Iterator[str]:
+    """The keys that start with ``base`` (``bucket/key prefix``; ``folder``: the keys
+    below the folder ``base``), one ``list_objects_v2`` page at a time through s3fs's
+    request path (its session, retries and endpoint)."""
+    from fsspec.asyn import sync
+
+    fs = loc.fs
+    bucket, _, prefix = base.partition("/")
+    if folder and prefix:
+        prefix += "/"
+    kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+    while True:
+        page = sync(fs.loop, fs._call_s3, "list_objects_v2", **kwargs)
+        for item in page.get("Contents", []):
+            yield f"{bucket}/{item['Key']}"
+        if not page.get("IsTruncated"):
+            return
+        kwargs["ContinuationToken"] = page["NextContinuationToken"]
+
+
 def subfolders(loc: Location, rel: str = "") -> list[str]:
     """Sorted names of the folders directly inside ``loc/rel`` (none if it is missing):
     one listing call, nothing below."""
@@ -237,6 +281,30 @@ def subfolders(loc: Location, rel: str = "") -> list[str]:
     return sorted(
         posixpath.basename(e["name"].rstrip("/")) for e in entries if e.get("type") == "directory"
     )
+
+
+def read_many(
+    loc: Location,
+    rels: list[str],
+    *,
+    end: int | None = None,
+    batch: int = 64,
+    missing_ok: bool = False,
+) -> Iterator[tuple[str, bytes]]:
+    """Each of ``rels`` with its bytes (``end``: its first ``end`` bytes), in order,
+    ``batch`` files at a time: on S3 the requests of a batch run concurrently, so
+    reading many small files costs a round trip a batch, not one a file.
+    ``missing_ok``: a file removed since it was listed is left out."""
+    for at in range(0, len(rels), batch):
+        part = rels[at : at + batch]
+        paths = [loc.join(rel) for rel in part]
+        bodies = loc.fs.cat_ranges(paths, 0, end, on_error="return")
+        for rel, body in zip(part, bodies, strict=True):
+            if isinstance(body, FileNotFoundError) and missing_ok:
+                continue
+            if isinstance(body, BaseException):
+                raise body
+            yield rel, body
 
 
 def open_read(loc: Location, rel: str) -> IO[bytes]:
@@ -284,6 +352,34 @@ def atomic_writer(loc: Location, rel: str) -> Iterator[IO[bytes]]:
 def remove(loc: Location, rel: str) -> None:
     with contextlib.suppress(FileNotFoundError):
         loc.fs.rm(loc.join(rel))
+
+
+def remove_existing(loc: Location, rels: list[str]) -> None:
+    """Remove those of ``rels`` that exist. On S3 they are found by listing the keys
+    that start with the paths' common prefix (one request a 1,000 keys), then removed
+    in batched delete requests: nothing is asked about a path that is not there."""
+    if not rels:
+        return
+    if loc.scheme != "s3":
+        for rel in rels:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(loc.join(rel))
+        return
+    from fsspec.asyn import sync
+
+    fs = loc.fs
+    wanted = {loc.join(rel) for rel in rels}
+    # A prefix of characters, not of path components: the records of one shard
+    # (``__units/<shard>-00000.json`` ...) share ``__units/<shard>-0``.
+    prefix = os.path.commonprefix(rels)  # noqa: RUF071
+    found = [key for key in _s3_keys(loc, loc.join(prefix)) if key in wanted]
+    for start in range(0, len(found), 1000):  # at most 1,000 keys a request
+        bucket = found[0].split("/", 1)[0]
+        objects = [{"Key": key.split("/", 1)[1]} for key in found[start : start + 1000]]
+        delete = {"Objects": objects, "Quiet": True}
+        sync(fs.loop, fs._call_s3, "delete_objects", Bucket=bucket, Delete=delete)
+    for folder in {posixpath.dirname(key) for key in found}:
+        fs.invalidate_cache(folder)
 
 
 def exists(loc: Location, rel: str) -> bool:
