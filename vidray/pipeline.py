@@ -33,6 +33,8 @@ __all__ = ["ConvertError", "Job", "Summary", "build_source", "convert", "prepare
 UNIT_BLOCK_BYTES = 2**20
 #: CPU share reserved by a read task: reads mostly wait on storage.
 READ_CPUS = 0.1
+#: Decode workers fed by one read task at a time.
+DECODE_PER_READ = 4
 #: At most this share of the cluster's CPUs goes to decode actors, so read tasks
 #: always find room (a 2-CPU laptop with two 1-CPU actors would stall).
 DECODE_SHARE = 0.8
@@ -315,9 +317,11 @@ def _run(
             ),
             override_num_blocks=len(part),
             num_cpus=READ_CPUS,
-            # Each read task may start a Python worker (seconds of imports): no more at
-            # once than there are decode actors to feed.
-            concurrency=max(1, min(len(part), pool.actors)),
+            # A read task streams its shard as the convert tasks take its units, so it
+            # holds a worker process (seconds of imports to start) for as long: one per
+            # few decode workers keeps them fed (a unit is read in a fraction of the time
+            # it takes to convert).
+            concurrency=max(1, min(len(part), math.ceil(pool.actors / DECODE_PER_READ))),
         )
         branches.append(
             ds.map_batches(
