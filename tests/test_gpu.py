@@ -153,22 +153,22 @@ def test_decode_pools_per_mode_and_cluster():
     # no GPU: one CPU pool over the CPUs, 80% of them reserved
     assert _pools(_opts(), 4, 0, None) == [Pool("cpu", 4, 0.8)]
     assert _pools(_opts(decoder="cpu"), 16, 2, None) == [Pool("cpu", 16, 0.8)]
-    # a mixed cluster: auto gives both groups work, one GPU actor per GPU by default
+    # a mixed cluster: auto gives both groups work, one GPU worker per GPU by default
     assert _pools(_opts(), 16, 2, None) == [Pool("gpu", 2, 0.8, 1.0), Pool("cpu", 14, 0.8)]
     assert _pools(_opts(gpus_per_worker=0.5), 16, 2, None) == [
         Pool("gpu", 4, 0.8, 0.5),
         Pool("cpu", 12, 0.8),
     ]
-    # GPU nodes that start on demand: one GPU actor asks for the first one
+    # GPU nodes that start on demand: one GPU worker asks for the first one
     assert _pools(_opts(gpus_per_worker=1, num_workers=40, cpus_per_worker=1), 0, 0, None) == [
         Pool("gpu", 1, 1, 1),
         Pool("cpu", 40, 1),
     ]
     assert _pools(_opts(gpu_workers=3, num_workers=2), 8, 4, None)[0] == Pool("gpu", 3, 1.0, 1.0)
-    # no more actors than units left: a one-unit job runs on the GPU pool alone
+    # no more workers than units left: a one-unit job runs on the GPU pool alone
     assert _pools(_opts(), 16, 2, 1) == [Pool("gpu", 1, 1.0, 1.0)]
     assert _pools(_opts(), 16, 2, 3) == [Pool("gpu", 2, 1.0, 1.0), Pool("cpu", 1, 1.0)]
-    # nvdec: every actor a GPU one, as before
+    # nvdec: every worker a GPU one, as before
     assert _pools(_opts(decoder="nvdec"), 8, 2, None) == [Pool("gpu", 8, 0.8, 0.25)]
 
 

@@ -6,7 +6,7 @@ stage returns.
 
 What is written is what a real run leaves once its shards are compacted: one manifest
 ``__shards/<digest>.jsonl`` per finished shard, and a unit record ``__units/<unit>.json``
-only for the units of unfinished shards. (A real run's actors also write each unit's
+only for the units of unfinished shards. (A real run's convert tasks also write each unit's
 record before the driver compacts its shard and removes them; 100,000 single PUTs to
 moto would take minutes, and leave nothing behind that this test does not write. The
 driver still looks for them: one LIST per compacted shard.)
@@ -78,7 +78,7 @@ READING = 4
 
 
 def stage(shards: list[str], indices: range) -> Iterator[UnitResult]:
-    """The results of ``indices`` of each shard, as a run's actors return them:
+    """The results of ``indices`` of each shard, as a run's convert tasks return them:
     ``READING`` shards at a time, their units interleaved and not in index order."""
     for at in range(0, len(shards), READING):
         for index in sorted(indices, key=lambda i: (i % 7, i)):
@@ -87,7 +87,7 @@ def stage(shards: list[str], indices: range) -> Iterator[UnitResult]:
 
 
 def actor_commit(out: storage.Location, r: UnitResult) -> None:
-    """What an actor writes last for a unit: its commit record (``UnitWriter.commit``)."""
+    """What a convert task writes last for a unit: its commit record (``UnitWriter.commit``)."""
     sink._write_json(out, f"{sink.UNITS_DIR}/{r.unit}.json", r.to_json())
 
 
@@ -209,7 +209,7 @@ def test_a_million_samples_plan_commit_and_resume_in_bounded_memory_and_time(out
 
 
 def committed_result(out: storage.Location, shard: str, index: int, last: int) -> UnitResult:
-    """A unit as an actor leaves it: committed (its record in ``__units/``)."""
+    """A unit as a convert task leaves it: committed (its record in ``__units/``)."""
     r = result(shard, index)
     r.last = index == last
     actor_commit(out, r)

@@ -4,7 +4,7 @@ A unit is at most ``samples_per_file`` consecutive samples of one shard, cut so 
 the samples of one video stay together (the decoder then makes one pass over the
 video for all of them), and at most ``SAMPLE_BYTES_PER_FILE`` bytes of videos (or
 images) that travel inside the shard. It travels as one Arrow row (``records.WORK_SCHEMA``), so
-Ray Data never splits it; it is converted by one actor call and becomes one data file
+Ray Data never splits it; it is converted by one convert call and becomes one data file
 plus one error file, so file names never depend on how Ray Data scheduled the work.
 """
 
@@ -25,7 +25,7 @@ from vidray.sources.base import AnnotationSource, SourceContext
 T = TypeVar("T")
 
 #: A unit closes early once it holds this many bytes of video: bounds the memory of a
-#: read task and of an actor call.
+#: read task and of a convert call.
 SAMPLE_BYTES_PER_FILE = 48 * 2**20
 #: A unit grows past ``samples_per_file`` while its samples stay on one video, up to
 #: this many times that: one pass over a video serves all the spans asked of it.

@@ -6,8 +6,8 @@ that converts them.
     decoder process -> VideoFrames  (``vidray.media.decode``) the frames of each clip
     convert stage   -> UnitResult   what a unit committed: counts and files
 
-A ``WorkUnit`` crosses from a read task to a decode actor as one Arrow row (Ray Data
-may merge or slice blocks but never splits a row, so a unit reaches one actor call
+A ``WorkUnit`` crosses from a read task to a convert task as one Arrow row (Ray Data
+may merge or slice blocks but never splits a row, so a unit reaches one convert call
 whole), and its ``UnitResult`` comes back as one row. Conversations are nested Arrow
 structs, parsed once; error counts are (reason, count) pairs.
 """
@@ -66,7 +66,7 @@ class Sample:
 
 @dataclass
 class WorkUnit:
-    """At most ``samples_per_file`` consecutive samples of one shard: one actor call,
+    """At most ``samples_per_file`` consecutive samples of one shard: one convert call,
     one data file and one error file, named after the shard and ``index``."""
 
     name: str
@@ -98,7 +98,7 @@ class UnitResult:
     #: With ``--decoder auto|nvdec``: why samples went to the CPU (``no_gpu``,
     #: ``cost_model``, ``nvdec_codec:vp8``, ``nvdec_failed:...``), by reason.
     cpu_reasons: dict[str, int] = field(default_factory=dict)
-    #: Samples by the worker group whose actor converted them (``cpu``, ``gpu``).
+    #: Samples by the worker group whose task converted them (``cpu``, ``gpu``).
     groups: dict[str, int] = field(default_factory=dict)
     #: When the unit was committed (Unix seconds, UTC); None in records written before
     #: it existed. ``vidray report`` plots the run's throughput from it.

@@ -73,7 +73,7 @@ class CpuVideo:
             self._container.close()
             raise DecodeFailure("no_video_stream", "the file has no video stream")
         self._stream = self._container.streams.video[0]
-        # One thread: decode actors already run one per core, and ``skip_frame`` set
+        # One thread: decode workers already run one per core, and ``skip_frame`` set
         # before a packet must apply to that packet (frame threading would delay it).
         self._stream.codec_context.thread_count = threads
         # Only streams that reorder frames (B-frames) have frames nothing references.

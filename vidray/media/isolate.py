@@ -2,7 +2,7 @@
 sample only.
 
 FFmpeg can kill its process (SIGSEGV on some truncated streams) or block, and no
-``try`` helps there. Each decode actor keeps one child Python process running
+``try`` helps there. Each decode worker process keeps one child Python process running
 ``python -m vidray.media.isolate`` and hands it samples over a pipe. A child that dies
 (``decode_crash``) or outlives the per-sample time limit (``timeout``) is replaced and
 the sample is tried again, up to ``attempts`` times; then the sample becomes an error
