@@ -177,7 +177,7 @@ def test_gpu_workers_only_with_auto():
         _opts(decoder="cpu", gpu_workers=2)
 
 
-def test_shards_are_dealt_to_the_pools_by_their_actors():
+def test_shards_are_dealt_to_the_pools_by_their_workers():
     from vidray.pipeline import Pool, deal
 
     plan = [(f"s{i}", None, frozenset(), {}) for i in range(9)]

@@ -2,7 +2,8 @@
 
     plan (driver, ``vidray.plan``: checks, shards, committed units)
       -> read (one Ray task per shard, streaming work units: ``vidray.read``)
-      -> convert (actor pool: decode, sample, JPEG, write each unit: ``vidray.stage``)
+      -> convert (Ray Data tasks on kept workers: decode, sample, JPEG, write each unit:
+         ``vidray.stage``)
       -> commit (driver: ``_SUCCESS`` last, ``vidray.sink``)
 
 Here: Ray set-up, the pool's size, progress and the summary.
@@ -35,8 +36,8 @@ UNIT_BLOCK_BYTES = 2**20
 READ_CPUS = 0.1
 #: Decode workers fed by one read task at a time.
 DECODE_PER_READ = 4
-#: At most this share of the cluster's CPUs goes to decode actors, so read tasks
-#: always find room (a 2-CPU laptop with two 1-CPU actors would stall).
+#: At most this share of the cluster's CPUs goes to convert tasks, so read tasks
+#: always find room (a 2-CPU laptop with two 1-CPU convert tasks would stall).
 DECODE_SHARE = 0.8
 
 
@@ -51,7 +52,7 @@ class Summary:
     #: Units an earlier run of the same command had committed (not redone).
     resumed_units: int = 0
     elapsed_s: float = 0.0
-    #: Seconds until the first unit was done: start-up (actors, imports) plus one unit.
+    #: Seconds until the first unit was done: start-up (worker processes, imports) plus one unit.
     first_unit_s: float = 0.0
     first_unit_samples: int = 0
     #: Units whose shard's last unit is done: ``shards_done`` of ``shards`` are finished.
@@ -66,7 +67,7 @@ class Summary:
     #: when ``--decoder`` was not ``cpu``.
     decoders: dict[str, int] = field(default_factory=dict)
     cpu_reasons: dict[str, int] = field(default_factory=dict)
-    #: Samples by the worker group (``cpu``, ``gpu``) whose actors converted them.
+    #: Samples by the worker group (``cpu``, ``gpu``) whose tasks converted them.
     groups: dict[str, int] = field(default_factory=dict)
 
     @classmethod
@@ -176,15 +177,15 @@ def run(job: Job, progress: Progress | None = None) -> Summary:
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
     # Blocks are cut between rows only, and a row is a unit: a small target gives one
-    # block per unit, so units spread over the actors instead of queuing behind a block.
+    # block per unit, so units spread over the workers instead of queuing behind a block.
     ctx.target_max_block_size = UNIT_BLOCK_BYTES
     ctx.verbose_stats_logs = False
     resources = ray.cluster_resources()
     done = ledger.samples - job.retry_samples
-    # No more actors than there are units left to keep them busy.
+    # No more workers than there are units left to keep them busy.
     units_left = None if total is None else math.ceil((total - done) / opts.samples_per_file)
     pools = _pools(opts, float(resources.get("CPU", 1)), float(resources.get("GPU", 0)), units_left)
-    workers = sum(p.actors for p in pools)
+    workers = sum(p.workers for p in pools)
 
     # The first write of the run: every check passed and Ray is up.
     sink.begin(out, opts.recorded(), ledger, overwrite=opts.overwrite)
@@ -218,10 +219,11 @@ def run(job: Job, progress: Progress | None = None) -> Summary:
 
 @dataclass(frozen=True)
 class Pool:
-    """One decode actor pool: its worker group (``cpu``, ``gpu``), size, resources."""
+    """One decode pool: its worker group (``cpu``, ``gpu``), its size (convert tasks at
+    once) and what each task reserves."""
 
     group: str
-    actors: int
+    workers: int
     cpus: float
     gpus: float = 0.0
 
@@ -231,9 +233,9 @@ def _pools(
 ) -> list[Pool]:
     """The decode pools of a run. One pool, except ``--decoder auto`` where the cluster
     has GPUs (or ``--gpus-per-worker`` says GPU nodes will come): then a GPU pool of
-    ``--gpu-workers`` actors next to a CPU pool, so both node groups work. By default
-    the actors fit the CPUs present now; on an autoscaling cluster pass
-    ``--cpus-per-worker`` so that pending actors make the autoscaler add nodes."""
+    ``--gpu-workers`` workers next to a CPU pool, so both node groups work. By default
+    the workers fit the CPUs present now; on an autoscaling cluster pass
+    ``--cpus-per-worker`` so that pending tasks make the autoscaler add nodes."""
     n_gpu = 0
     if opts.decoder == "auto" and (cluster_gpus > 0 or opts.gpus_per_worker is not None):
         share = opts.gpus_per_worker or min(1.0, cluster_gpus)
@@ -248,23 +250,23 @@ def _pools(
     if n_gpu:
         gpu = Pool("gpu", n_gpu, cpus, share)
         return [gpu, Pool("cpu", n_cpu, cpus)] if n_cpu else [gpu]
-    gpus = _gpus_per_actor(opts, cluster_gpus, n_cpu)
+    gpus = _gpus_per_task(opts, cluster_gpus, n_cpu)
     return [Pool("gpu" if gpus else "cpu", n_cpu, cpus, gpus)]
 
 
 def deal(plan: Plan, pools: list[Pool]) -> list[Plan]:
-    """Deal the shards of ``plan`` to ``pools`` in proportion to their actors, in plan
-    order, each shard to the pool with the fewest shards per actor once it has it (the
+    """Deal the shards of ``plan`` to ``pools`` in proportion to their workers, in plan
+    order, each shard to the pool with the fewest shards per worker once it has it (the
     first pool on a tie); a pool can be left with none. Deterministic."""
     parts: list[Plan] = [[] for _ in pools]
     for shard in plan:
-        k = min(range(len(pools)), key=lambda k: ((len(parts[k]) + 1) / pools[k].actors, k))
+        k = min(range(len(pools)), key=lambda k: ((len(parts[k]) + 1) / pools[k].workers, k))
         parts[k].append(shard)
     return parts
 
 
-def _gpus_per_actor(opts: ConvertOptions, cluster_gpus: float, workers: int) -> float:
-    """GPUs each decode actor reserves. ``--decoder nvdec`` on a cluster without GPUs
+def _gpus_per_task(opts: ConvertOptions, cluster_gpus: float, workers: int) -> float:
+    """GPUs each convert task reserves. ``--decoder nvdec`` on a cluster without GPUs
     is refused (``--gpus-per-worker`` says GPU nodes will come: an autoscaling
     cluster whose GPU group starts at 0)."""
     if opts.decoder == "cpu":
@@ -321,7 +323,7 @@ def _run(
             # holds a worker process (seconds of imports to start) for as long: one per
             # few decode workers keeps them fed (a unit is read in a fraction of the time
             # it takes to convert).
-            concurrency=max(1, min(len(part), math.ceil(pool.actors / DECODE_PER_READ))),
+            concurrency=max(1, min(len(part), math.ceil(pool.workers / DECODE_PER_READ))),
         )
         branches.append(
             ds.map_batches(
@@ -329,7 +331,7 @@ def _run(
                 fn_kwargs={"cfg": stage},
                 batch_size=1,
                 batch_format="pyarrow",
-                concurrency=pool.actors,
+                concurrency=pool.workers,
                 num_cpus=pool.cpus,
                 **({"num_gpus": pool.gpus} if pool.gpus else {}),
             )
