@@ -60,18 +60,7 @@ FPS = 25
 
 def encode(seconds: int, width: int, height: int, bframes: int, gop: int, seed: int) -> bytes:
     spec = synth.VideoSpec(seconds * FPS, FPS, width, height, gop, seed)
-    buf = io.BytesIO()
-    with av.open(buf, "w", format="mp4") as out:
-        stream = out.add_stream("libx264", rate=FPS)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"preset": "veryfast", "crf": "23", "bf": str(bframes), "g": str(gop)}
-        for i in range(spec.num_frames):
-            img = synth.frame_image(i, spec)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return buf.getvalue()
+    return synth.encode_video(spec, options={"preset": "veryfast", "crf": "23", "bf": str(bframes)})
 
 
 def write_input(root: Path, args: argparse.Namespace) -> int:

@@ -44,18 +44,7 @@ STRUCTURES = [
 
 def encode(seconds: int, options: dict[str, str], seed: int) -> bytes:
     spec = synth.VideoSpec(num_frames=seconds * 25, fps=25, width=640, height=360, seed=seed)
-    buf = io.BytesIO()
-    with av.open(buf, "w", format="mp4") as out:
-        stream = out.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 640, 360, "yuv420p"
-        stream.options = {"crf": "23", **options}
-        for i in range(spec.num_frames):
-            img = synth.frame_image(i, spec)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return buf.getvalue()
+    return synth.encode_video(spec, options={"crf": "23", **options})
 
 
 def structure_of(data: bytes) -> tuple[list[tuple[int, bool]], set[int], list[float], int]:

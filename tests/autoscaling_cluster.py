@@ -42,7 +42,7 @@ from typing import Any
 import ray
 import yaml
 
-from tests.conftest import free_port, stop_cluster
+from tests.conftest import free_port, proc_table, stop_cluster
 from tests.test_faults import golden
 from vidray import cli, sink
 from vidray.pipeline import convert
@@ -160,14 +160,7 @@ def decode_worker_nodes() -> dict[str, int]:
     (``python -m vidray.media.isolate``). Every fake node is a raylet on this machine
     whose command line names its node (``--node_id=``), and its workers are its children
     (no dashboard on this cluster for the state API)."""
-    table: dict[int, tuple[int, bytes]] = {}
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                parent = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                table[int(proc.name)] = (parent, (proc / "cmdline").read_bytes())
-            except (OSError, ValueError, IndexError):
-                continue
+    table = proc_table()
     nodes = {}
     for pid, (_, cmdline) in table.items():
         for arg in cmdline.split(b"\0"):

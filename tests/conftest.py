@@ -110,20 +110,26 @@ def ray_head(s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         shutil.rmtree(ray_tmp, ignore_errors=True)
 
 
-def stop_cluster(temp_dir: Path, grace: float = 10.0) -> None:
-    """Stop the Ray processes started with ``temp_dir`` and no others (``ray stop``
-    would stop every Ray cluster on the machine). Workers exit with their raylet."""
-    mine, parents = [], {}
+def proc_table() -> dict[int, tuple[int, bytes]]:
+    """pid -> (parent pid, command line) of every process, from ``/proc``."""
+    table = {}
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
-            cmdline = (proc / "cmdline").read_bytes()
-            parents[int(proc.name)] = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            parent = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            table[int(proc.name)] = (parent, (proc / "cmdline").read_bytes())
         except (OSError, ValueError, IndexError):
             continue
-        if str(temp_dir).encode() in cmdline:
-            mine.append(int(proc.name))
+    return table
+
+
+def stop_cluster(temp_dir: Path, grace: float = 10.0) -> None:
+    """Stop the Ray processes started with ``temp_dir`` and no others (``ray stop``
+    would stop every Ray cluster on the machine). Workers exit with their raylet."""
+    table = proc_table()
+    parents = {pid: parent for pid, (parent, _) in table.items()}
+    mine = [pid for pid, (_, cmdline) in table.items() if str(temp_dir).encode() in cmdline]
     # Agents rename themselves (``ray::DashboardAgent``): take the children too.
     found = set(mine)
     while True:

@@ -45,6 +45,15 @@ def converted(name: str, tmp_path: Path, layout: str = "rows", **options) -> Pat
     return out
 
 
+def star_options(tmp_path: Path, out: Path):
+    """The options that ``converted("star", tmp_path)`` converted with, as a rerun of
+    the same command gives them."""
+    from vidray.config import ConvertOptions
+
+    return ConvertOptions(source="star", input=str(tmp_path / "in"), output=str(out),
+                          progress=False, samples_per_file=3, size=32)  # fmt: skip
+
+
 def ids(rows) -> list[str]:
     return sorted(r["id"] for r in rows)
 
@@ -234,19 +243,11 @@ def test_layout_is_checked_and_fingerprinted(tmp_path, capsys):
 
 
 def test_an_output_of_unit_layout_2_is_read_but_not_resumed(tmp_path):
-    from vidray.config import ConvertOptions
     from vidray.plan import ConvertError, prepare
 
     out = converted("star", tmp_path)
     expected = ids(sink.read_output(str(out)).to_pylist())
-    opts = ConvertOptions(
-        source="star",
-        input=str(tmp_path / "in"),
-        output=str(out),
-        progress=False,
-        samples_per_file=3,
-        size=32,
-    )
+    opts = star_options(tmp_path, out)
     # as vidray 0.2 left it: errors/, _units/, layout 2, no marker (a run under way)
     to_layout_3(out, complete=False)
     (out / sink.ERRORS_DIR).rename(out / "errors")
@@ -273,21 +274,13 @@ def test_an_output_of_unit_layout_3_is_read_and_resumed(tmp_path):
     """Layout 3 (every unit's record in ``__units/``, a ``_SUCCESS`` listing every
     file) cut units as layout 4 does: it is read as it is, and a run resumes it."""
     from vidray import reader
-    from vidray.config import ConvertOptions
     from vidray.plan import prepare
 
     out = converted("star", tmp_path)
     loc = storage.location(str(out))
     expected = ids(sink.read_output(str(out)).to_pylist())
     errors = sink.read_output(str(out), "errors").num_rows
-    opts = ConvertOptions(
-        source="star",
-        input=str(tmp_path / "in"),
-        output=str(out),
-        progress=False,
-        samples_per_file=3,
-        size=32,
-    )
+    opts = star_options(tmp_path, out)
     run = {"fingerprint": sink.fingerprint(opts.recorded()), "options": opts.recorded()}
     (out / sink.RUN_FILE).write_text(json.dumps({**run, "layout": 3}))
     to_layout_3(out)  # complete: its _SUCCESS lists data_files and error_files

@@ -15,7 +15,6 @@ import logging
 import math
 import sys
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,6 +86,15 @@ class Summary:
             skipped_files=manifest.get("skipped_files", {}).get("files", []),
             already_complete=True,
         )
+
+    def count(self, totals: sink.Totals) -> None:
+        """Take the counts of the units this run converted so far."""
+        self.samples, self.rows, self.frames = totals.samples, totals.rows, totals.frames
+        self.units = totals.units
+        self.errors = dict(totals.errors)
+        self.decoders = dict(totals.decoders)
+        self.cpu_reasons = dict(totals.cpu_reasons)
+        self.groups = dict(totals.groups)
 
     @property
     def error_count(self) -> int:
@@ -337,22 +345,14 @@ def _run(
             )
         )
     results_ds = branches[0].union(*branches[1:]) if len(branches) > 1 else branches[0]
-    reasons: Counter[str] = Counter()
+    this_run = sink.Totals()
     for row in results_ds.iter_rows():
         r = records.result_from_row(row)
         ledger.add(r)
-        summary.samples += r.samples
-        summary.rows += r.rows
-        summary.frames += r.frames
-        summary.units += 1
+        this_run.add(r)
+        summary.count(this_run)
         summary.shards_done += r.last
-        if summary.units == 1:
+        if this_run.units == 1:
             summary.first_unit_s = time.monotonic() - started
             summary.first_unit_samples = r.samples
-        reasons.update(r.errors)
-        summary.errors = dict(reasons)
-        for key in ("decoders", "cpu_reasons", "groups"):
-            merged = Counter(getattr(summary, key))
-            merged.update(getattr(r, key))
-            setattr(summary, key, dict(merged))
         progress.update(summary, r.samples)

@@ -405,14 +405,18 @@ class Totals:
     def of(cls, results: Iterable[UnitResult]) -> Totals:
         totals = cls()
         for r in results:
-            totals.samples += r.samples
-            totals.rows += r.rows
-            totals.clips += r.clips
-            totals.frames += r.frames
-            totals.units += 1
-            for key in _COUNTERS:
-                getattr(totals, key).update(getattr(r, key))
+            totals.add(r)
         return totals
+
+    def add(self, r: UnitResult) -> None:
+        """Count one more unit."""
+        self.samples += r.samples
+        self.rows += r.rows
+        self.clips += r.clips
+        self.frames += r.frames
+        self.units += 1
+        for key in _COUNTERS:
+            getattr(self, key).update(getattr(r, key))
 
     def merge(self, other: Totals, sign: int = 1) -> None:
         """Add ``other`` (``sign`` -1: take it away, as a shard reopened for a retry)."""

@@ -95,11 +95,14 @@ def encode_video(
     container: str = "mp4",
     codec: str = "libx264",
     pix_fmt: str = "yuv420p",
+    options: dict[str, str] | None = None,
 ) -> bytes:
     """Encode ``spec`` in any container PyAV's FFmpeg writes (``mp4``, ``3gp``, ``webm``
     with ``libvpx``, ``matroska``, ``asf`` with ``wmv2``, ``gif`` with ``gif``/``rgb8``),
-    held in memory."""
-    options = _CODEC_OPTIONS[codec]
+    held in memory. ``options`` replace the codec's default options (``g`` stays
+    ``spec.gop`` unless they set it)."""
+    if options is None:
+        options = _CODEC_OPTIONS[codec]
     buf = io.BytesIO()
     with av.open(buf, mode="w", format=container) as out:
         stream = out.add_stream(codec, rate=spec.fps)
