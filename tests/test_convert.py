@@ -1,5 +1,6 @@
 """End-to-end conversions on the session's Ray head node."""
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -234,3 +235,35 @@ def test_the_session_clusters_workers_preload_vidrays_stages(ray_head):
 
     args = ray.get(worker_args.remote())
     assert f"--worker-preload-modules={','.join(WORKER_PRELOAD)}" in args
+
+
+def test_a_conversion_reuses_the_decoder_processes_of_the_one_before(
+    ray_head, webvid_dir, tmp_path
+):
+    """Convert tasks run on the worker processes Ray keeps for this driver, and each
+    keeps its decoder process (``stage.worker_decoder``): a second conversion is decoded
+    (in part) by decoder processes the first one started, which gain CPU time."""
+    from tests.conftest import proc_table
+
+    def decoders() -> dict[int, int]:
+        """The session cluster's decoder processes and their CPU ticks so far."""
+        table = proc_table()
+        ray_pids = {
+            pid for pid, (_, cmd) in table.items() if str(ray_head["temp_dir"]).encode() in cmd
+        }
+        workers = {pid for pid, (parent, _) in table.items() if parent in ray_pids}
+        ticks = {}
+        for pid, (parent, cmd) in table.items():
+            if b"vidray.media.isolate" in cmd and parent in workers:
+                with contextlib.suppress(OSError):
+                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                    ticks[pid] = int(fields[11]) + int(fields[12])  # utime + stime
+        return ticks
+
+    run("webvid", webvid_dir, tmp_path / "a")
+    before = decoders()
+    assert before, "the decoder processes end with the conversion"
+    run("webvid", webvid_dir, tmp_path / "b")
+    after = decoders()
+    assert any(after.get(pid, 0) > ticks for pid, ticks in before.items())
+    assert sink.read_output(str(tmp_path / "b")).num_rows == 9
