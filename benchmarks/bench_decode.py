@@ -86,7 +86,7 @@ def vidray_decode(data: bytes, targets: list[float]) -> tuple[list[float], int]:
         got = []
         for _, t, frame in video.frames_shown(targets):
             if not got or got[-1] != t:
-                frame.to_ndarray(format="rgb24")
+                video.to_rgb(frame)
             got.append(t)
         return got, video.decoded
 

@@ -69,3 +69,23 @@ def test_truncated_file_is_decode_error():
     with pytest.raises(decode.DecodeFailure) as e:
         delivered(data[: len(data) // 3], SamplingPolicy())
     assert e.value.reason == "decode_error"
+
+
+@pytest.mark.parametrize("pix_fmt", ["yuv420p", "yuv444p", "yuv420p10le"])
+def test_one_scaling_context_per_video_gives_the_bytes_of_a_new_one_per_frame(pix_fmt):
+    """A video's swscale context is reused for its delivered frames (sizes change
+    between calls here): each JPEG and RGB array equals a fresh conversion's."""
+    import av
+
+    from vidray.media.cpu import CpuVideo, encode_jpeg
+
+    data = synth.encode_video(synth.VideoSpec(num_frames=6, width=160, height=96), pix_fmt=pix_fmt)
+    with CpuVideo(data) as video:
+        frames = [frame for _, _, frame in video.frames_shown([0.0, 0.2, 0.4])]
+        for frame in frames:
+            for size in ((80, 48), (160, 96), (40, 24)):
+                assert video.encode(frame, size, 90, rotation=0) == encode_jpeg(frame, size, 90)
+            rgb = video.to_rgb(frame)
+            assert rgb.shape == (96, 160, 3)
+            assert (rgb == frame.to_ndarray(format="rgb24")).all()
+    assert isinstance(frames[0], av.VideoFrame) and len(frames) == 3

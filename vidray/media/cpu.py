@@ -29,6 +29,7 @@ from typing import IO, Any
 import av
 import av.error
 import numpy as np
+from av.video.reformatter import VideoReformatter
 from PIL import Image
 
 from vidray.media import routing, sampling
@@ -90,6 +91,9 @@ class CpuVideo:
         self.keyframes = self._keyframe_times()
         #: Frames the decoder produced so far (delivered or not).
         self.decoded = 0
+        # One swscale context for every delivered frame of this video (a frame's own
+        # ``reformat`` makes a new one each call: about a fifth of the conversion).
+        self._reformatter = VideoReformatter()
 
     def __enter__(self) -> CpuVideo:
         return self
@@ -162,7 +166,12 @@ class CpuVideo:
         self, frame: av.VideoFrame, size: tuple[int, int], quality: int, *, rotation: int
     ) -> bytes:
         """One delivered frame as a JPEG (the GPU decoder encodes on the GPU)."""
-        return encode_jpeg(frame, size, quality, rotation=rotation)
+        return encode_jpeg(frame, size, quality, rotation=rotation, reformatter=self._reformatter)
+
+    def to_rgb(self, frame: av.VideoFrame) -> np.ndarray:
+        """A delivered frame as stored (no scaling, no rotation), as an RGB array of
+        shape (height, width, 3), through this video's swscale context."""
+        return self._reformatter.reformat(frame, format="rgb24").to_ndarray()
 
     def _time(self, pts: int) -> float:
         return (pts - self._start) * self._num / self._den
@@ -385,12 +394,19 @@ def _turned(size: tuple[int, int], quarter: int) -> tuple[int, int]:
 
 
 def encode_jpeg(
-    frame: av.VideoFrame, size: tuple[int, int], quality: int, *, rotation: int = 0
+    frame: av.VideoFrame,
+    size: tuple[int, int],
+    quality: int,
+    *,
+    rotation: int = 0,
+    reformatter: VideoReformatter | None = None,
 ) -> bytes:
-    """Scale and convert in one swscale pass, turn by ``rotation`` quarter turns
+    """Scale and convert in one swscale pass (through ``reformatter``'s context when
+    given: reused across the frames of a video), turn by ``rotation`` quarter turns
     counter-clockwise, then JPEG-encode with libjpeg(-turbo)."""
     width, height = size
-    rgb = frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA")
+    scale = (reformatter or VideoReformatter()).reformat
+    rgb = scale(frame, width=width, height=height, format="rgb24", interpolation="AREA")
     pixels = rgb.to_ndarray()
     if rotation:
         pixels = np.ascontiguousarray(np.rot90(pixels, k=rotation))
