@@ -34,7 +34,10 @@ def test_fake_multinode_config_passes_rays_own_validation():
 
     config = yaml.safe_load((REPO / "cluster/fake-multinode.yaml").read_text())
     validate_config(config)
-    assert config["provider"]["type"] == "fake_multinode"
+    # Ray's fake multi-node provider, as an external one that `ray up` can drive
+    # (tests/test_fake_cluster_up.py)
+    assert config["provider"]["type"] == "external"
+    assert config["provider"]["module"] == "vidray.fake_provider.LaunchableFakeProvider"
     types = config["available_node_types"]
     # the fake provider's head type, with no CPU for decode work (as aws.yaml's head)
     assert config["head_node_type"] == "ray.head.default"
