@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -106,7 +107,7 @@ def ray_head(s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         }
     finally:
         ray.shutdown()
-        stop_cluster(ray_tmp)
+        stop_cluster(ray_tmp, gcs_port=gcs_port)
         shutil.rmtree(ray_tmp, ignore_errors=True)
 
 
@@ -124,12 +125,21 @@ def proc_table() -> dict[int, tuple[int, bytes]]:
     return table
 
 
-def stop_cluster(temp_dir: Path, grace: float = 10.0) -> None:
+def stop_cluster(temp_dir: Path, grace: float = 10.0, *, gcs_port: int | None = None) -> None:
     """Stop the Ray processes started with ``temp_dir`` and no others (``ray stop``
-    would stop every Ray cluster on the machine). Workers exit with their raylet."""
+    would stop every Ray cluster on the machine). Workers exit with their raylet.
+    ``gcs_port``: also the head's client server, whose command line names the GCS
+    address but not the temp dir (it is re-parented to init, not the head's child)."""
     table = proc_table()
     parents = {pid: parent for pid, (parent, _) in table.items()}
-    mine = [pid for pid, (_, cmdline) in table.items() if str(temp_dir).encode() in cmdline]
+    client = re.compile(
+        rb"ray\.util\.client\.server\x00--address=[^\x00]*:%d\x00" % (gcs_port or 0)
+    )
+    mine = [
+        pid
+        for pid, (_, cmdline) in table.items()
+        if str(temp_dir).encode() in cmdline or (gcs_port and client.search(cmdline))
+    ]
     # Agents rename themselves (``ray::DashboardAgent``): take the children too.
     found = set(mine)
     while True:
