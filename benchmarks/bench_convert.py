@@ -33,6 +33,7 @@ import dataclasses
 import io
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -159,15 +160,23 @@ def stage_loop(opts: ConvertOptions) -> int:
     return clips
 
 
-def cli(args: argparse.Namespace, inp: Path, out: Path) -> float:
+def children_cpu_s() -> float:
+    """CPU seconds of this process's waited-for descendants (the CLI reaps the
+    processes of its Ray instance, so their time is counted in the CLI's)."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def cli(args: argparse.Namespace, inp: Path, out: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the CLI and every process of its Ray instance)."""
     cmd = [sys.executable, "-m", "vidray", "convert", "webvid", str(inp), str(out), "--quiet",
            "--num-frames", str(args.sample), "--size", str(args.size)]  # fmt: skip
     if args.workers:
         cmd += ["--num-workers", str(args.workers)]
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), children_cpu_s()
     subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, children_cpu_s() - c0
 
 
 def chosen_times(table: pa.Table) -> dict[str, list[float]]:
@@ -209,9 +218,9 @@ def main() -> int:
         f"{args.sample} frames/clip at {args.size}p; cpu_count {os.cpu_count()}"
     )
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     assert plain_loop(inp, root / "out-plain", args.sample, args.size) == clips
-    plain_s = time.perf_counter() - t0
+    plain_s, plain_cpu = time.perf_counter() - t0, time.process_time() - c0
     opts = ConvertOptions(
         source="webvid",
         input=str(inp),
@@ -224,7 +233,7 @@ def main() -> int:
     t0 = time.perf_counter()
     assert stage_loop(opts) == clips
     stage_s = time.perf_counter() - t0
-    cli_s = cli(args, inp, root / "out-cli")
+    cli_s, cli_cpu = cli(args, inp, root / "out-cli")
 
     from vidray import cluster
 
@@ -250,6 +259,13 @@ def main() -> int:
         took = f" in {secs:.1f} s" if secs is not None else ""
         print(f"{name:44s} {rate:6.2f} clips/s{took}  {rate / base:.2f}x")
     print(f"vidray in-process run: first unit after {summary.first_unit_s:.1f} s")
+    cores = os.cpu_count() or 1
+    print(
+        f"CPU: plain loop {plain_cpu:.1f} s ({plain_cpu / plain_s:.2f} cores: FFmpeg's own "
+        f"threads); CLI {cli_cpu:.1f} s in all its processes, {cli_cpu / cli_s:.2f} of "
+        f"{cores} cores; with every core busy that CPU takes {cli_cpu / cores:.1f} s, "
+        f"{plain_s / (cli_cpu / cores):.2f}x the plain loop at best"
+    )
     print(f"frames chosen match the plain loop: {'yes' if same else 'NO'}")
     if tmp:
         tmp.cleanup()

@@ -12,15 +12,29 @@ one thread, frames returned as RGB arrays (the same work torchcodec's
 ``get_frames_played_at`` does). Every decoder must
 return the same frame for each target; the script checks it.
 
-    uv run python benchmarks/bench_decode.py [--clips 12] [--seconds 10]
+It prints the libavcodec files loaded: PyAV's own build, and torchcodec's (the system's
+FFmpeg by default). ``--same-ffmpeg`` runs torchcodec on PyAV's build instead: the
+script re-runs itself with ``LD_LIBRARY_PATH`` on a folder of links named as torchcodec
+asks (``libavcodec.so.62``, ...) to the files in PyAV's ``av.libs``.
+
+    uv run python benchmarks/bench_decode.py [--clips 12] [--seconds 10] [--same-ffmpeg]
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import io
+import os
+import re
+import shutil
+import sys
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
 
 import av
 
@@ -129,11 +143,46 @@ def torchcodec_decode(data: bytes, targets: list[float]) -> tuple[list[float], i
     return [float(t) for t in batch.pts_seconds], -1
 
 
+SAME_FFMPEG = "VIDRAY_BENCH_SAME_FFMPEG"
+
+
+def rerun_on_pyav_ffmpeg() -> NoReturn:
+    """Run this script again with PyAV's FFmpeg libraries first on the loader's path,
+    under the names torchcodec links against (``libavcodec-1a2b3c4d.so.62.28.102`` is
+    linked as ``libavcodec.so.62``)."""
+    libs = Path(av.__file__).resolve().parent.parent / "av.libs"
+    links = Path(tempfile.mkdtemp(prefix="vidray-ffmpeg-"))
+    for f in libs.iterdir():
+        if m := re.fullmatch(r"(lib(?:av\w+|sw\w+))-[0-9a-f]{8}\.so\.(\d+)[.\d]*", f.name):
+            (links / f"{m[1]}.so.{m[2]}").symlink_to(f)
+    path = os.pathsep.join(filter(None, [str(links), str(libs), os.environ.get("LD_LIBRARY_PATH")]))
+    env = {**os.environ, "LD_LIBRARY_PATH": path, SAME_FFMPEG: str(links)}
+    os.execve(sys.executable, [sys.executable, *sys.argv], env)
+
+
+def ffmpeg_builds() -> str:
+    """The libavcodec files this process has loaded (PyAV's own build; torchcodec's,
+    when it imported: the system's, or PyAV's where LD_LIBRARY_PATH points it there)."""
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:
+        return "unknown (no /proc)"
+    return ", ".join(sorted(set(re.findall(r"\S*/libavcodec[^/\s]*", maps)))) or "none"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--clips", type=int, default=12)
     ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--same-ffmpeg", action="store_true", help="torchcodec on PyAV's FFmpeg")
     args = ap.parse_args()
+    if args.same_ffmpeg and not os.environ.get(SAME_FFMPEG):
+        rerun_on_pyav_ffmpeg()
+    if links := os.environ.get(SAME_FFMPEG):  # the re-run: the links go when it ends
+        atexit.register(shutil.rmtree, links, ignore_errors=True)
+    with contextlib.suppress(Exception):
+        import torchcodec.decoders  # noqa: F401  (loads its FFmpeg now, to name it below)
+    print(f"libavcodec loaded: {ffmpeg_builds()}")
     decoders = {"vidray": vidray_decode, "pyav-loop": pyav_loop, "torchcodec": torchcodec_decode}
     print(f"{'structure':18} {'targets':10} {'decoder':11} {'decoded':>8} {'min':>6} "
           f"{'ratio':>6} {'s':>7} {'cpu s':>7} {'vs torchcodec':>13} {'vs loop':>8}")  # fmt: skip
