@@ -33,7 +33,6 @@ import dataclasses
 import io
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -160,23 +159,47 @@ def stage_loop(opts: ConvertOptions) -> int:
     return clips
 
 
-def children_cpu_s() -> float:
-    """CPU seconds of this process's waited-for descendants (the CLI reaps the
-    processes of its Ray instance, so their time is counted in the CLI's)."""
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
+def tree_cpu_s(root: int, seen: dict[int, float]) -> None:
+    """Record in ``seen`` the CPU seconds so far of ``root`` and every process below it,
+    from ``/proc`` (a process's last reading stays when it exits)."""
+    hz = os.sysconf("SC_CLK_TCK")
+    children: dict[int, list[int]] = {}
+    ticks: dict[int, float] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(proc.name))
+        ticks[int(proc.name)] = (int(fields[11]) + int(fields[12])) / hz
+    todo = [root]
+    while todo:
+        pid = todo.pop()
+        if pid in ticks:
+            seen[pid] = max(seen.get(pid, 0.0), ticks[pid])
+        todo.extend(children.get(pid, ()))
 
 
 def cli(args: argparse.Namespace, inp: Path, out: Path) -> tuple[float, float]:
-    """(wall seconds, CPU seconds of the CLI and every process of its Ray instance)."""
+    """(wall seconds, CPU seconds of the CLI and every process of its Ray instance,
+    polled from ``/proc`` every 0.25 s)."""
     cmd = [sys.executable, "-m", "vidray", "convert", "webvid", str(inp), str(out), "--quiet",
            "--num-frames", str(args.sample), "--size", str(args.size)]  # fmt: skip
     if args.workers:
         cmd += ["--num-workers", str(args.workers)]
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    t0, c0 = time.perf_counter(), children_cpu_s()
-    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - t0, children_cpu_s() - c0
+    seen: dict[int, float] = {}
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
+    while proc.poll() is None:
+        tree_cpu_s(proc.pid, seen)
+        time.sleep(0.25)
+    wall = time.perf_counter() - t0
+    if proc.returncode:
+        raise SystemExit(f"vidray convert failed: exit {proc.returncode}")
+    return wall, sum(seen.values())
 
 
 def chosen_times(table: pa.Table) -> dict[str, list[float]]:
