@@ -177,7 +177,9 @@ class CpuVideo:
         return (pts - self._start) * self._num / self._den
 
     def _seek(self, t: float) -> None:
-        self._container.seek(int(self._start + t / self._tb), stream=self._stream, backward=True)
+        # ``t / time_base`` as Fraction's float division computes it, without a Fraction
+        tb = self._num / self._den
+        self._container.seek(int(self._start + t / tb), stream=self._stream, backward=True)
 
     def _should_seek(self, pos: float | None, target: float) -> bool:
         """Whether seeking to ``target`` skips frames decoding forward from ``pos``
