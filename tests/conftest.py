@@ -35,6 +35,7 @@ for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
 
 from tests.faultproxy import FaultProxy  # noqa: E402
 from vidray import cluster, synth  # noqa: E402
+from vidray.cluster import proc_table  # noqa: E402  (the tests' /proc table)
 
 BIN = Path(sys.executable).parent
 
@@ -111,43 +112,22 @@ def ray_head(s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         shutil.rmtree(ray_tmp, ignore_errors=True)
 
 
-def proc_table() -> dict[int, tuple[int, bytes]]:
-    """pid -> (parent pid, command line) of every process, from ``/proc``."""
-    table = {}
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            parent = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            table[int(proc.name)] = (parent, (proc / "cmdline").read_bytes())
-        except (OSError, ValueError, IndexError):
-            continue
-    return table
-
-
 def stop_cluster(temp_dir: Path, grace: float = 10.0, *, gcs_port: int | None = None) -> None:
     """Stop the Ray processes started with ``temp_dir`` and no others (``ray stop``
     would stop every Ray cluster on the machine). Workers exit with their raylet.
     ``gcs_port``: also the head's client server, whose command line names the GCS
     address but not the temp dir (it is re-parented to init, not the head's child)."""
     table = proc_table()
-    parents = {pid: parent for pid, (parent, _) in table.items()}
     client = re.compile(
         rb"ray\.util\.client\.server\x00--address=[^\x00]*:%d\x00" % (gcs_port or 0)
     )
-    mine = [
+    named = {
         pid
         for pid, (_, cmdline) in table.items()
         if str(temp_dir).encode() in cmdline or (gcs_port and client.search(cmdline))
-    ]
+    }
     # Agents rename themselves (``ray::DashboardAgent``): take the children too.
-    found = set(mine)
-    while True:
-        more = {pid for pid, parent in parents.items() if parent in found} - found
-        if not more:
-            break
-        found |= more
-    mine = sorted(found)
+    mine = sorted(cluster.with_descendants(named, table))
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for pid in mine:
             with contextlib.suppress(ProcessLookupError):

@@ -119,6 +119,30 @@ def _become_subreaper() -> bool:
         return False
 
 
+def proc_table() -> dict[int, tuple[int, bytes]]:
+    """pid -> (parent pid, command line) of every process, from ``/proc``."""
+    table = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            parent = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            table[int(proc.name)] = (parent, (proc / "cmdline").read_bytes())
+        except (OSError, ValueError, IndexError):
+            continue
+    return table
+
+
+def with_descendants(pids: set[int], table: dict[int, tuple[int, bytes]]) -> set[int]:
+    """``pids`` and every process below them in ``table`` (``proc_table``)."""
+    found = set(pids)
+    while True:
+        more = {pid for pid, (parent, _) in table.items() if parent in found} - found
+        if not more:
+            return found
+        found |= more
+
+
 def descendants(pid: int | None = None) -> list[int]:
     """Every live process below ``pid`` (default: this one), from ``/proc``."""
     root = os.getpid() if pid is None else pid

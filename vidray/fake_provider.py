@@ -56,6 +56,8 @@ from ray.autoscaler._private.subprocess_output_util import ProcessRunnerError
 from ray.autoscaler.command_runner import CommandRunnerInterface
 from ray.autoscaler.tags import NODE_KIND_HEAD, TAG_RAY_NODE_KIND, TAG_RAY_USER_NODE_TYPE
 
+from vidray.cluster import proc_table, with_descendants
+
 logger = logging.getLogger(__name__)
 
 #: What ``ray up`` copies to every head, for its autoscaler; this head's start command
@@ -239,19 +241,6 @@ def _copy(source: str, target: str) -> None:
         shutil.copy2(source, target)
 
 
-def _proc_table() -> dict[int, tuple[int, bytes]]:
-    table = {}
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            parent = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            table[int(proc.name)] = (parent, (proc / "cmdline").read_bytes())
-        except (OSError, ValueError, IndexError):
-            continue
-    return table
-
-
 def cluster_processes(gcs_address: str) -> list[int]:
     """The processes of the cluster whose GCS is at ``gcs_address``: every process started
     with that address (raylets, agents, the autoscaler, workers), their descendants and,
@@ -263,15 +252,10 @@ def cluster_processes(gcs_address: str) -> list[int]:
 def _cluster_processes(gcs_address: str) -> tuple[list[int], list[int]]:
     _, port = parse_address(gcs_address)
     gcs_mark = f"--gcs_server_port={port}\0".encode()
-    table = _proc_table()
+    table = proc_table()
     gcs = {pid for pid, (_, cmdline) in table.items() if gcs_mark in cmdline}
-    found = {pid for pid, (_, cmdline) in table.items() if gcs_address.encode() in cmdline}
-    found |= gcs
-    while True:
-        more = {pid for pid, (parent, _) in table.items() if parent in found} - found
-        if not more:
-            break
-        found |= more
+    named = {pid for pid, (_, cmdline) in table.items() if gcs_address.encode() in cmdline}
+    found = with_descendants(named | gcs, table)
     pid = os.getpid()
     while pid > 1:
         found.discard(pid)
