@@ -62,6 +62,10 @@ AUTOSCALING = ["--decoder", "auto", "--num-workers", "2", "--cpus-per-worker", "
 
 #: Units committed before a node is reclaimed (of 36: the run is part-way).
 UNITS_BEFORE_LOSS = 3
+#: Units after which any CPU node is reclaimed, busy or not. Ray Data sometimes keeps
+#: the CPU pool's convert tasks on the GPU node's spare CPU for the whole run, the CPU
+#: node running read tasks only (seen in about half the runs on 2 cores).
+UNITS_BEFORE_ANY_LOSS = 12
 
 
 class Timeline:
@@ -179,7 +183,8 @@ def reclaim_a_cpu_node(
     out: Path, path: Path, config: dict, timeline: Timeline, t0: float, done: threading.Event
 ) -> dict:
     """Spot loss through the provider, once UNITS_BEFORE_LOSS units are committed and a
-    CPU worker runs a decode worker: the cpu_worker type's max_workers lowered by one
+    CPU worker runs a decode worker (or any CPU worker once UNITS_BEFORE_ANY_LOSS are):
+    the cpu_worker type's max_workers lowered by one
     makes the autoscaler terminate a CPU worker (FakeMultiNodeProvider.terminate_node
     stops its raylet and workers) however busy; back to 2 once it is gone, so that the
     autoscaler may replace it as after a spot loss. Gives up when the run ends first."""
@@ -188,9 +193,10 @@ def reclaim_a_cpu_node(
     while not done.is_set():
         before = set(timeline.alive("cpu"))
         busy = decode_worker_nodes()
-        if len(list(units.glob("*.json"))) >= UNITS_BEFORE_LOSS and any(
-            busy.get(n) for n in before
-        ):
+        committed = len(list(units.glob("*.json")))
+        if committed >= UNITS_BEFORE_LOSS and any(busy.get(n) for n in before):
+            break
+        if committed >= UNITS_BEFORE_ANY_LOSS and before:
             break
         time.sleep(0.1)
     else:
@@ -250,7 +256,7 @@ def main(inp: Path, work: Path) -> None:
         (work / "report.json").write_text(json.dumps(report, indent=1))
     finally:
         ray.shutdown()
-        stop_cluster(temp_dir)
+        stop_cluster(temp_dir, gcs_port=int(address.rpartition(":")[2]))
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 
