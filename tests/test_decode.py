@@ -71,21 +71,32 @@ def test_truncated_file_is_decode_error():
     assert e.value.reason == "decode_error"
 
 
-@pytest.mark.parametrize("pix_fmt", ["yuv420p", "yuv444p", "yuv420p10le"])
-def test_one_scaling_context_per_video_gives_the_bytes_of_a_new_one_per_frame(pix_fmt):
-    """A video's swscale context is reused for its delivered frames (sizes change
-    between calls here): each JPEG and RGB array equals a fresh conversion's."""
+def test_one_shared_scaling_context_gives_the_bytes_of_a_new_one_per_frame():
+    """One swscale context per thread is reused across videos of different pixel
+    formats and sizes (and across output sizes): each JPEG and RGB array equals a
+    conversion through a context of its own."""
     import av
+    from av.video.reformatter import VideoReformatter
 
     from vidray.media.cpu import CpuVideo, encode_jpeg
 
-    data = synth.encode_video(synth.VideoSpec(num_frames=6, width=160, height=96), pix_fmt=pix_fmt)
-    with CpuVideo(data) as video:
-        frames = [frame for _, _, frame in video.frames_shown([0.0, 0.2, 0.4])]
-        for frame in frames:
-            for size in ((80, 48), (160, 96), (40, 24)):
-                assert video.encode(frame, size, 90, rotation=0) == encode_jpeg(frame, size, 90)
-            rgb = video.to_rgb(frame)
-            assert rgb.shape == (96, 160, 3)
-            assert (rgb == frame.to_ndarray(format="rgb24")).all()
-    assert isinstance(frames[0], av.VideoFrame) and len(frames) == 3
+    delivered_frames = 0
+    for pix_fmt, (width, height) in [
+        ("yuv420p", (160, 96)),
+        ("yuv444p", (128, 80)),
+        ("yuv420p10le", (160, 96)),
+        ("yuv420p", (96, 64)),
+    ]:
+        spec = synth.VideoSpec(num_frames=6, width=width, height=height)
+        with CpuVideo(synth.encode_video(spec, pix_fmt=pix_fmt)) as video:
+            frames = [frame for _, _, frame in video.frames_shown([0.0, 0.2, 0.4])]
+            for frame in frames:
+                assert isinstance(frame, av.VideoFrame)
+                for size in ((80, 48), (width, height), (40, 24)):
+                    fresh = encode_jpeg(frame, size, 90, reformatter=VideoReformatter())
+                    assert video.encode(frame, size, 90, rotation=0) == fresh
+                rgb = video.to_rgb(frame)
+                assert rgb.shape == (height, width, 3)
+                assert (rgb == frame.to_ndarray(format="rgb24")).all()
+            delivered_frames += len(frames)
+    assert delivered_frames == 12

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import bisect
 import io
+import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
 from fractions import Fraction
@@ -42,6 +43,17 @@ SEEK_GAP_S = 4.0
 #: so a packet's successor in presentation order is among them.
 LOOKAHEAD = 24
 _MATROSKA = {"matroska", "webm", "matroska,webm"}
+_THREAD = threading.local()
+
+
+def shared_reformatter() -> VideoReformatter:
+    """This thread's swscale context, shared by every video it converts: swscale
+    keeps a context while size and formats stay the same and makes a new one when
+    they change, and setting one up costs about a millisecond (a frame's own
+    ``reformat`` makes one per call: about a fifth of a 336p conversion)."""
+    if (r := getattr(_THREAD, "reformatter", None)) is None:
+        r = _THREAD.reformatter = VideoReformatter()
+    return r
 
 
 class CpuDecoder:
@@ -91,9 +103,6 @@ class CpuVideo:
         self.keyframes = self._keyframe_times()
         #: Frames the decoder produced so far (delivered or not).
         self.decoded = 0
-        # One swscale context for every delivered frame of this video (a frame's own
-        # ``reformat`` makes a new one each call: about a fifth of the conversion).
-        self._reformatter = VideoReformatter()
 
     def __enter__(self) -> CpuVideo:
         return self
@@ -166,12 +175,12 @@ class CpuVideo:
         self, frame: av.VideoFrame, size: tuple[int, int], quality: int, *, rotation: int
     ) -> bytes:
         """One delivered frame as a JPEG (the GPU decoder encodes on the GPU)."""
-        return encode_jpeg(frame, size, quality, rotation=rotation, reformatter=self._reformatter)
+        return encode_jpeg(frame, size, quality, rotation=rotation)
 
     def to_rgb(self, frame: av.VideoFrame) -> np.ndarray:
         """A delivered frame as stored (no scaling, no rotation), as an RGB array of
-        shape (height, width, 3), through this video's swscale context."""
-        return self._reformatter.reformat(frame, format="rgb24").to_ndarray()
+        shape (height, width, 3), through this thread's swscale context."""
+        return shared_reformatter().reformat(frame, format="rgb24").to_ndarray()
 
     def _time(self, pts: int) -> float:
         return (pts - self._start) * self._num / self._den
@@ -403,11 +412,11 @@ def encode_jpeg(
     rotation: int = 0,
     reformatter: VideoReformatter | None = None,
 ) -> bytes:
-    """Scale and convert in one swscale pass (through ``reformatter``'s context when
-    given: reused across the frames of a video), turn by ``rotation`` quarter turns
+    """Scale and convert in one swscale pass (through ``reformatter``'s context;
+    this thread's shared one by default), turn by ``rotation`` quarter turns
     counter-clockwise, then JPEG-encode with libjpeg(-turbo)."""
     width, height = size
-    scale = (reformatter or VideoReformatter()).reformat
+    scale = (reformatter or shared_reformatter()).reformat
     rgb = scale(frame, width=width, height=height, format="rgb24", interpolation="AREA")
     pixels = rgb.to_ndarray()
     if rotation:
