@@ -9,8 +9,9 @@ before each target's frame plus every reference frame between them in decode ord
 plus the frame itself; reference frames are found by decoding the file with
 ``skip_frame=NONREF``), and seconds (wall, and CPU of this process) for all clips,
 one thread, frames returned as RGB arrays (the same work torchcodec's
-``get_frames_played_at`` does): file by file, the decoders in turn, and each
-decoder's best of ``--repeat`` rounds (the machine's speed drifts). Every decoder must return
+``get_frames_played_at`` does): file by file, the decoders in turn, ``--repeat``
+rounds, and for each decoder the sum over files of its best time on each file (the
+machine's speed drifts). Every decoder must return
 the same frame for each target; the script checks it.
 
 It prints the libavcodec files loaded: PyAV's own build, and torchcodec's (the system's
@@ -199,28 +200,27 @@ def main() -> None:
             )
             targets = sampling.targets_for(policy, 0.0, float(args.seconds))
             least = sum(minimum(d, targets) for d in files)
-            seconds: dict[str, float] = {}
             answers: dict[str, list] = {}
             decoded: dict[str, int] = {}
-            cpu: dict[str, float] = {}
             live = [n for n, fn in decoders.items() if fn(files[0], targets) is not None]
+            # Each decoder's best wall and CPU seconds per file over the rounds, summed:
+            # the machine's speed drifts, and a file's best is its least disturbed run.
+            best = {name: [float("inf")] * len(files) for name in live}
+            best_cpu = {name: [float("inf")] * len(files) for name in live}
             for _ in range(args.repeat):
-                # File by file, every decoder in turn (who goes first rotates): the
-                # machine's speed drifts, and this spreads the drift over all of them.
-                spent = dict.fromkeys(live, 0.0)
-                spent_cpu = dict.fromkeys(live, 0.0)
                 results: dict[str, list] = {name: [] for name in live}
                 for i, data in enumerate(files):
+                    # Every decoder in turn on one file (who goes first rotates).
                     for name in live[i % len(live) :] + live[: i % len(live)]:
                         t0, c0 = time.perf_counter(), time.process_time()
                         results[name].append(decoders[name](data, targets))
-                        spent_cpu[name] += time.process_time() - c0
-                        spent[name] += time.perf_counter() - t0
-                for name in live:  # each decoder's best round
-                    seconds[name] = min(seconds.get(name, spent[name]), spent[name])
-                    cpu[name] = min(cpu.get(name, spent_cpu[name]), spent_cpu[name])
+                        best_cpu[name][i] = min(best_cpu[name][i], time.process_time() - c0)
+                        best[name][i] = min(best[name][i], time.perf_counter() - t0)
+                for name in live:
                     answers[name] = [r[0] for r in results[name]]
                     decoded[name] = sum(r[1] for r in results[name])
+            seconds = {name: sum(best[name]) for name in live}
+            cpu = {name: sum(best_cpu[name]) for name in live}
             for name in answers:
                 if answers[name] != answers["pyav-loop"]:
                     raise SystemExit(f"{name} returned other frames than the plain loop")
