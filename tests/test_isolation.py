@@ -3,12 +3,13 @@
 import io
 import json
 import tarfile
+from pathlib import Path
 
 import pytest
 
 from vidray import sink, synth
 from vidray.config import ConvertOptions
-from vidray.media import decode
+from vidray.media import decode, isolate
 from vidray.media.isolate import IsolatedDecoder
 from vidray.media.sampling import SamplingPolicy
 from vidray.pipeline import convert
@@ -26,6 +27,29 @@ def decoder():
 def test_isolated_result_equals_in_process(decoder):
     data = synth.encode_mp4(synth.VideoSpec(num_frames=30))
     assert decoder.sample_video(data, **KW) == decode.sample_video(data, **KW)
+
+
+def _child_environ(decoder: IsolatedDecoder) -> dict[str, str]:
+    raw = Path(f"/proc/{decoder._start().pid}/environ").read_bytes()
+    return dict(item.split("=", 1) for item in raw.decode().split("\0") if "=" in item)
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
+def test_the_child_heap_keeps_its_top_pad_unless_the_environment_sets_one(monkeypatch):
+    """The child starts with glibc's ``MALLOC_TOP_PAD_`` at ``HEAP_TOP_PAD``, and a value
+    the user set wins; either way it decodes."""
+    data = synth.encode_mp4(synth.VideoSpec(num_frames=20))
+    monkeypatch.delenv("MALLOC_TOP_PAD_", raising=False)
+    for env, expected in [(None, str(isolate.HEAP_TOP_PAD)), ("131072", "131072")]:
+        if env is not None:
+            monkeypatch.setenv("MALLOC_TOP_PAD_", env)
+        child = IsolatedDecoder()
+        try:
+            assert _child_environ(child)["MALLOC_TOP_PAD_"] == expected
+            assert len(child.sample_video(data, **KW)[1]) == 4
+        finally:
+            child.close()
+    assert isolate.HEAP_TOP_PAD >= 16 << 20
 
 
 @pytest.mark.parametrize(("poison", "reason"), [(b"CRASH", "decode_crash"), (b"HANG", "timeout")])

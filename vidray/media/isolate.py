@@ -30,6 +30,15 @@ from vidray.io import storage
 from vidray.media import decode, images
 from vidray.media.decode import DecodeFailure
 
+#: Bytes the child's heap keeps free at its top (glibc's ``MALLOC_TOP_PAD_``; its
+#: default is 128 KiB). Decoding allocates and frees buffers of hundreds of KiB for
+#: every video and frame (the codec's frame pool, scaled RGB, JPEGs, the pickled
+#: video), and with the default the heap gives that memory back at each free and
+#: faults it in again at the next allocation: about 40 minor page faults per decoded
+#: frame, up to a third of the decoding time on all-intra content
+#: (``benchmarks/bench_child_heap.py``). Other C libraries ignore the variable.
+HEAP_TOP_PAD = 64 << 20
+
 
 def _send(stream: IO[bytes], obj: Any) -> None:
     body = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
@@ -77,7 +86,13 @@ class IsolatedDecoder:
     def _start(self) -> subprocess.Popen[bytes]:
         if self._child is None or self._child.poll() is not None:
             # The child imports what this process imports (a Ray working_dir included).
-            env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+            # Its heap keeps HEAP_TOP_PAD free at the top unless the environment says
+            # otherwise.
+            env = {
+                "MALLOC_TOP_PAD_": str(HEAP_TOP_PAD),
+                **os.environ,
+                "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+            }
             self._child = subprocess.Popen(
                 [sys.executable, "-m", self.module],
                 stdin=subprocess.PIPE,
