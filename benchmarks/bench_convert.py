@@ -11,7 +11,8 @@ Lines printed, each clips/s and its ratio to the plain loop:
   and sharing no code with vidray: per shard, read the tar, per clip open the mp4 with
   PyAV, decode forward keeping the frame on screen (the last with pts <= t) at each of
   8 uniform targets, swscale it to 336 px short side (rgb24), JPEG q90 with Pillow, and
-  write one Parquet file per shard;
+  write one Parquet file per shard. It runs first and again last, and the faster run
+  is the baseline (the machine's speed drifts within a run);
 - **vidray end to end**: ``python -m vidray convert webvid IN OUT`` as a user runs it
   (a subprocess that starts its own local Ray instance and stops it), wall clock;
 - **vidray after start-up**: the same conversion in this process on a Ray instance
@@ -19,6 +20,10 @@ Lines printed, each clips/s and its ratio to the plain loop:
   the whole run's rate (and, on a line of its own, the rate after its first unit);
 - **vidray's stage in one process**: the pipeline's own reader and stage called in a
   loop without Ray (the comparison this benchmark made before the plain loop).
+
+Then the CPU of the plain loop and of the CLI in all its processes (polled from
+``/proc``), and the CLI's CPU by kind of process: decoder processes, Ray Data's task
+workers and actors, Ray's services, the driver.
 
 The script checks that the plain loop and vidray chose the same frames (timestamps per
 clip) and exits 1 if not.
@@ -29,6 +34,7 @@ clip) and exits 1 if not.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import io
 import json
@@ -159,9 +165,10 @@ def stage_loop(opts: ConvertOptions) -> int:
     return clips
 
 
-def tree_cpu_s(root: int, seen: dict[int, float]) -> None:
+def tree_cpu_s(root: int, seen: dict[int, float], names: dict[int, str] | None = None) -> None:
     """Record in ``seen`` the CPU seconds so far of ``root`` and every process below it,
-    from ``/proc`` (a process's last reading stays when it exits)."""
+    from ``/proc`` (a process's last reading stays when it exits); in ``names``, each
+    one's command line (the last one other than an idle Ray worker's)."""
     hz = os.sysconf("SC_CLK_TCK")
     children: dict[int, list[int]] = {}
     ticks: dict[int, float] = {}
@@ -179,12 +186,40 @@ def tree_cpu_s(root: int, seen: dict[int, float]) -> None:
         pid = todo.pop()
         if pid in ticks:
             seen[pid] = max(seen.get(pid, 0.0), ticks[pid])
+            if names is not None:
+                with contextlib.suppress(OSError):
+                    cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+                    name = cmd.decode(errors="replace").strip()
+                    if name and (pid not in names or "IDLE" not in name):
+                        names[pid] = name
         todo.extend(children.get(pid, ()))
 
 
-def cli(args: argparse.Namespace, inp: Path, out: Path) -> tuple[float, float]:
+def kind_of(cmdline: str) -> str:
+    """What a process of the CLI's tree is, from its command line."""
+    if "vidray.media.isolate" in cmdline:
+        return "decoder processes"
+    if "-m vidray convert" in cmdline:
+        return "the driver (the CLI)"
+    words = cmdline.split() or ["?"]
+    if words[0].startswith("ray::"):
+        title = words[0].removeprefix("ray::")
+        if title.startswith("_"):  # _StatsActor, _AutoscalingCoordinatorActor, ...
+            return f"Ray Data actor {title}"
+        if title.endswith("Agent"):
+            return f"Ray service {title}"
+        return "Ray task workers (reads, converts, idle)"
+    program = Path(words[0]).name
+    if program.startswith("python"):  # the script: the first word that is not a flag
+        program = Path(next((w for w in words[1:] if not w.startswith("-")), "?")).name
+    return f"Ray service {program}"
+
+
+def cli(
+    args: argparse.Namespace, inp: Path, out: Path
+) -> tuple[float, float, dict[str, list[float]]]:
     """(wall seconds, CPU seconds of the CLI and every process of its Ray instance,
-    polled from ``/proc`` every 0.25 s)."""
+    polled from ``/proc`` every 0.25 s, those seconds by kind of process)."""
     cmd = [sys.executable, "-m", "vidray", "convert", "webvid", str(inp), str(out), "--quiet",
            "--num-frames", str(args.sample), "--size", str(args.size)]  # fmt: skip
     if args.workers:
@@ -193,13 +228,17 @@ def cli(args: argparse.Namespace, inp: Path, out: Path) -> tuple[float, float]:
     seen: dict[int, float] = {}
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
+    names: dict[int, str] = {}
     while proc.poll() is None:
-        tree_cpu_s(proc.pid, seen)
+        tree_cpu_s(proc.pid, seen, names)
         time.sleep(0.25)
     wall = time.perf_counter() - t0
     if proc.returncode:
         raise SystemExit(f"vidray convert failed: exit {proc.returncode}")
-    return wall, sum(seen.values())
+    kinds: dict[str, list[float]] = {}
+    for pid, cpu in seen.items():
+        kinds.setdefault(kind_of(names.get(pid, "?")), []).append(cpu)
+    return wall, sum(seen.values()), kinds
 
 
 def chosen_times(table: pa.Table) -> dict[str, list[float]]:
@@ -256,7 +295,7 @@ def main() -> int:
     t0 = time.perf_counter()
     assert stage_loop(opts) == clips
     stage_s = time.perf_counter() - t0
-    cli_s, cli_cpu = cli(args, inp, root / "out-cli")
+    cli_s, cli_cpu, cli_kinds = cli(args, inp, root / "out-cli")
 
     from vidray import cluster
 
@@ -264,6 +303,14 @@ def main() -> int:
     convert(dataclasses.replace(opts, output=str(root / "out-warm-up"), limit=8))
     summary = convert(dataclasses.replace(opts, output=str(root / "out-vidray")))
     cluster.stop()
+    # The plain loop again, last: this machine's speed drifts within a run, and the
+    # baseline is the faster of its two runs.
+    t0, c0 = time.perf_counter(), time.process_time()
+    assert plain_loop(inp, root / "out-plain-again", args.sample, args.size) == clips
+    again_s, again_cpu = time.perf_counter() - t0, time.process_time() - c0
+    print(f"plain loop: {plain_s:.1f} s first, {again_s:.1f} s last; the faster is the baseline")
+    if again_s < plain_s:
+        plain_s, plain_cpu = again_s, again_cpu
 
     plain = chosen_times(pq.ParquetDataset(sorted((root / "out-plain").glob("*.parquet"))).read())
     ours = {str(root / d): chosen_times(sink.read_output(str(root / d)))
@@ -289,6 +336,9 @@ def main() -> int:
         f"{cores} cores; with every core busy that CPU takes {cli_cpu / cores:.1f} s, "
         f"{plain_s / (cli_cpu / cores):.2f}x the plain loop at best"
     )
+    for kind, cpus in sorted(cli_kinds.items(), key=lambda kv: -sum(kv[1])):
+        print(f"  CLI CPU: {kind:52s} {sum(cpus):5.1f} s in {len(cpus)} process(es)"
+              f" ({100 * sum(cpus) / cli_cpu:.0f}%)")  # fmt: skip
     print(f"frames chosen match the plain loop: {'yes' if same else 'NO'}")
     if tmp:
         tmp.cleanup()

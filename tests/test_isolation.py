@@ -40,12 +40,18 @@ def test_the_child_heap_keeps_its_top_pad_unless_the_environment_sets_one(monkey
     the user set wins; either way it decodes."""
     data = synth.encode_mp4(synth.VideoSpec(num_frames=20))
     monkeypatch.delenv("MALLOC_TOP_PAD_", raising=False)
-    for env, expected in [(None, str(isolate.HEAP_TOP_PAD)), ("131072", "131072")]:
+    cases = [
+        (None, {}, str(isolate.HEAP_TOP_PAD)),
+        (None, {"heap_top_pad": None}, None),  # glibc's own defaults
+        ("131072", {}, "131072"),
+        ("131072", {"heap_top_pad": None}, "131072"),
+    ]
+    for env, kwargs, expected in cases:
         if env is not None:
             monkeypatch.setenv("MALLOC_TOP_PAD_", env)
-        child = IsolatedDecoder()
+        child = IsolatedDecoder(**kwargs)
         try:
-            assert _child_environ(child)["MALLOC_TOP_PAD_"] == expected
+            assert _child_environ(child).get("MALLOC_TOP_PAD_") == expected
             assert len(child.sample_video(data, **KW)[1]) == 4
         finally:
             child.close()

@@ -33,10 +33,10 @@ from vidray.media.decode import DecodeFailure
 #: Bytes the child's heap keeps free at its top (glibc's ``MALLOC_TOP_PAD_``; its
 #: default is 128 KiB). Decoding allocates and frees buffers of hundreds of KiB for
 #: every video and frame (the codec's frame pool, scaled RGB, JPEGs, the pickled
-#: video), and with the default the heap gives that memory back at each free and
-#: faults it in again at the next allocation: about 40 minor page faults per decoded
-#: frame, up to a third of the decoding time on all-intra content
-#: (``benchmarks/bench_child_heap.py``). Other C libraries ignore the variable.
+#: video); with glibc's defaults the heap gives freed memory at its top back to the
+#: kernel, and the next allocation faults it in again: about 200 minor page faults per
+#: decoded frame on all-intra content, none with this pad, and 1.1-1.2x less CPU in
+#: the child (``benchmarks/bench_child_heap.py``). Other C libraries ignore it.
 HEAP_TOP_PAD = 64 << 20
 
 
@@ -71,11 +71,19 @@ class IsolatedDecoder:
     clip."""
 
     def __init__(
-        self, *, timeout_s: float = 300.0, attempts: int = 2, module: str = "vidray.media.isolate"
+        self,
+        *,
+        timeout_s: float = 300.0,
+        attempts: int = 2,
+        module: str = "vidray.media.isolate",
+        heap_top_pad: int | None = HEAP_TOP_PAD,
     ) -> None:
+        """``heap_top_pad``: the child's ``MALLOC_TOP_PAD_`` where the environment sets
+        none; None leaves glibc's own behaviour."""
         if timeout_s <= 0 or attempts < 1:
             raise ValueError(f"bad limits: timeout_s={timeout_s}, attempts={attempts}")
         self.timeout_s, self.attempts, self.module = timeout_s, attempts, module
+        self.heap_top_pad = heap_top_pad
         self._child: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -86,13 +94,9 @@ class IsolatedDecoder:
     def _start(self) -> subprocess.Popen[bytes]:
         if self._child is None or self._child.poll() is not None:
             # The child imports what this process imports (a Ray working_dir included).
-            # Its heap keeps HEAP_TOP_PAD free at the top unless the environment says
-            # otherwise.
-            env = {
-                "MALLOC_TOP_PAD_": str(HEAP_TOP_PAD),
-                **os.environ,
-                "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
-            }
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+            if self.heap_top_pad is not None:
+                env.setdefault("MALLOC_TOP_PAD_", str(self.heap_top_pad))
             self._child = subprocess.Popen(
                 [sys.executable, "-m", self.module],
                 stdin=subprocess.PIPE,
