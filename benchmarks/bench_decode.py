@@ -7,7 +7,7 @@ GOPs, no B-frames, all intra. Targets: 8 uniform per clip (sparse), and 2 fps (d
 For each decoder and file: frames decoded, their ratio to the minimum (the key frame
 before each target's frame plus every reference frame between them in decode order,
 plus the frame itself; reference frames are found by decoding the file with
-``skip_frame=NONREF``), and seconds (wall, and CPU of this process) for all clips,
+``skip_frame=NONREF``) over all files and for the worst file, and seconds (wall, and CPU of this process) for all clips,
 one thread, frames returned as RGB arrays (the same work torchcodec's
 ``get_frames_played_at`` does): file by file, the decoders in turn, ``--repeat``
 rounds, and for each decoder the sum over files of its best time on each file (the
@@ -189,7 +189,8 @@ def main() -> None:
     print(f"libavcodec loaded: {ffmpeg_builds()}")
     decoders = {"vidray": vidray_decode, "pyav-loop": pyav_loop, "torchcodec": torchcodec_decode}
     print(f"{'structure':18} {'targets':10} {'decoder':11} {'decoded':>8} {'min':>6} "
-          f"{'ratio':>6} {'s':>7} {'cpu s':>7} {'vs torchcodec':>13} {'vs loop':>8}")  # fmt: skip
+          f"{'ratio':>6} {'worst':>6} {'s':>7} {'cpu s':>7} {'vs torchcodec':>13} "
+          f"{'vs loop':>8}")  # fmt: skip
     for structure in STRUCTURES:
         files = [encode(args.seconds, structure.options, seed) for seed in range(args.clips)]
         for kind in ("sparse-8", "dense-2fps"):
@@ -199,9 +200,11 @@ def main() -> None:
                 else sampling.SamplingPolicy(mode="fps", fps=2.0, max_frames=10**6)
             )
             targets = sampling.targets_for(policy, 0.0, float(args.seconds))
-            least = sum(minimum(d, targets) for d in files)
+            least_per_file = [minimum(d, targets) for d in files]
+            least = sum(least_per_file)
             answers: dict[str, list] = {}
             decoded: dict[str, int] = {}
+            worst: dict[str, float] = {}  # the highest decoded / minimum of one file
             live = [n for n, fn in decoders.items() if fn(files[0], targets) is not None]
             # Each decoder's best wall and CPU seconds per file over the rounds, summed:
             # the machine's speed drifts, and a file's best is its least disturbed run.
@@ -219,6 +222,9 @@ def main() -> None:
                 for name in live:
                     answers[name] = [r[0] for r in results[name]]
                     decoded[name] = sum(r[1] for r in results[name])
+                    worst[name] = max(
+                        r[1] / m for r, m in zip(results[name], least_per_file, strict=True)
+                    )
             seconds = {name: sum(best[name]) for name in live}
             cpu = {name: sum(best_cpu[name]) for name in live}
             for name in answers:
@@ -226,6 +232,7 @@ def main() -> None:
                     raise SystemExit(f"{name} returned other frames than the plain loop")
             for name in seconds:
                 ratio = f"{decoded[name] / least:6.2f}" if decoded[name] >= 0 else "     -"
+                ratio += f" {worst[name]:6.2f}" if decoded[name] >= 0 else "      -"
                 shown = decoded[name] if decoded[name] >= 0 else "-"
                 tc = seconds.get("torchcodec")
                 vs_tc = f"{tc / seconds[name]:12.2f}x" if tc else "  (not here)"
