@@ -7,12 +7,12 @@ GOPs, no B-frames, all intra. Targets: 8 uniform per clip (sparse), and 2 fps (d
 For each decoder and file: frames decoded, their ratio to the minimum (the key frame
 before each target's frame plus every reference frame between them in decode order,
 plus the frame itself; reference frames are found by decoding the file with
-``skip_frame=NONREF``) over all files and for the worst file, and seconds (wall, and CPU of this process) for all clips,
-one thread, frames returned as RGB arrays (the same work torchcodec's
-``get_frames_played_at`` does): file by file, the decoders in turn, ``--repeat``
-rounds, and for each decoder the sum over files of its best time on each file (the
-machine's speed drifts). Every decoder must return
-the same frame for each target; the script checks it.
+``skip_frame=NONREF``) over all files and for the worst file, and seconds (wall, and
+CPU of this process) for all clips, one thread, frames returned as RGB arrays (the
+same work torchcodec's ``get_frames_played_at`` does): file by file, the decoders in
+turn, ``--repeat`` rounds, and for each decoder the sum over files of its best time on
+each file (the machine's speed drifts). Every decoder must return the same frame for
+each target; the script checks it.
 
 It prints the libavcodec files loaded: PyAV's own build, and torchcodec's (the system's
 FFmpeg by default). ``--same-ffmpeg`` runs torchcodec on PyAV's build instead: the
