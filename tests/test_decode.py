@@ -75,11 +75,20 @@ def test_one_shared_scaling_context_gives_the_bytes_of_a_new_one_per_frame():
     """One swscale context per thread is reused across videos of different pixel
     formats and sizes (and across output sizes): each JPEG and RGB array equals a
     conversion through a context of its own."""
+    import threading
+
     import av
     from av.video.reformatter import VideoReformatter
 
-    from vidray.media.cpu import CpuVideo, encode_jpeg
+    from vidray.media.cpu import CpuVideo, encode_jpeg, shared_reformatter
 
+    # One context per thread: the same object on every call here, another elsewhere.
+    assert shared_reformatter() is shared_reformatter()
+    other: list[VideoReformatter] = []
+    thread = threading.Thread(target=lambda: other.append(shared_reformatter()))
+    thread.start()
+    thread.join()
+    assert isinstance(other[0], VideoReformatter) and other[0] is not shared_reformatter()
     delivered_frames = 0
     for pix_fmt, (width, height) in [
         ("yuv420p", (160, 96)),
