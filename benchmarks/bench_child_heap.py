@@ -25,6 +25,7 @@ from pathlib import Path
 
 from bench_decode import STRUCTURES, encode
 
+from vidray.cluster import proc_stat
 from vidray.media import decode, isolate, sampling
 
 CASES = [("all-intra", "dense-2fps"), ("bframes3-gop250", "sparse-8")]
@@ -32,7 +33,7 @@ CASES = [("all-intra", "dense-2fps"), ("bframes3-gop250", "sparse-8")]
 
 def child_usage(pid: int) -> tuple[float, int, int]:
     """(CPU seconds, minor faults, peak RSS in KiB) of a live process."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    fields = proc_stat(pid)
     minflt, utime, stime = int(fields[7]), int(fields[11]), int(fields[12])
     status = Path(f"/proc/{pid}/status").read_text()
     hwm = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM"))

@@ -54,6 +54,7 @@ import pyarrow.parquet as pq
 from PIL import Image
 
 from vidray import sink, synth
+from vidray.cluster import proc_stat
 from vidray.config import ConvertOptions
 from vidray.io import storage
 from vidray.media.sampling import SamplingPolicy
@@ -151,6 +152,15 @@ def plain_loop(inp: Path, out: Path, num_frames: int, short: int) -> int:
 # -- vidray ------------------------------------------------------------------------------
 
 
+def timed_plain_loop(
+    inp: Path, out: Path, args: argparse.Namespace, clips: int
+) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process) of one plain-loop run."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    assert plain_loop(inp, out, args.sample, args.size) == clips
+    return time.perf_counter() - t0, time.process_time() - c0
+
+
 def stage_loop(opts: ConvertOptions) -> int:
     """vidray's own reader and stage in one process, no Ray."""
     source = build_source(opts)
@@ -176,7 +186,7 @@ def tree_cpu_s(root: int, seen: dict[int, float], names: dict[int, str] | None =
         if not proc.name.isdigit():
             continue
         try:
-            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            fields = proc_stat(proc.name)
         except OSError:
             continue
         children.setdefault(int(fields[1]), []).append(int(proc.name))
@@ -280,9 +290,7 @@ def main() -> int:
         f"{args.sample} frames/clip at {args.size}p; cpu_count {os.cpu_count()}"
     )
 
-    t0, c0 = time.perf_counter(), time.process_time()
-    assert plain_loop(inp, root / "out-plain", args.sample, args.size) == clips
-    plain_s, plain_cpu = time.perf_counter() - t0, time.process_time() - c0
+    plain_s, plain_cpu = timed_plain_loop(inp, root / "out-plain", args, clips)
     opts = ConvertOptions(
         source="webvid",
         input=str(inp),
@@ -305,9 +313,7 @@ def main() -> int:
     cluster.stop()
     # The plain loop again, last: this machine's speed drifts within a run, and the
     # baseline is the faster of its two runs.
-    t0, c0 = time.perf_counter(), time.process_time()
-    assert plain_loop(inp, root / "out-plain-again", args.sample, args.size) == clips
-    again_s, again_cpu = time.perf_counter() - t0, time.process_time() - c0
+    again_s, again_cpu = timed_plain_loop(inp, root / "out-plain-again", args, clips)
     print(f"plain loop: {plain_s:.1f} s first, {again_s:.1f} s last; the faster is the baseline")
     if again_s < plain_s:
         plain_s, plain_cpu = again_s, again_cpu

@@ -35,7 +35,7 @@ for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
 
 from tests.faultproxy import FaultProxy  # noqa: E402
 from vidray import cluster, synth  # noqa: E402
-from vidray.cluster import proc_table  # noqa: E402  (the tests' /proc table)
+from vidray.cluster import proc_stat, proc_table  # noqa: E402  (the tests' /proc readers)
 
 BIN = Path(sys.executable).parent
 
@@ -195,7 +195,7 @@ def session_processes(sid: int) -> list[str]:
         try:
             if os.getsid(int(proc.name)) != sid:
                 continue
-            if (proc / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+            if proc_stat(proc.name)[0] == "Z":
                 continue  # exited, only waiting to be reaped
             found.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()[:120])
         except (OSError, IndexError):

@@ -243,7 +243,7 @@ def test_a_conversion_reuses_the_decoder_processes_of_the_one_before(
     """Convert tasks run on the worker processes Ray keeps for this driver, and each
     keeps its decoder process (``stage.worker_decoder``): a second conversion is decoded
     (in part) by decoder processes the first one started, which gain CPU time."""
-    from tests.conftest import proc_table
+    from tests.conftest import proc_stat, proc_table
 
     def decoders() -> dict[int, int]:
         """The session cluster's decoder processes and their CPU ticks so far."""
@@ -256,7 +256,7 @@ def test_a_conversion_reuses_the_decoder_processes_of_the_one_before(
         for pid, (parent, cmd) in table.items():
             if b"vidray.media.isolate" in cmd and parent in workers:
                 with contextlib.suppress(OSError):
-                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                    fields = proc_stat(pid)
                     ticks[pid] = int(fields[11]) + int(fields[12])  # utime + stime
         return ticks
 

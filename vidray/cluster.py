@@ -119,6 +119,14 @@ def _become_subreaper() -> bool:
         return False
 
 
+def proc_stat(pid: int | str) -> list[str]:
+    """The fields of ``/proc/<pid>/stat`` after the command name, which may hold spaces
+    and parentheses: state first, then parent pid, ... (``proc(5)`` fields 3 onward:
+    minor faults at 7, utime and stime at 11 and 12). Raises ``OSError`` for a process
+    that is gone."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def proc_table() -> dict[int, tuple[int, bytes]]:
     """pid -> (parent pid, command line) of every process, from ``/proc``."""
     table = {}
@@ -126,7 +134,7 @@ def proc_table() -> dict[int, tuple[int, bytes]]:
         if not proc.name.isdigit():
             continue
         try:
-            parent = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            parent = int(proc_stat(proc.name)[1])
             table[int(proc.name)] = (parent, (proc / "cmdline").read_bytes())
         except (OSError, ValueError, IndexError):
             continue
@@ -151,10 +159,9 @@ def descendants(pid: int | None = None) -> list[int]:
         if not proc.name.isdigit():
             continue
         try:
-            stat = (proc / "stat").read_text()
+            fields = proc_stat(proc.name)
         except OSError:
             continue
-        fields = stat.rsplit(")", 1)[1].split()
         if fields[0] == "Z":  # exited, waiting to be reaped
             continue
         children.setdefault(int(fields[1]), []).append(int(proc.name))

@@ -56,7 +56,7 @@ from ray.autoscaler._private.subprocess_output_util import ProcessRunnerError
 from ray.autoscaler.command_runner import CommandRunnerInterface
 from ray.autoscaler.tags import NODE_KIND_HEAD, TAG_RAY_NODE_KIND, TAG_RAY_USER_NODE_TYPE
 
-from vidray.cluster import proc_table, with_descendants
+from vidray.cluster import proc_stat, proc_table, with_descendants
 
 logger = logging.getLogger(__name__)
 
@@ -291,7 +291,7 @@ def _wait_gone(pids: list[int], timeout: float) -> None:
 def _alive(pid: int) -> bool:
     """Running (a zombie has exited: its parent has yet to reap it)."""
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        state = proc_stat(pid)[0]
     except (OSError, IndexError):
         return False
     return state != "Z"
