@@ -151,9 +151,15 @@ def test_ctrl_c_on_a_cluster_releases_the_workers_and_keeps_the_cluster(
     out = tmp_path / "out"
     proc = start_cli(slow_webvid, out, "--ray-address", ray_head["address"])
     wait_for_units(out, 2, proc)
-    workers = {
-        t["worker_pid"] for t in running_convert_tasks(ray_head["dashboard"]) if t["job_id"] != mine
-    }
+    # Task states reach the state API from each worker's event buffer about once a
+    # second, so a task that has just started may not be listed yet: ask until it is.
+    workers: set[int] = set()
+    deadline = time.monotonic() + 30
+    while not workers and committed(out) < 30 and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        tasks = running_convert_tasks(ray_head["dashboard"])
+        workers = {t["worker_pid"] for t in tasks if t["job_id"] != mine}
+        time.sleep(0.2)
     assert workers, "the CLI's convert tasks should be running"
     os.killpg(proc.pid, signal.SIGINT)
     assert 2 <= assert_interrupted(proc, out) < 36
