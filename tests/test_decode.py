@@ -109,3 +109,51 @@ def test_one_shared_scaling_context_gives_the_bytes_of_a_new_one_per_frame():
                 assert (rgb == frame.to_ndarray(format="rgb24")).all()
             delivered_frames += len(frames)
     assert delivered_frames == 12
+
+
+THREADS_PROBE = """
+import os, sys
+from av.video.reformatter import VideoReformatter
+from vidray import synth
+from vidray.media.cpu import CpuVideo, encode_jpeg
+
+def threads():
+    return len(os.listdir("/proc/self/task"))
+
+spec = synth.VideoSpec(num_frames=4, width=640, height=360)
+with CpuVideo(synth.encode_video(spec)) as video:
+    [(_, _, frame)] = video.frames_shown([0.1])
+    area = dict(format="rgb24", width=336, height=189, interpolation="AREA")
+    before = threads()
+    ours = VideoReformatter()
+    jpeg = encode_jpeg(frame, (336, 189), 90, reformatter=ours)
+    rgb = video.to_rgb(frame)
+    after_ours = threads()
+    pyav_default = VideoReformatter()  # its threads live as long as the context
+    default = pyav_default.reformat(frame, **area).to_ndarray()
+    after_default = threads()
+    same = (
+        (rgb == frame.to_ndarray(format="rgb24")).all()
+        and (ours.reformat(frame, threads=1, **area).to_ndarray() == default).all()
+        and jpeg == encode_jpeg(frame, (336, 189), 90)
+    )
+print(before, after_ours, after_default, bool(same))
+"""
+
+
+def test_conversions_start_no_scaling_threads():
+    """swscale runs in the decoding thread (``SWS_THREADS``): a context set up with
+    PyAV's default (a thread per CPU) starts threads, vidray's conversions start none,
+    and the bytes are the same. In a fresh process, where no other thread comes or
+    goes."""
+    import os
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", THREADS_PROBE], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    before, after_ours, after_default, same = run.stdout.split()
+    assert after_ours == before
+    if (os.cpu_count() or 1) > 1:
+        assert int(after_default) > int(before)  # what the setting avoids
+    assert same == "True"

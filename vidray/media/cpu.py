@@ -42,6 +42,10 @@ SEEK_GAP_S = 4.0
 #: Packets read ahead of the one being decoded: more than any B-frame reorder depth,
 #: so a packet's successor in presentation order is among them.
 LOOKAHEAD = 24
+#: swscale threads per conversion. PyAV asks for one per CPU by default; decode
+#: workers already run one per core, and on 2 cores two threads took 1.2-1.5x the CPU
+#: of one for the same bytes (full-size RGB also took longer: 205 against 151 us).
+SWS_THREADS = 1
 _MATROSKA = {"matroska", "webm", "matroska,webm"}
 _THREAD = threading.local()
 
@@ -180,7 +184,8 @@ class CpuVideo:
     def to_rgb(self, frame: av.VideoFrame) -> np.ndarray:
         """A delivered frame as stored (no scaling, no rotation), as an RGB array of
         shape (height, width, 3), through this thread's swscale context."""
-        return shared_reformatter().reformat(frame, format="rgb24").to_ndarray()
+        rgb = shared_reformatter().reformat(frame, format="rgb24", threads=SWS_THREADS)
+        return rgb.to_ndarray()
 
     def _time(self, pts: int) -> float:
         return (pts - self._start) * self._num / self._den
@@ -417,7 +422,14 @@ def encode_jpeg(
     counter-clockwise, then JPEG-encode with libjpeg(-turbo)."""
     width, height = size
     scale = (reformatter or shared_reformatter()).reformat
-    rgb = scale(frame, width=width, height=height, format="rgb24", interpolation="AREA")
+    rgb = scale(
+        frame,
+        width=width,
+        height=height,
+        format="rgb24",
+        interpolation="AREA",
+        threads=SWS_THREADS,
+    )
     pixels = rgb.to_ndarray()
     if rotation:
         pixels = np.ascontiguousarray(np.rot90(pixels, k=rotation))
