@@ -20,7 +20,7 @@ script re-runs itself with ``LD_LIBRARY_PATH`` on a folder of links named as tor
 asks (``libavcodec.so.62``, ...) to the files in PyAV's ``av.libs``.
 
     uv run python benchmarks/bench_decode.py [--clips 12 --seconds 10 --repeat 3]
-        [--same-ffmpeg]
+        [--same-ffmpeg] [--structures bframes3-gop250,no-b-gop250,all-intra]
 """
 
 from __future__ import annotations
@@ -179,7 +179,14 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--repeat", type=int, default=3, help="rounds; each decoder's best")
     ap.add_argument("--same-ffmpeg", action="store_true", help="torchcodec on PyAV's FFmpeg")
+    names = [s.name for s in STRUCTURES]
+    ap.add_argument(
+        "--structures", default=",".join(names), help=f"comma-separated, of {', '.join(names)}"
+    )
     args = ap.parse_args()
+    chosen = args.structures.split(",")
+    if unknown := sorted(set(chosen) - set(names)):
+        ap.error(f"unknown structure {', '.join(unknown)}; choose from {', '.join(names)}")
     if args.same_ffmpeg and not os.environ.get(SAME_FFMPEG):
         rerun_on_pyav_ffmpeg()
     if links := os.environ.get(SAME_FFMPEG):  # the re-run: the links go when it ends
@@ -191,7 +198,7 @@ def main() -> None:
     print(f"{'structure':18} {'targets':10} {'decoder':11} {'decoded':>8} {'min':>6} "
           f"{'ratio':>6} {'worst':>6} {'s':>7} {'cpu s':>7} {'vs torchcodec':>13} "
           f"{'vs loop':>8}")  # fmt: skip
-    for structure in STRUCTURES:
+    for structure in (s for s in STRUCTURES if s.name in chosen):
         files = [encode(args.seconds, structure.options, seed) for seed in range(args.clips)]
         for kind in ("sparse-8", "dense-2fps"):
             policy = (
