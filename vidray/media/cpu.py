@@ -43,7 +43,7 @@ SEEK_GAP_S = 4.0
 #: so a packet's successor in presentation order is among them.
 LOOKAHEAD = 24
 #: swscale threads per conversion. PyAV asks for one per CPU by default; decode
-#: workers already run one per core, and on 2 cores two threads took 1.2-1.5x the CPU
+#: workers already run one per core, and on 2 cores two threads took 1.2-1.8x the CPU
 #: of one for the same bytes (full-size RGB also took longer: 205 against 151 us).
 SWS_THREADS = 1
 _MATROSKA = {"matroska", "webm", "matroska,webm"}
