@@ -112,7 +112,7 @@ def test_one_shared_scaling_context_gives_the_bytes_of_a_new_one_per_frame():
 
 
 THREADS_PROBE = """
-import os, sys
+import os
 from av.video.reformatter import VideoReformatter
 from vidray import synth
 from vidray.media.cpu import CpuVideo, encode_jpeg

@@ -60,6 +60,28 @@ def shared_reformatter() -> VideoReformatter:
     return r
 
 
+def rgb24(
+    frame: av.VideoFrame,
+    size: tuple[int, int] | None = None,
+    *,
+    reformatter: VideoReformatter | None = None,
+) -> np.ndarray:
+    """A frame as an RGB array, scaled to ``size`` (width, height; area averaging) or
+    as stored: every conversion of the CPU decoder goes through here, in this thread
+    (``SWS_THREADS``), through ``reformatter``'s context (this thread's shared one by
+    default)."""
+    width, height = size or (None, None)
+    rgb = (reformatter or shared_reformatter()).reformat(
+        frame,
+        width=width,
+        height=height,
+        format="rgb24",
+        interpolation="AREA" if size else None,  # None: PyAV's default, as stored
+        threads=SWS_THREADS,
+    )
+    return rgb.to_ndarray()
+
+
 class CpuDecoder:
     name = "cpu"
 
@@ -184,8 +206,7 @@ class CpuVideo:
     def to_rgb(self, frame: av.VideoFrame) -> np.ndarray:
         """A delivered frame as stored (no scaling, no rotation), as an RGB array of
         shape (height, width, 3), through this thread's swscale context."""
-        rgb = shared_reformatter().reformat(frame, format="rgb24", threads=SWS_THREADS)
-        return rgb.to_ndarray()
+        return rgb24(frame)
 
     def _time(self, pts: int) -> float:
         return (pts - self._start) * self._num / self._den
@@ -420,17 +441,7 @@ def encode_jpeg(
     """Scale and convert in one swscale pass (through ``reformatter``'s context;
     this thread's shared one by default), turn by ``rotation`` quarter turns
     counter-clockwise, then JPEG-encode with libjpeg(-turbo)."""
-    width, height = size
-    scale = (reformatter or shared_reformatter()).reformat
-    rgb = scale(
-        frame,
-        width=width,
-        height=height,
-        format="rgb24",
-        interpolation="AREA",
-        threads=SWS_THREADS,
-    )
-    pixels = rgb.to_ndarray()
+    pixels = rgb24(frame, size, reformatter=reformatter)
     if rotation:
         pixels = np.ascontiguousarray(np.rot90(pixels, k=rotation))
     out = io.BytesIO()
