@@ -21,7 +21,7 @@ from PIL import Image
 from vidray.io import storage
 from vidray.media import cpu, routing, sampling
 from vidray.media import decoder as decoder_seam
-from vidray.media.decoder import DecodeFailure, VideoInfo
+from vidray.media.decoder import DecodeFailure, VideoInfo, pillow_error
 
 __all__ = ["DecodeFailure", "VideoInfo"]
 
@@ -245,7 +245,9 @@ def sample_images(
                     raise DecodeFailure("too_large", f"image {k} exceeds {MAX_PIXELS} pixels")
                 rgb = image.convert("RGB")
         except (OSError, ValueError, Image.DecompressionBombError) as e:
-            raise DecodeFailure("decode_error", f"frame image {k} is unreadable: {e}") from e
+            raise DecodeFailure(
+                "decode_error", f"frame image {k} is unreadable: {pillow_error(e)}"
+            ) from e
         if out_size is None:
             out_size = sampling.scaled_size(rgb.width, rgb.height, size)
             info = VideoInfo(info.duration, info.fps, rgb.width, rgb.height)

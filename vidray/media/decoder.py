@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -126,3 +127,12 @@ def get(name: str = "cpu", *, threads: int = 1) -> Decoder:
     from vidray.media.cpu import CpuDecoder
 
     return CpuDecoder(threads=threads)
+
+
+_OBJECT_REPR = re.compile(r" ?<[\w.]+ object at 0x[0-9a-f]+>")
+
+
+def pillow_error(e: BaseException) -> str:
+    """Pillow's message without the object it names (``<_io.BytesIO object at 0x...>``
+    differs run to run, and error rows must not)."""
+    return _OBJECT_REPR.sub("", str(e)).rstrip()

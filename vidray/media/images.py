@@ -17,7 +17,7 @@ from PIL import Image
 
 from vidray.media import sampling
 from vidray.media.decode import MAX_PIXELS
-from vidray.media.decoder import DecodeFailure
+from vidray.media.decoder import DecodeFailure, pillow_error
 
 #: An image file above this many bytes is refused unread (``too_large``): the largest
 #: photos of the image sets are a few MiB; an 8K frame as PNG is under 100 MiB.
@@ -84,4 +84,4 @@ def _decode(data: bytes, name: str) -> Image.Image:
         raise DecodeFailure("too_large", f"image {name}: {e}") from e
     except (OSError, ValueError, SyntaxError, EOFError) as e:
         # Pillow's words: "cannot identify image file", "image file is truncated", ...
-        raise DecodeFailure("decode_error", f"image {name} is unreadable: {e}") from e
+        raise DecodeFailure("decode_error", f"image {name} is unreadable: {pillow_error(e)}") from e
