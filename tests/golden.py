@@ -5,7 +5,8 @@ hash what came out. Two runs of different code must give the same hashes.
     python -m tests.golden DIR            # writes DIR/hashes.json (and keeps the files)
     python -m tests.golden DIR --compare OLD/hashes.json
 
-Paths are fixed (``/tmp/vidray-golden``) so rows that carry a path are comparable.
+Paths are fixed (``/tmp/vidray-golden``, else ``VIDRAY_GOLDEN_WORK``) so rows that carry
+a path are comparable; runs on one machine take turns (a lock file beside it).
 Run-specific values (times, throughput, host names) are dropped from the JSON markers
 and the report before hashing; the data and error files are hashed as bytes.
 """
@@ -16,13 +17,14 @@ import argparse
 import contextlib
 import hashlib
 import json
+import os
 import re
 import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
-WORK = Path("/tmp/vidray-golden")
+WORK = Path(os.environ.get("VIDRAY_GOLDEN_WORK", "/tmp/vidray-golden"))
 _VOLATILE = re.compile(
     r"(time|seconds|_s$|started|finished|elapsed|host|pid|node|wall|rate|throughput|per_s|"
     r"created|at$|when|duration_s|attempt_s)",
@@ -138,6 +140,11 @@ def run(only: list[str] | None) -> dict[str, str]:
 
 
 def main() -> int:
+    import fcntl
+
+    # One golden run at a time on this machine: the paths are fixed (rows carry them).
+    lock = open(f"{WORK}.lock", "w")  # noqa: SIM115 (held until the process exits)
+    fcntl.flock(lock, fcntl.LOCK_EX)
     ap = argparse.ArgumentParser()
     ap.add_argument("dir")
     ap.add_argument("--compare")
