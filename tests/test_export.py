@@ -428,7 +428,7 @@ def test_validators_catch_corrupted_records(output, tmp_path):
     dest = tmp_path / "lf"
     assert run("llamafactory", output, str(dest)) == 0
     good = load(dest / "demo.json")[0]
-    export.validate_llamafactory_record(good, dest)  # the real record passes
+    export.LlamaFactoryFormat.validate(good, dest)  # the real record passes
 
     def bad(**change):
         return {**good, **change}
@@ -440,14 +440,14 @@ def test_validators_catch_corrupted_records(output, tmp_path):
         ]
     )
     with pytest.raises(export.ExportError, match="2 <video> tokens for 1 videos"):
-        export.validate_llamafactory_record(two_tokens, dest)
+        export.LlamaFactoryFormat.validate(two_tokens, dest)
     with pytest.raises(export.ExportError, match="0 <video> tokens for 1 videos"):
-        export.validate_llamafactory_record(
+        export.LlamaFactoryFormat.validate(
             bad(messages=[{"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}]),
             dest,
         )
     with pytest.raises(export.ExportError, match="<image> tokens for 0 images"):
-        export.validate_llamafactory_record(
+        export.LlamaFactoryFormat.validate(
             bad(
                 messages=[
                     {"role": "user", "content": "<video><image>Q"},
@@ -458,24 +458,24 @@ def test_validators_catch_corrupted_records(output, tmp_path):
         )
     missing = bad(videos=[[*good["videos"][0], "frames/nowhere/image_00001.jpg"]])
     with pytest.raises(export.ExportError, match="does not exist"):
-        export.validate_llamafactory_record(missing, dest)
+        export.LlamaFactoryFormat.validate(missing, dest)
     with pytest.raises(export.ExportError, match="alternate"):
-        export.validate_llamafactory_record(bad(messages=good["messages"][:1]), dest)
+        export.LlamaFactoryFormat.validate(bad(messages=good["messages"][:1]), dest)
 
     assert run("llava", output, str(dest)) == 0
     rec = load(dest / "demo.json")[0]
-    export.validate_llava_record(rec, dest)
+    export.LlavaFormat.validate(rec, dest)
     with pytest.raises(export.ExportError, match="does not exist"):
-        export.validate_llava_record({**rec, "video": "frames/nowhere"}, dest)
+        export.LlavaFormat.validate({**rec, "video": "frames/nowhere"}, dest)
     doubled = [{**t, "value": t["value"] + " <image>"} for t in rec["conversations"]]
     with pytest.raises(export.ExportError, match="3 <image> tokens for 1 video"):
-        export.validate_llava_record({**rec, "conversations": doubled}, dest)
+        export.LlavaFormat.validate({**rec, "conversations": doubled}, dest)
 
     assert run("frames", output, str(dest)) == 0
     entry = json.loads((dest / "demo_index.jsonl").read_text().splitlines()[0])
-    export.validate_frames_entry(entry, dest)
+    export.FramesFormat.validate(entry, dest)
     with pytest.raises(export.ExportError, match="expected"):
-        export.validate_frames_entry(
+        export.FramesFormat.validate(
             {
                 **entry,
                 "num_frames": entry["num_frames"] + 1,
@@ -485,12 +485,12 @@ def test_validators_catch_corrupted_records(output, tmp_path):
         )
     os.remove(dest / entry["folder"] / "image_00001.jpg")
     with pytest.raises(export.ExportError, match="expected"):
-        export.validate_frames_entry(entry, dest)
+        export.FramesFormat.validate(entry, dest)
 
 
 def test_export_validates_before_finishing(output, tmp_path, capsys, monkeypatch):
     """A record that would not load stops the export with exit 2 and leaves no file."""
-    original = export.llamafactory_record
+    original = export.LlamaFactoryFormat.record
 
     def broken(row, paths):
         record = original(row, paths)
@@ -498,7 +498,7 @@ def test_export_validates_before_finishing(output, tmp_path, capsys, monkeypatch
             record["videos"].append(paths)  # two videos, one <video> token
         return record
 
-    monkeypatch.setattr(export, "llamafactory_record", broken)
+    monkeypatch.setattr(export.LlamaFactoryFormat, "record", staticmethod(broken))
     dest = tmp_path / "lf"
     assert run("llamafactory", output, str(dest)) == 2
     err = capsys.readouterr().err

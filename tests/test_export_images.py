@@ -211,14 +211,14 @@ def test_validators_catch_broken_image_records(tmp_path):
         ],
         "images": ["a.jpg"],
     }
-    export.validate_llamafactory_record(good_lf, dest)
+    export.LlamaFactoryFormat.validate(good_lf, dest)
     for broken, words in [
         ({**good_lf, "images": ["a.jpg", "a.jpg"]}, "1 <image> tokens for 2 images"),
         ({**good_lf, "images": ["gone.jpg"]}, "gone.jpg does not exist"),
         ({**good_lf, "videos": [["a.jpg"]]}, "'videos' or 'images'"),
     ]:
         with pytest.raises(export.ExportError, match=words):
-            export.validate_llamafactory_record(broken, dest)
+            export.LlamaFactoryFormat.validate(broken, dest)
     good_llava = {
         "id": "x",
         "conversations": [
@@ -228,11 +228,11 @@ def test_validators_catch_broken_image_records(tmp_path):
         "image": ["a.jpg", "a.jpg"],
         "query": "Q?",
     }
-    export.validate_llava_record(good_llava, dest)
+    export.LlavaFormat.validate(good_llava, dest)
     with pytest.raises(export.ExportError, match="2 <image> tokens for 1 images"):
-        export.validate_llava_record({**good_llava, "image": "a.jpg"}, dest)
+        export.LlavaFormat.validate({**good_llava, "image": "a.jpg"}, dest)
     good_clip = {"image": "a.jpg", "text": "a photo of a cat.", "label": 3, "split": "train"}
-    export.validate_clip_record(good_clip, dest)
+    export.ClipFormat.validate(good_clip, dest)
     for broken, words in [
         ({**good_clip, "image": "gone.jpg"}, "does not exist"),
         ({**good_clip, "text": " "}, "'text' must be"),
@@ -240,4 +240,4 @@ def test_validators_catch_broken_image_records(tmp_path):
         ({k: v for k, v in good_clip.items() if k != "split"}, "'split' must be"),
     ]:
         with pytest.raises(export.ExportError, match=words):
-            export.validate_clip_record(broken, dest)
+            export.ClipFormat.validate(broken, dest)

@@ -24,6 +24,7 @@ from tests.datasets import image_bytes
 from tests.test_export import load, run
 from tests.test_export_images import image_row
 from vidray import export, sink, synth
+from vidray.export import files as export_files
 from vidray.io import storage
 
 SOURCE = "demo"
@@ -239,7 +240,7 @@ def test_read_back_catches_files_that_are_not_the_rows(tmp_path, capsys, monkeyp
     assert_holds("llava", dest, "demo.json", rows_a)
 
     victim.write_bytes(jpeg_at(99, SMALL))
-    monkeypatch.setattr(export, "_folder_holds", lambda directory, frames: True)
+    monkeypatch.setattr(export_files, "_folder_holds", lambda directory, frames: True)
     capsys.readouterr()
     assert run("llava", a, str(dest)) == 2
     err = capsys.readouterr().err
@@ -247,7 +248,8 @@ def test_read_back_catches_files_that_are_not_the_rows(tmp_path, capsys, monkeyp
     with pytest.raises(export.ExportError, match="do not hold the frames"):
         rows = {r["id"]: r for r in rows_a}
         digest = export.frames_digest(ordered(rows[rec["id"]]))
-        export.check_record_bytes("llava", rec, dest, digest, "record")
+        files = export.LlavaFormat.referenced_files(rec, dest)
+        export.check_record_bytes(files, digest, "record")
 
 
 # --------------------------------------------------------------------------- LLaVA-NeXT
