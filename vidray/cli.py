@@ -25,8 +25,10 @@ from vidray.argtypes import (
     whole_number,
 )
 from vidray.cluster import Unreachable
+from vidray.config import DEFAULT_SIZE, LAYOUTS, QA_MODES
 from vidray.console import Console, quiet
 from vidray.export import add_export_parser, run_export
+from vidray.media.registry import DECODERS, DEFAULT_DECODER
 from vidray.media.sampling import VIDEO_MAX_PIXELS, VIDEO_MIN_PIXELS
 from vidray.report import add_report_parser, run_report
 
@@ -98,14 +100,14 @@ def add_convert_arguments(p: argparse.ArgumentParser) -> None:
     )
     data.add_argument(
         "--qa-mode",
-        choices=("split", "multiturn"),
+        choices=QA_MODES,
         default="split",
         help="split: one row per question (default); multiturn: all questions on the same "
         "video and span as one conversation",
     )
     data.add_argument(
         "--layout",
-        choices=("rows", "clips"),
+        choices=LAYOUTS,
         default="rows",
         help="rows: one row per question, each with its clip's frames (default; what "
         "datasets.load_dataset and LLaMA-Factory read as samples); clips: one row per clip "
@@ -159,7 +161,8 @@ def add_convert_arguments(p: argparse.ArgumentParser) -> None:
         "--size",
         type=positive_int,
         default=None,
-        help="short side of the frames (and images) in pixels, aspect kept (default: 336)",
+        help="short side of the frames (and images) in pixels, aspect kept "
+        f"(default: {DEFAULT_SIZE})",
     )
     frames.add_argument(
         "--native-size",
@@ -223,12 +226,12 @@ def add_convert_arguments(p: argparse.ArgumentParser) -> None:
     )
     run.add_argument(
         "--decoder",
-        choices=("auto", "cpu", "nvdec"),
-        default="auto",
+        choices=DECODERS,
+        default=DEFAULT_DECODER,
         help="auto: NVDEC on a decode worker that has a GPU, for videos it can take and "
         "where it pays off (720p and up, enough frames), else the CPU; cpu; nvdec: workers "
         "reserve GPUs, refused when the cluster has none. Any video the GPU cannot take or "
-        "fails on is decoded on the CPU (default: auto)",
+        f"fails on is decoded on the CPU (default: {DEFAULT_DECODER})",
     )
     run.add_argument(
         "--gpus-per-worker",
@@ -279,9 +282,6 @@ def add_convert_arguments(p: argparse.ArgumentParser) -> None:
         help="show Ray's own messages too (by default they go to a log file under Ray's "
         "temp folder, /tmp/ray/vidray/)",
     )
-
-
-DEFAULT_SIZE = 336
 
 
 def frame_size(args: argparse.Namespace):
@@ -336,7 +336,7 @@ def sampling_policy(args: argparse.Namespace):
 def options_from_args(args: argparse.Namespace):
     from vidray.config import ConvertOptions
 
-    return ConvertOptions(
+    return ConvertOptions.of(
         source=args.source,
         input=args.input,
         output=args.output,
@@ -455,8 +455,8 @@ def run_convert(opts, verbose: bool = False) -> int:
         print(run(job).describe())
         return 0
     try:
-        with ray_session(opts.ray_address, verbose) as console:
-            summary = run(job, make_progress(opts.progress, console.err))
+        with ray_session(opts.run.ray_address, verbose) as console:
+            summary = run(job, make_progress(opts.run.progress, console.err))
     except ConvertError as e:  # found once the cluster is known (no GPU for nvdec)
         return _error(e)
     print(summary.describe())
