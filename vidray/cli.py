@@ -25,7 +25,15 @@ from vidray.argtypes import (
     whole_number,
 )
 from vidray.cluster import Unreachable
-from vidray.config import DEFAULT_SIZE, LAYOUTS, QA_MODES
+from vidray.config import (
+    DEFAULT_SIZE,
+    LAYOUTS,
+    QA_MODES,
+    DatasetOptions,
+    FrameOptions,
+    OutputOptions,
+    RunOptions,
+)
 from vidray.console import Console, quiet
 from vidray.export import add_export_parser, run_export
 from vidray.media.registry import DECODERS, DEFAULT_DECODER
@@ -101,14 +109,14 @@ def add_convert_arguments(p: argparse.ArgumentParser) -> None:
     data.add_argument(
         "--qa-mode",
         choices=QA_MODES,
-        default="split",
+        default=DatasetOptions.qa_mode,
         help="split: one row per question (default); multiturn: all questions on the same "
         "video and span as one conversation",
     )
     data.add_argument(
         "--layout",
         choices=LAYOUTS,
-        default="rows",
+        default=OutputOptions.layout,
         help="rows: one row per question, each with its clip's frames (default; what "
         "datasets.load_dataset and LLaMA-Factory read as samples); clips: one row per clip "
         "with its frames once and its questions in `questions` (a reader holds each clip's "
@@ -187,7 +195,10 @@ def add_convert_arguments(p: argparse.ArgumentParser) -> None:
         f"{VIDEO_MAX_PIXELS}, VIDEO_MAX_PIXELS, or 1.05 x --min-pixels when above)",
     )
     frames.add_argument(
-        "--jpeg-quality", type=jpeg_quality, default=90, help="JPEG quality 1-100 (default: 90)"
+        "--jpeg-quality",
+        type=jpeg_quality,
+        default=FrameOptions.jpeg_quality,
+        help=f"JPEG quality 1-100 (default: {FrameOptions.jpeg_quality})",
     )
     run = p.add_argument_group("run")
     run.add_argument(
@@ -209,15 +220,21 @@ def add_convert_arguments(p: argparse.ArgumentParser) -> None:
         help="caption-instruction pool: filtered_train.json-style JSON or one per line "
         "(default: a built-in pool)",
     )
-    run.add_argument("--seed", type=whole_number, default=0, help="seed of the instruction draw")
+    run.add_argument(
+        "--seed",
+        type=whole_number,
+        default=DatasetOptions.seed,
+        help="seed of the instruction draw",
+    )
     run.add_argument(
         "--limit", type=positive_int, default=None, help="convert only the first N samples"
     )
     run.add_argument(
         "--samples-per-file",
         type=positive_int,
-        default=16,
-        help="samples per output file, the unit of work (default: 16)",
+        default=OutputOptions.samples_per_file,
+        help="samples per output file, the unit of work "
+        f"(default: {OutputOptions.samples_per_file})",
     )
     run.add_argument(
         "--ray-address",
@@ -253,15 +270,16 @@ def add_convert_arguments(p: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--sample-timeout",
         type=positive_float,
-        default=300.0,
+        default=RunOptions.sample_timeout_s,
         help="seconds one decode attempt may take per span asked of a video; a video's "
-        "spans are decoded in one pass (default: 300)",
+        f"spans are decoded in one pass (default: {RunOptions.sample_timeout_s:g})",
     )
     run.add_argument(
         "--decode-attempts",
         type=positive_int,
-        default=2,
-        help="attempts per sample before a crash or timeout becomes an error row (default: 2)",
+        default=RunOptions.decode_attempts,
+        help="attempts per sample before a crash or timeout becomes an error row "
+        f"(default: {RunOptions.decode_attempts})",
     )
     run.add_argument(
         "--overwrite",
