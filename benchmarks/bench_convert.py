@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import io
 import json
 import os
@@ -164,12 +163,19 @@ def timed_plain_loop(
 def stage_loop(opts: ConvertOptions) -> int:
     """vidray's own reader and stage in one process, no Ray."""
     source = build_source(opts)
-    inp = storage.location(opts.input)
-    stage = ConvertStage(StageConfig.from_options(opts, opts.output, source, opts.input))
+    inp = storage.location(opts.dataset.input)
+    stage = ConvertStage(
+        StageConfig.from_options(opts, opts.out.output, source, opts.dataset.input)
+    )
     clips = 0
     for shard in source.units(inp):
         for block in read_units(
-            opts.source, source.ctx, opts.input, shard, None, opts.samples_per_file
+            opts.dataset.source,
+            source.ctx,
+            opts.dataset.input,
+            shard,
+            None,
+            opts.out.samples_per_file,
         ):
             clips += sum(stage(block).column("samples").to_pylist())
     return clips
@@ -291,7 +297,7 @@ def main() -> int:
     )
 
     plain_s, plain_cpu = timed_plain_loop(inp, root / "out-plain", args, clips)
-    opts = ConvertOptions(
+    opts = ConvertOptions.of(
         source="webvid",
         input=str(inp),
         output=str(root / "out-stage"),
@@ -308,8 +314,8 @@ def main() -> int:
     from vidray import cluster
 
     cluster.connect(None, quiet=True)
-    convert(dataclasses.replace(opts, output=str(root / "out-warm-up"), limit=8))
-    summary = convert(dataclasses.replace(opts, output=str(root / "out-vidray")))
+    convert(opts.replace(output=str(root / "out-warm-up"), limit=8))
+    summary = convert(opts.replace(output=str(root / "out-vidray")))
     cluster.stop()
     # The plain loop again, last: this machine's speed drifts within a run, and the
     # baseline is the faster of its two runs.

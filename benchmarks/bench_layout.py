@@ -82,7 +82,7 @@ BUILDERS = {"clevrer": build_clevrer, "nextqa": build_nextqa, "finevideo": build
 
 
 def convert(name: str, inp: Path, out: Path, layout: str, size: int, frames: int) -> None:
-    opts = ConvertOptions(
+    opts = ConvertOptions.of(
         source=name,
         input=str(inp),
         output=str(out),
@@ -95,7 +95,9 @@ def convert(name: str, inp: Path, out: Path, layout: str, size: int, frames: int
     stage = ConvertStage(StageConfig.from_options(opts, str(out), source, str(inp)))
     try:
         for unit in source.units(storage.location(str(inp))):
-            for block in read_units(name, source.ctx, str(inp), unit, None, opts.samples_per_file):
+            for block in read_units(
+                name, source.ctx, str(inp), unit, None, opts.out.samples_per_file
+            ):
                 stage(block)
     finally:
         stage.decoder.close()

@@ -144,7 +144,7 @@ def measure(n: int, bare: bool) -> dict[str, Any]:
     from vidray.sources import SourceContext
 
     def source(videos: str) -> Any:
-        return sources.get("activitynet-qa", SourceContext(videos=f"s3://{BUCKET}/{videos}"))
+        return sources.get("activitynet-qa", SourceContext.of(videos=f"s3://{BUCKET}/{videos}"))
 
     inp = storage.location(f"s3://{BUCKET}/input")
     # Warm-up on an empty prefix: imports, the S3 client and its credentials.

@@ -38,7 +38,7 @@ init = time.monotonic() - t0
 runs, first = [], []
 for k in range(int(sys.argv[3])):
     t = time.monotonic()
-    s = convert(ConvertOptions(source="webvid", input=sys.argv[2], output=f"{sys.argv[4]}/{k}",
+    s = convert(ConvertOptions.of(source="webvid", input=sys.argv[2], output=f"{sys.argv[4]}/{k}",
                                sampling=SamplingPolicy(num_frames=4), size=64,
                                samples_per_file=4, progress=False))
     runs.append(time.monotonic() - t)

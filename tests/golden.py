@@ -105,7 +105,7 @@ def run(only: list[str] | None) -> dict[str, str]:
             out = WORK / "out" / f"{name}-{layout}"
             try:
                 convert(
-                    ConvertOptions(
+                    ConvertOptions.of(
                         source=name,
                         input=str(root),
                         output=str(out),

@@ -71,9 +71,9 @@ def toy_tree(root: Path) -> storage.Location:
 def test_units_follow_the_split_and_unknown_splits_are_named(tmp_path):
     loc = toy_tree(tmp_path)
     assert Toy().units(loc) == ["ann/train.json", "ann/train_more.jsonl"]
-    assert Toy(SourceContext(split="val")).units(loc) == ["ann/val.json"]
+    assert Toy(SourceContext.of(split="val")).units(loc) == ["ann/val.json"]
     with pytest.raises(BadSplit, match="toy has no split 'test'; its splits: train, val"):
-        Toy(SourceContext(split="test")).units(loc)
+        Toy(SourceContext.of(split="test")).units(loc)
 
 
 def test_questions_on_one_video_and_span_are_one_sample(tmp_path):
@@ -111,7 +111,7 @@ def test_consecutive_grouping_for_huge_line_files(tmp_path):
 
 def test_multiturn_mode_merges_the_questions_of_a_sample(tmp_path):
     loc = toy_tree(tmp_path)
-    samples = list(Toy(SourceContext(qa_mode="multiturn")).samples(loc, "ann/train.json"))
+    samples = list(Toy(SourceContext.of(qa_mode="multiturn")).samples(loc, "ann/train.json"))
     [conv] = samples[0].conversations
     # named after its annotation file and video: unique even when files share videos
     assert conv.id == "toy:ann/train.json#x.mkv"
@@ -156,7 +156,7 @@ def test_multiple_choice_rendering():
 )
 def test_bad_mc_templates_are_refused(template, problem):
     with pytest.raises(ValueError, match=problem):
-        ConvertOptions(source="star", input="i", output="o", mc_template=template)
+        ConvertOptions.of(source="star", input="i", output="o", mc_template=template)
 
 
 def test_spans_in_frames_and_the_duration_filter():
@@ -354,7 +354,7 @@ def test_retry_redoes_the_samples_of_the_failed_question_ids(tmp_path, monkeypat
     monkeypatch.setenv("VIDRAY_TEST_DECODE_LOG", str(log))
     root, out = tmp_path / "star", tmp_path / "out"
     star.build(root)
-    opts = ConvertOptions(
+    opts = ConvertOptions.of(
         source="star",
         input=str(root),
         output=str(out),

@@ -82,7 +82,7 @@ def test_bad_input_corpus(ray_head, tmp_path):
 
     out = tmp_path / "out"
     summary = convert(
-        ConvertOptions(source="webvid", input=str(inp), output=str(out), size=32, progress=False)
+        ConvertOptions.of(source="webvid", input=str(inp), output=str(out), size=32, progress=False)
     )
 
     rows = sink.read_output(str(out)).to_pylist()

@@ -37,7 +37,7 @@ class Totals:
 def run(src: str, inp, out, progress=None, **kw):
     kw.setdefault("size", 48)
     kw.setdefault("progress", False)
-    return convert(ConvertOptions(source=src, input=str(inp), output=str(out), **kw), progress)
+    return convert(ConvertOptions.of(source=src, input=str(inp), output=str(out), **kw), progress)
 
 
 def fingerprint(out) -> list[tuple]:
@@ -201,7 +201,9 @@ def test_a_single_shard_as_input(ray_head, webvid_dir, finevideo_dir, tmp_path):
     assert sink.read_manifest(storage.location(str(out)))["inputs"]["root"] == str(webvid_dir)
     # a shard two levels down: FineVideo's data/*.parquet
     (shard,) = sorted((finevideo_dir / "data").glob("*.parquet"))[:1]
-    job = prepare(ConvertOptions(source="finevideo", input=str(shard), output=str(tmp_path / "fv")))
+    job = prepare(
+        ConvertOptions.of(source="finevideo", input=str(shard), output=str(tmp_path / "fv"))
+    )
     assert (job.inp.path, job.shards) == (str(finevideo_dir), [f"data/{shard.name}"])
 
 

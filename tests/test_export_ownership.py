@@ -332,7 +332,7 @@ def test_two_real_conversions_exported_into_one_dest(ray_head, webvid_dir, tmp_p
     for name, size, frames in (("a", 48, 4), ("b", 32, 2)):
         out = tmp_path / f"out-{name}"
         policy = SamplingPolicy(num_frames=frames)
-        convert(ConvertOptions(source="webvid", input=str(webvid_dir), output=str(out),
+        convert(ConvertOptions.of(source="webvid", input=str(webvid_dir), output=str(out),
                                size=size, sampling=policy, limit=3, progress=False))  # fmt: skip
         outputs[name] = (str(out), sink.read_output(str(out)).to_pylist())
     dest = tmp_path / "dest"

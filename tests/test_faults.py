@@ -46,7 +46,7 @@ ARGS = ["--samples-per-file", "1", "--fps", "10", "--max-frames", "150", "--size
 
 
 def options(inp: Path, out: Path) -> ConvertOptions:
-    return ConvertOptions(
+    return ConvertOptions.of(
         source="webvid",
         input=str(inp),
         output=str(out),
@@ -240,12 +240,11 @@ def test_decode_worker_killed_mid_run(ray_head, clean, slow_webvid, tmp_path):
 
 
 def test_retry_failed_redoes_only_the_failures(ray_head, slow_webvid, tmp_path):
-    import dataclasses
     import tarfile
 
     from tests.flaky_child import FLAKY_LIST
 
-    convert(dataclasses.replace(options(slow_webvid, tmp_path / "clean"), samples_per_file=4))
+    convert(options(slow_webvid, tmp_path / "clean").replace(samples_per_file=4))
     expected = golden(tmp_path / "clean")
 
     # two good videos of different units fail on the first run
@@ -253,8 +252,7 @@ def test_retry_failed_redoes_only_the_failures(ray_head, slow_webvid, tmp_path):
         blobs = [tar.extractfile(m).read() for m in tar.getmembers() if m.name.endswith(".mp4")]
     FLAKY_LIST.write_text("\n".join(hashlib.sha256(b).hexdigest() for b in (blobs[1], blobs[6])))
     out = tmp_path / "out"
-    opts = dataclasses.replace(
-        options(slow_webvid, out),
+    opts = options(slow_webvid, out).replace(
         samples_per_file=4,
         decoder_module="tests.flaky_child",
         decode_attempts=1,
@@ -269,7 +267,7 @@ def test_retry_failed_redoes_only_the_failures(ray_head, slow_webvid, tmp_path):
             if f"data/{p.name}" not in flaky
         }
         FLAKY_LIST.write_text("")  # the fault is fixed
-        retried = convert(dataclasses.replace(opts, retry_failed=True))
+        retried = convert(opts.replace(retry_failed=True))
     finally:
         FLAKY_LIST.unlink(missing_ok=True)
     # only units with errors were redone: the two flaky ones and the corrupt one's

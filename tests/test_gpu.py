@@ -144,7 +144,7 @@ def test_nvdec_gives_the_cpu_frames_within_jpeg_noise(size):
 def _opts(**kw):
     from vidray.config import ConvertOptions
 
-    return ConvertOptions(source="webvid", input="/in", output="/out", **kw)
+    return ConvertOptions.of(source="webvid", input="/in", output="/out", **kw).run
 
 
 def test_decode_pools_per_mode_and_cluster():

@@ -25,7 +25,9 @@ def run(root: Path, out: Path, **kw):
     kw.setdefault("samples_per_file", 2)
     kw.setdefault("size", 24)
     return convert(
-        ConvertOptions(source="mscoco2014", input=str(root), output=str(out), progress=False, **kw)
+        ConvertOptions.of(
+            source="mscoco2014", input=str(root), output=str(out), progress=False, **kw
+        )
     )
 
 

@@ -98,7 +98,7 @@ def test_poison_in_a_unit_spares_the_rest(ray_head, tmp_path):
                 info.size = len(blob)
                 tar.addfile(info, io.BytesIO(blob))
     summary = convert(
-        ConvertOptions(
+        ConvertOptions.of(
             source="webvid",
             input=str(root),
             output=str(tmp_path / "out"),

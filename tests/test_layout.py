@@ -4,7 +4,6 @@ flattens to exactly the rows of the ``rows`` layout."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shutil
 from collections import Counter
@@ -50,7 +49,7 @@ def star_options(tmp_path: Path, out: Path):
     the same command gives them."""
     from vidray.config import ConvertOptions
 
-    return ConvertOptions(source="star", input=str(tmp_path / "in"), output=str(out),
+    return ConvertOptions.of(source="star", input=str(tmp_path / "in"), output=str(out),
                           progress=False, samples_per_file=3, size=32)  # fmt: skip
 
 
@@ -229,11 +228,11 @@ def test_layout_is_checked_and_fingerprinted(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("vidray: error: --layout") and len(err.strip().splitlines()) == 1
     out = converted("clevrer", tmp_path, "clips")
-    opts = ConvertOptions(
+    opts = ConvertOptions.of(
         source="clevrer", input=str(tmp_path / "in"), output=str(out), progress=False
     )
     assert opts.recorded()["layout"] == "rows"
-    clips = dataclasses.replace(opts, layout="clips").recorded()
+    clips = opts.replace(layout="clips").recorded()
     sink.begin(storage.location(str(out)), clips)  # as the clips run claimed it
     with pytest.raises(ConvertError, match=r"differs in: layout\)"):
         prepare(opts)
@@ -326,7 +325,7 @@ def test_clips_layout_end_to_end_on_ray(ray_head, finevideo_dir, tmp_path):
 
     def run(layout: str) -> Path:
         out = tmp_path / layout
-        opts = ConvertOptions(
+        opts = ConvertOptions.of(
             source="finevideo",
             input=str(finevideo_dir),
             output=str(out),

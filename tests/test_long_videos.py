@@ -192,7 +192,7 @@ def test_units_of_an_earlier_layout_are_refused_not_resumed(tmp_path):
     root, out = tmp_path / "star", tmp_path / "out"
     star.build(root)
     convert_in_process("star", root, out)  # committed units, no marker
-    opts = ConvertOptions(source="star", input=str(root), output=str(out), progress=False)
+    opts = ConvertOptions.of(source="star", input=str(root), output=str(out), progress=False)
     run = {"fingerprint": sink.fingerprint(opts.recorded()), "options": opts.recorded()}
     (out / sink.RUN_FILE).write_text(json.dumps(run))  # as vidray 0.1 wrote it
     before = sorted(p.relative_to(out) for p in out.rglob("*"))
@@ -200,7 +200,7 @@ def test_units_of_an_earlier_layout_are_refused_not_resumed(tmp_path):
         prepare(opts)
     assert "holds units of layout 1" in str(e.value) and "--overwrite" in str(e.value)
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
-    assert prepare(ConvertOptions(**{**opts.__dict__, "overwrite": True})).committed.units == 0
+    assert prepare(opts.replace(overwrite=True)).committed.units == 0
 
 
 def test_a_unit_that_fails_part_way_leaves_no_file(tmp_path, monkeypatch):

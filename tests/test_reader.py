@@ -34,7 +34,7 @@ def output(ray_head, finevideo_dir, tmp_path_factory) -> Path:
     """6 committed data files of 3 rows (one video, three questions, each)."""
     out = tmp_path_factory.mktemp("reader") / "out"
     summary = convert(
-        ConvertOptions(
+        ConvertOptions.of(
             source="finevideo",
             input=str(finevideo_dir),
             output=str(out),

@@ -58,7 +58,7 @@ window.addEventListener("load", () => {
 def converted(ray_head, webvid_dir, tmp_path_factory) -> str:
     """One WebVid conversion (9 rows, one decode_error), 3 samples per unit."""
     out = tmp_path_factory.mktemp("report") / "out"
-    opts = ConvertOptions(source="webvid", input=str(webvid_dir), output=str(out), size=48,
+    opts = ConvertOptions.of(source="webvid", input=str(webvid_dir), output=str(out), size=48,
                           samples_per_file=3, progress=False)  # fmt: skip
     convert(opts)
     return str(out)

@@ -17,7 +17,7 @@ def test_finevideo_s3_to_s3(ray_head, finevideo_dir, s3_bucket):
     upload_dir(finevideo_dir, s3_bucket, "finevideo")
     out = f"s3://{s3_bucket}/converted/finevideo"
     summary = convert(
-        ConvertOptions(
+        ConvertOptions.of(
             source="finevideo",
             input=f"s3://{s3_bucket}/finevideo",
             output=out,
@@ -63,7 +63,7 @@ def test_canary_secret_never_reaches_ray_logs(ray_head, finevideo_dir, s3_bucket
     job logs) is free of the secret key the S3 runs used."""
     upload_dir(finevideo_dir, s3_bucket, "canary")
     convert(
-        ConvertOptions(
+        ConvertOptions.of(
             source="finevideo",
             input=f"s3://{s3_bucket}/canary",
             output=f"s3://{s3_bucket}/canary-out",
@@ -85,7 +85,7 @@ def test_transient_s3_faults_change_nothing(ray_head, s3_proxy, finevideo_dir, s
 
     def run(out: str):
         return convert(
-            ConvertOptions(
+            ConvertOptions.of(
                 source="finevideo",
                 input=f"s3://{s3_bucket}/faulty",
                 output=f"s3://{s3_bucket}/{out}",
@@ -152,7 +152,7 @@ def test_the_videos_root_is_listed_once_per_job(ray_head, s3_proxy, s3_bucket, t
 
     before = listings()
     summary = convert(
-        ConvertOptions(
+        ConvertOptions.of(
             source="cinepile",
             input=f"s3://{s3_bucket}/listing/cinepile",
             output=str(tmp_path / "out"),
@@ -201,7 +201,7 @@ def test_a_long_video_is_read_by_ranges_once_for_all_its_spans(
     key = f"/{s3_bucket}/long/internvid/videos/LongVideo01.mp4"
     before = s3_proxy.served[key]
     summary = convert(
-        ConvertOptions(
+        ConvertOptions.of(
             source="internvid",
             input=f"s3://{s3_bucket}/long/internvid",
             output=str(tmp_path / "out"),

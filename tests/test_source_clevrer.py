@@ -64,7 +64,7 @@ def test_choice_answers_must_be_correct_or_wrong(tmp_path):
 
 
 def test_splits_and_their_video_folders(root):
-    src = get("clevrer", SourceContext(split="validation"))
+    src = get("clevrer", SourceContext.of(split="validation"))
     loc = storage.location(str(root))
     assert src.units(loc) == ["validation.json"]
     assert src.videos_location(loc).uri.endswith("/video_validation")
@@ -72,9 +72,9 @@ def test_splits_and_their_video_folders(root):
     assert get("clevrer").videos_location(loc).uri.endswith("/video_train")
     assert set(conversations(root, split="validation")) == {"clevrer:10000:0", "clevrer:10000:1"}
     with pytest.raises(BadSplit, match="train, validation"):
-        get("clevrer", SourceContext(split="val")).units(loc)
+        get("clevrer", SourceContext.of(split="val")).units(loc)
     # --videos wins over the per-split default
-    custom = get("clevrer", SourceContext(split="validation", videos=str(root / "elsewhere")))
+    custom = get("clevrer", SourceContext.of(split="validation", videos=str(root / "elsewhere")))
     assert custom.videos_location(loc).uri.endswith("/elsewhere")
 
 

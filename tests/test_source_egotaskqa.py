@@ -56,10 +56,12 @@ def test_a_split_reads_one_family_and_never_leaks_or_repeats(root):
         assert all(k.startswith(f"egotaskqa:{family}/") for k in keys), split
     assert 2 in question_ids(root, "direct-test") and 2 in question_ids(root, "indirect-train")
     assert 2 not in question_ids(root, "direct-train")
-    units = get("egotaskqa", SourceContext(split="indirect-val")).units(storage.location(str(root)))
+    units = get("egotaskqa", SourceContext.of(split="indirect-val")).units(
+        storage.location(str(root))
+    )
     assert units == ["qa/indirect/val_qas.json"]
     with pytest.raises(BadSplit, match="direct-train"):
-        get("egotaskqa", SourceContext(split="train")).units(storage.location(str(root)))
+        get("egotaskqa", SourceContext.of(split="train")).units(storage.location(str(root)))
 
 
 def test_the_camera_of_the_interval_is_read(root, tmp_path):
@@ -127,7 +129,7 @@ def test_frame_folders_are_found_by_shallow_listings_only(root, monkeypatch):
         return real(loc, suffixes, subdir, **kw)
 
     monkeypatch.setattr(storage, "list_files", counting)
-    src = get("egotaskqa", SourceContext(split="direct-test"))
+    src = get("egotaskqa", SourceContext.of(split="direct-test"))
     loc = storage.location(str(root))
     for unit in src.units(loc):
         list(src.samples(loc, unit))

@@ -53,7 +53,7 @@ def test_source_converts_its_fixture(name, where, built, ray_head, s3_bucket, tm
     if "videos" in options:
         options["videos"] = f"{base}/{options['videos']}"
     summary = convert(
-        ConvertOptions(
+        ConvertOptions.of(
             source=name,
             input=base,
             output=out,

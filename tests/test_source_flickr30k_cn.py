@@ -42,9 +42,9 @@ def test_the_jsonl_wins_over_the_generated_copy_which_is_reported(fixture):
     assert src.units(loc) == ["train_texts.jsonl"]
     assert src.skipped_units(loc) == ["flickr30k_cn_train.json"]
     # the seed's tree names the validation texts val_texts.jsonl (Chinese-CLIP: valid_)
-    assert get(NAME, SourceContext(split="val")).units(loc) == ["val_texts.jsonl"]
+    assert get(NAME, SourceContext.of(split="val")).units(loc) == ["val_texts.jsonl"]
     # no jsonl for test: the generated BLIP-form copy is read
-    assert get(NAME, SourceContext(split="test")).units(loc) == ["flickr30k_cn_test.json"]
+    assert get(NAME, SourceContext.of(split="test")).units(loc) == ["flickr30k_cn_test.json"]
 
 
 def test_generated_json_rows_and_chinese_instructions(fixture, tmp_path):

@@ -22,8 +22,8 @@ def test_the_double_suffix_files_are_the_splits(fixture, tmp_path):
     root, expected = fixture
     loc = storage.location(str(root))
     assert get(NAME).units(loc) == ["flickr5k_train.json.json"]
-    assert get(NAME, SourceContext(split="val")).units(loc) == ["flickr5k_val.json.json"]
-    assert get(NAME, SourceContext(split="test")).units(loc) == ["flickr5k_test.json"]
+    assert get(NAME, SourceContext.of(split="val")).units(loc) == ["flickr5k_val.json.json"]
+    assert get(NAME, SourceContext.of(split="test")).units(loc) == ["flickr5k_test.json"]
     rows, errors = convert_in_process(NAME, root, tmp_path / "out")
     assert {r["id"] for r in rows} == expected.rows
     # the unit is named after the file without its last suffix, as every shard is

@@ -34,7 +34,7 @@ def test_each_class_folder_of_the_split_is_a_shard(fixture):
     root, _ = fixture
     loc = storage.location(str(root))
     assert get(NAME).units(loc) == ["train/n01443537", "train/n01484850", "train/n09999999"]
-    src = get(NAME, SourceContext(split="val"))
+    src = get(NAME, SourceContext.of(split="val"))
     assert src.units(loc) == ["val/n01491361"]
 
 
@@ -69,6 +69,6 @@ def test_no_classnames_txt_refuses_the_run(tmp_path):
     (tmp_path / "in" / "train" / "n01440764").mkdir(parents=True)
     with pytest.raises(ConvertError, match=r"no classnames\.txt at"):
         prepare(
-            ConvertOptions(source=NAME, input=str(tmp_path / "in"), output=str(tmp_path / "out"))
+            ConvertOptions.of(source=NAME, input=str(tmp_path / "in"), output=str(tmp_path / "out"))
         )
     assert not (tmp_path / "out").exists()

@@ -26,7 +26,7 @@ def test_splits_read_their_own_files(fixture):
     root, _ = fixture
     loc = storage.location(str(root))
     units = {
-        split: get("nextqa", SourceContext(split=split)).units(loc)
+        split: get("nextqa", SourceContext.of(split=split)).units(loc)
         for split in (None, "train", "validation", "test", "mc-test")
     }
     assert units[None] == units["train"] == ["OE/train-00000-of-00001.parquet"]
@@ -34,7 +34,7 @@ def test_splits_read_their_own_files(fixture):
     assert units["test"] == ["OE/test-00000-of-00001.parquet"]
     assert units["mc-test"] == ["MC/test-00000-of-00001.parquet"]
     with pytest.raises(BadSplit):
-        get("nextqa", SourceContext(split="val")).units(loc)
+        get("nextqa", SourceContext.of(split="val")).units(loc)
 
 
 def test_multiple_choice_split(fixture, tmp_path):

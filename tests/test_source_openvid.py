@@ -59,7 +59,7 @@ def test_instructions_are_seeded(tmp_path):
 
 def test_hd_split_reads_the_hd_csv_with_the_same_ids(tmp_path):
     openvid.build(tmp_path)
-    source = sources.get("openvid", SourceContext(split="hd"))
+    source = sources.get("openvid", SourceContext.of(split="hd"))
     assert source.units(storage.location(str(tmp_path))) == ["data/train/OpenVidHD.csv"]
     hd, train = rows_of(samples(tmp_path, split="hd")), rows_of(samples(tmp_path))
     assert list(hd) == [f"openvid:{openvid.CELEB}"]

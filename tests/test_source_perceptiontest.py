@@ -22,7 +22,7 @@ def test_the_test_parquet_is_never_read(fixture):
     loc = storage.location(str(root))
     assert get("perceptiontest").units(loc) == [VAL]
     with pytest.raises(BadSplit, match="validation"):
-        get("perceptiontest", SourceContext(split="test")).units(loc)
+        get("perceptiontest", SourceContext.of(split="test")).units(loc)
 
 
 def test_string_answer_id_is_an_index():
@@ -83,7 +83,9 @@ def test_the_json_release_is_refused_with_the_supported_form(tmp_path):
     write_video(tmp_path / "videos" / "video_10909.mp4", seconds=1.0)
     with pytest.raises(ConvertError) as e:
         convert(
-            ConvertOptions(source="perceptiontest", input=str(tmp_path), output=str(tmp_path / "o"))
+            ConvertOptions.of(
+                source="perceptiontest", input=str(tmp_path), output=str(tmp_path / "o")
+            )
         )
     message = str(e.value)
     assert "\n" not in message

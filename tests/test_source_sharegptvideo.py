@@ -81,7 +81,7 @@ def test_splits(tmp_path):
     loc = storage.location(str(tmp_path))
 
     def units(split: str) -> list[str]:
-        return sources.get("sharegptvideo", SourceContext(split=split)).units(loc)
+        return sources.get("sharegptvideo", SourceContext.of(split=split)).units(loc)
 
     pretrain = [f"{ROOT}/pretrain/video_caption_pretrain.jsonl"]
     qa = [f"{ROOT}/qa/chatgpt_qa_900k.jsonl"]

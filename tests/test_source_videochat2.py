@@ -100,7 +100,7 @@ def test_multiturn_rebuilds_the_dialogue(root, tmp_path):
 def test_only_a_train_split(root):
     assert get("videochat2").split() == "train"
     with pytest.raises(BadSplit):
-        get("videochat2", SourceContext(split="val")).units(storage.location(str(root)))
+        get("videochat2", SourceContext.of(split="val")).units(storage.location(str(root)))
 
 
 def test_ids_are_stable(root):

@@ -74,7 +74,7 @@ def test_prompt_files(tmp_path):
 
 
 def test_finevideo_one_conversation_per_qa(finevideo_dir):
-    src = get("finevideo", SourceContext(seed=3))
+    src = get("finevideo", SourceContext.of(seed=3))
     loc = storage.location(str(finevideo_dir))
     units = src.units(loc)
     assert units == ["data/train-00000-of-00002.parquet", "data/train-00001-of-00002.parquet"]

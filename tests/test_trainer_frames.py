@@ -41,7 +41,7 @@ def short_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def run(inp: Path, out: Path, **kw) -> list[dict]:
     kw.setdefault("progress", False)
-    convert(ConvertOptions(source="webvid", input=str(inp), output=str(out), **kw))
+    convert(ConvertOptions.of(source="webvid", input=str(inp), output=str(out), **kw))
     return sink.read_output(str(out)).to_pylist()
 
 
@@ -102,7 +102,7 @@ def test_pixel_budget_and_even_frames(ray_head, webvid_dir, short_dir, tmp_path)
 
 def test_budget_options_are_fingerprinted(ray_head, webvid_dir, tmp_path):
     out = tmp_path / "out"
-    opts = ConvertOptions(
+    opts = ConvertOptions.of(
         source="webvid", input=str(webvid_dir), output=str(out), size=PixelBudget(), limit=2,
         sampling=SamplingPolicy(mode="fps", fps=2.0, regular=True, frame_multiple=2),
         progress=False,
@@ -118,7 +118,7 @@ def test_budget_options_are_fingerprinted(ray_head, webvid_dir, tmp_path):
         {"sampling": SamplingPolicy(mode="fps", fps=2.0, regular=True)},
     ):
         with pytest.raises(ConvertError, match="different command"):
-            prepare(ConvertOptions(**{**opts.__dict__, **changed}))
+            prepare(opts.replace(**changed))
     assert prepare(opts).complete is not None  # the same command: already complete
 
 

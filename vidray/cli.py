@@ -25,8 +25,18 @@ from vidray.argtypes import (
     whole_number,
 )
 from vidray.cluster import Unreachable
+from vidray.config import (
+    DEFAULT_SIZE,
+    LAYOUTS,
+    QA_MODES,
+    DatasetOptions,
+    FrameOptions,
+    OutputOptions,
+    RunOptions,
+)
 from vidray.console import Console, quiet
 from vidray.export import add_export_parser, run_export
+from vidray.media.registry import DECODERS, DEFAULT_DECODER
 from vidray.media.sampling import VIDEO_MAX_PIXELS, VIDEO_MIN_PIXELS
 from vidray.report import add_report_parser, run_report
 
@@ -98,15 +108,15 @@ def add_convert_arguments(p: argparse.ArgumentParser) -> None:
     )
     data.add_argument(
         "--qa-mode",
-        choices=("split", "multiturn"),
-        default="split",
+        choices=QA_MODES,
+        default=DatasetOptions.qa_mode,
         help="split: one row per question (default); multiturn: all questions on the same "
         "video and span as one conversation",
     )
     data.add_argument(
         "--layout",
-        choices=("rows", "clips"),
-        default="rows",
+        choices=LAYOUTS,
+        default=OutputOptions.layout,
         help="rows: one row per question, each with its clip's frames (default; what "
         "datasets.load_dataset and LLaMA-Factory read as samples); clips: one row per clip "
         "with its frames once and its questions in `questions` (a reader holds each clip's "
@@ -159,7 +169,8 @@ def add_convert_arguments(p: argparse.ArgumentParser) -> None:
         "--size",
         type=positive_int,
         default=None,
-        help="short side of the frames (and images) in pixels, aspect kept (default: 336)",
+        help="short side of the frames (and images) in pixels, aspect kept "
+        f"(default: {DEFAULT_SIZE})",
     )
     frames.add_argument(
         "--native-size",
@@ -184,7 +195,10 @@ def add_convert_arguments(p: argparse.ArgumentParser) -> None:
         f"{VIDEO_MAX_PIXELS}, VIDEO_MAX_PIXELS, or 1.05 x --min-pixels when above)",
     )
     frames.add_argument(
-        "--jpeg-quality", type=jpeg_quality, default=90, help="JPEG quality 1-100 (default: 90)"
+        "--jpeg-quality",
+        type=jpeg_quality,
+        default=FrameOptions.jpeg_quality,
+        help=f"JPEG quality 1-100 (default: {FrameOptions.jpeg_quality})",
     )
     run = p.add_argument_group("run")
     run.add_argument(
@@ -206,15 +220,21 @@ def add_convert_arguments(p: argparse.ArgumentParser) -> None:
         help="caption-instruction pool: filtered_train.json-style JSON or one per line "
         "(default: a built-in pool)",
     )
-    run.add_argument("--seed", type=whole_number, default=0, help="seed of the instruction draw")
+    run.add_argument(
+        "--seed",
+        type=whole_number,
+        default=DatasetOptions.seed,
+        help="seed of the instruction draw",
+    )
     run.add_argument(
         "--limit", type=positive_int, default=None, help="convert only the first N samples"
     )
     run.add_argument(
         "--samples-per-file",
         type=positive_int,
-        default=16,
-        help="samples per output file, the unit of work (default: 16)",
+        default=OutputOptions.samples_per_file,
+        help="samples per output file, the unit of work "
+        f"(default: {OutputOptions.samples_per_file})",
     )
     run.add_argument(
         "--ray-address",
@@ -223,12 +243,12 @@ def add_convert_arguments(p: argparse.ArgumentParser) -> None:
     )
     run.add_argument(
         "--decoder",
-        choices=("auto", "cpu", "nvdec"),
-        default="auto",
+        choices=DECODERS,
+        default=DEFAULT_DECODER,
         help="auto: NVDEC on a decode worker that has a GPU, for videos it can take and "
         "where it pays off (720p and up, enough frames), else the CPU; cpu; nvdec: workers "
         "reserve GPUs, refused when the cluster has none. Any video the GPU cannot take or "
-        "fails on is decoded on the CPU (default: auto)",
+        f"fails on is decoded on the CPU (default: {DEFAULT_DECODER})",
     )
     run.add_argument(
         "--gpus-per-worker",
@@ -250,15 +270,16 @@ def add_convert_arguments(p: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--sample-timeout",
         type=positive_float,
-        default=300.0,
+        default=RunOptions.sample_timeout_s,
         help="seconds one decode attempt may take per span asked of a video; a video's "
-        "spans are decoded in one pass (default: 300)",
+        f"spans are decoded in one pass (default: {RunOptions.sample_timeout_s:g})",
     )
     run.add_argument(
         "--decode-attempts",
         type=positive_int,
-        default=2,
-        help="attempts per sample before a crash or timeout becomes an error row (default: 2)",
+        default=RunOptions.decode_attempts,
+        help="attempts per sample before a crash or timeout becomes an error row "
+        f"(default: {RunOptions.decode_attempts})",
     )
     run.add_argument(
         "--overwrite",
@@ -279,9 +300,6 @@ def add_convert_arguments(p: argparse.ArgumentParser) -> None:
         help="show Ray's own messages too (by default they go to a log file under Ray's "
         "temp folder, /tmp/ray/vidray/)",
     )
-
-
-DEFAULT_SIZE = 336
 
 
 def frame_size(args: argparse.Namespace):
@@ -336,7 +354,7 @@ def sampling_policy(args: argparse.Namespace):
 def options_from_args(args: argparse.Namespace):
     from vidray.config import ConvertOptions
 
-    return ConvertOptions(
+    return ConvertOptions.of(
         source=args.source,
         input=args.input,
         output=args.output,
@@ -455,8 +473,8 @@ def run_convert(opts, verbose: bool = False) -> int:
         print(run(job).describe())
         return 0
     try:
-        with ray_session(opts.ray_address, verbose) as console:
-            summary = run(job, make_progress(opts.progress, console.err))
+        with ray_session(opts.run.ray_address, verbose) as console:
+            summary = run(job, make_progress(opts.run.progress, console.err))
     except ConvertError as e:  # found once the cluster is known (no GPU for nvdec)
         return _error(e)
     print(summary.describe())

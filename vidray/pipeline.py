@@ -15,17 +15,17 @@ import logging
 import math
 import sys
 import time
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from vidray import __version__, cluster, read, records, sink, sources
-from vidray.config import ConvertOptions
+from vidray.config import ConvertOptions, RunOptions
 from vidray.io import storage
-from vidray.plan import ConvertError, Job, build_source, plan_shards, planned_total, prepare
+from vidray.plan import ConvertError, Job, build_source, prepare
 from vidray.progress import Progress, make_progress
 from vidray.read import Plan
 from vidray.sources.base import AnnotationSource
 from vidray.stage import StageConfig, convert_batch
+from vidray.summary import Summary
 
 __all__ = ["ConvertError", "Job", "Summary", "build_source", "convert", "prepare", "run"]
 
@@ -38,107 +38,6 @@ DECODE_PER_READ = 4
 #: At most this share of the cluster's CPUs goes to convert tasks, so read tasks
 #: always find room (a 2-CPU laptop with two 1-CPU convert tasks would stall).
 DECODE_SHARE = 0.8
-
-
-@dataclass
-class Summary:
-    output: str
-    samples: int = 0
-    rows: int = 0
-    frames: int = 0
-    errors: dict[str, int] = field(default_factory=dict)
-    units: int = 0
-    #: Units an earlier run of the same command had committed (not redone).
-    resumed_units: int = 0
-    elapsed_s: float = 0.0
-    #: Seconds until the first unit was done: start-up (worker processes, imports) plus one unit.
-    first_unit_s: float = 0.0
-    first_unit_samples: int = 0
-    #: Units whose shard's last unit is done: ``shards_done`` of ``shards`` are finished.
-    shards: int = 0
-    shards_done: int = 0
-    manifest: dict[str, Any] = field(default_factory=dict)
-    #: Annotation-type files in INPUT that the source does not read (not silently lost).
-    skipped_files: list[str] = field(default_factory=list)
-    #: OUTPUT was already complete for this command: nothing ran, counts are its marker's.
-    already_complete: bool = False
-    #: Samples by the decoder that made their frames, and why samples went to the CPU
-    #: when ``--decoder`` was not ``cpu``.
-    decoders: dict[str, int] = field(default_factory=dict)
-    cpu_reasons: dict[str, int] = field(default_factory=dict)
-    #: Samples by the worker group (``cpu``, ``gpu``) whose tasks converted them.
-    groups: dict[str, int] = field(default_factory=dict)
-
-    @classmethod
-    def of_manifest(cls, output: str, manifest: dict[str, Any]) -> Summary:
-        counts = manifest["counts"]
-        return cls(
-            output=output,
-            samples=counts["samples"],
-            rows=counts["rows"],
-            frames=counts["frames"],
-            errors=dict(counts["errors_by_reason"]),
-            decoders=dict(counts.get("decoders", {})),
-            cpu_reasons=dict(counts.get("cpu_reasons", {})),
-            groups=dict(counts.get("groups", {})),
-            units=counts["units"],
-            manifest=manifest,
-            skipped_files=manifest.get("skipped_files", {}).get("files", []),
-            already_complete=True,
-        )
-
-    def count(self, totals: sink.Totals) -> None:
-        """Take the counts of the units this run converted so far."""
-        self.samples, self.rows, self.frames = totals.samples, totals.rows, totals.frames
-        self.units = totals.units
-        self.errors = dict(totals.errors)
-        self.decoders = dict(totals.decoders)
-        self.cpu_reasons = dict(totals.cpu_reasons)
-        self.groups = dict(totals.groups)
-
-    @property
-    def error_count(self) -> int:
-        return sum(self.errors.values())
-
-    @property
-    def samples_per_s(self) -> float:
-        return self.samples / self.elapsed_s if self.elapsed_s > 0 else 0.0
-
-    @property
-    def steady_samples_per_s(self) -> float:
-        """Rate after the first unit, i.e. without the pipeline's start-up."""
-        span = self.elapsed_s - self.first_unit_s
-        rest = self.samples - self.first_unit_samples
-        return rest / span if span > 0 and rest > 0 else self.samples_per_s
-
-    def describe(self) -> str:
-        reasons = ", ".join(f"{k}={v}" for k, v in sorted(self.errors.items())) or "none"
-        counts = (
-            f"{self.samples} samples -> {self.rows} rows, {self.frames} frames, "
-            f"{self.error_count} errors ({reasons})"
-        )
-        skipped = ""
-        if self.cpu_reasons or set(self.decoders) - {"cpu"}:
-            by = ", ".join(f"{k}={v}" for k, v in sorted(self.decoders.items()))
-            why = ", ".join(f"{k}={v}" for k, v in sorted(self.cpu_reasons.items()))
-            counts += f"; decoded by {by}" + (f" (on the CPU: {why})" if why else "")
-        if set(self.groups) - {"cpu"}:
-            on = ", ".join(f"{k}={v}" for k, v in sorted(self.groups.items()))
-            counts += f"; on {on} workers"
-        if self.skipped_files:
-            names = ", ".join(self.skipped_files[:3])
-            more = ", ..." if len(self.skipped_files) > 3 else ""
-            skipped = f"; {len(self.skipped_files)} annotation files not read ({names}{more})"
-        if self.already_complete:
-            return (
-                f"already complete: {counts}, committed {self.manifest.get('committed_at')}"
-                f"{skipped}; output: {self.output} (nothing to do; --overwrite redoes it)"
-            )
-        resumed = f" (+{self.resumed_units} units committed earlier)" if self.resumed_units else ""
-        return (
-            f"{counts} in {self.elapsed_s:.1f} s "
-            f"({self.samples_per_s:.1f} clips/s){resumed}{skipped}; output: {self.output}"
-        )
 
 
 def _versions() -> dict[str, str]:
@@ -171,13 +70,11 @@ def run(job: Job, progress: Progress | None = None) -> Summary:
     import ray.data
 
     opts, source, inp, out = job.opts, job.source, job.inp, job.out
-    ledger = job.committed
-    plan, counted = plan_shards(source, inp, job.shards, opts.limit, ledger, job.retry)
-    total = planned_total(source, inp, plan, ledger, counted, job.retry)
+    ledger, plan, total = job.committed, job.plan, job.total  # planned by ``prepare``
     ledger.expect(job.retry)
 
     try:
-        cluster.connect(opts.ray_address)  # no-op when the caller connected already
+        cluster.connect(opts.run.ray_address)  # no-op when the caller connected already
     except cluster.Unreachable as e:
         raise ConvertError(str(e)) from None
     # vidray prints its own progress and summary; Ray Data's logs stay in its log files.
@@ -191,35 +88,37 @@ def run(job: Job, progress: Progress | None = None) -> Summary:
     resources = ray.cluster_resources()
     done = ledger.samples - job.retry_samples
     # No more workers than there are units left to keep them busy.
-    units_left = None if total is None else math.ceil((total - done) / opts.samples_per_file)
-    pools = _pools(opts, float(resources.get("CPU", 1)), float(resources.get("GPU", 0)), units_left)
+    units_left = None if total is None else math.ceil((total - done) / opts.out.samples_per_file)
+    pools = _pools(
+        opts.run, float(resources.get("CPU", 1)), float(resources.get("GPU", 0)), units_left
+    )
     workers = sum(p.workers for p in pools)
 
     # The first write of the run: every check passed and Ray is up.
-    sink.begin(out, opts.recorded(), ledger, overwrite=opts.overwrite)
+    sink.begin(out, opts.recorded(), ledger, overwrite=opts.run.overwrite)
     started = time.monotonic()
     resumed = ledger.units - sum(len(units) for units in job.retry.values())
     summary = Summary(output=out.display(), resumed_units=resumed, shards=len(plan))
     summary.skipped_files = job.skipped
     if progress is None:
-        progress = make_progress(opts.progress, sys.stderr)
+        progress = make_progress(opts.run.progress, sys.stderr)
     progress.start(total, done)
     stage = StageConfig.from_options(opts, out.uri, source, inp.uri)
     try:
-        _run(opts, inp.uri, source, stage, plan, pools, summary, started, progress, ledger)
+        _run(inp.uri, source, stage, plan, pools, summary, started, progress, ledger)
     finally:
         progress.close()
     summary.elapsed_s = time.monotonic() - started
     info = {
-        "source": opts.source,
+        "source": opts.dataset.source,
         "options": opts.recorded(),
         "versions": _versions(),
         "inputs": job.inputs,
         "elapsed_s": round(summary.elapsed_s, 3),
         "workers": workers,
         "skipped_files": {"count": len(job.skipped), "files": job.skipped},
-        "layout": opts.layout,
-        "split": stage.split,
+        "layout": opts.out.layout,
+        "split": stage.file_split,
     }
     summary.manifest = sink.commit(out, ledger, info)
     return summary
@@ -237,7 +136,7 @@ class Pool:
 
 
 def _pools(
-    opts: ConvertOptions, cluster_cpus: float, cluster_gpus: float, units_left: int | None
+    opts: RunOptions, cluster_cpus: float, cluster_gpus: float, units_left: int | None
 ) -> list[Pool]:
     """The decode pools of a run. One pool, except ``--decoder auto`` where the cluster
     has GPUs (or ``--gpus-per-worker`` says GPU nodes will come): then a GPU pool of
@@ -273,7 +172,7 @@ def deal(plan: Plan, pools: list[Pool]) -> list[Plan]:
     return parts
 
 
-def _gpus_per_task(opts: ConvertOptions, cluster_gpus: float, workers: int) -> float:
+def _gpus_per_task(opts: RunOptions, cluster_gpus: float, workers: int) -> float:
     """GPUs each convert task reserves. ``--decoder nvdec`` on a cluster without GPUs
     is refused (``--gpus-per-worker`` says GPU nodes will come: an autoscaling
     cluster whose GPU group starts at 0)."""
@@ -292,7 +191,6 @@ def _gpus_per_task(opts: ConvertOptions, cluster_gpus: float, workers: int) -> f
 
 
 def _run(
-    opts: ConvertOptions,
     input_uri: str,
     source: sources.Source,
     stage: StageConfig,
@@ -323,7 +221,7 @@ def _run(
             continue
         ds = ray.data.read_datasource(
             read.datasource(
-                opts.source, source.ctx, input_uri, part, opts.samples_per_file, index_ref
+                stage.source, source.ctx, input_uri, part, stage.out.samples_per_file, index_ref
             ),
             override_num_blocks=len(part),
             num_cpus=READ_CPUS,

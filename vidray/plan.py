@@ -2,8 +2,9 @@
 
 ``prepare`` turns options into a ``Job`` (source, INPUT root and shards, OUTPUT and
 the units an earlier run of the same command committed) without writing anything or
-starting Ray; ``plan_shards`` says which shards the run reads, with what caps, and
-which of their units it skips.
+starting Ray, and plans it there, once: ``plan_shards`` says which shards the run
+reads, with what caps, and which of their units it skips; ``planned_total`` how many
+samples the run has, where that is known before reading.
 """
 
 from __future__ import annotations
@@ -75,18 +76,11 @@ def check_unit_names(shards: list[str]) -> None:
 
 def build_source(opts: ConvertOptions) -> sources.Source:
     """The source of ``opts``, with its instruction pool loaded."""
-    pool = prompts.load_prompts(opts.prompts)
-    ctx = SourceContext(
-        prompts=pool,
-        # A pool given with --prompts serves every source; the built-in ones per media.
-        image_prompts=pool if opts.prompts else prompts.BUILTIN_IMAGE_PROMPTS,
-        seed=opts.seed,
-        videos=opts.videos,
-        split=opts.split,
-        qa_mode=opts.qa_mode,  # type: ignore[arg-type]
-        mc_template=opts.mc_template,
-    )
-    return sources.get(opts.source, ctx)
+    data = opts.dataset
+    pool = prompts.load_prompts(data.prompts)
+    # A pool given with --prompts serves every source; the built-in ones per media.
+    images = pool if data.prompts else prompts.BUILTIN_IMAGE_PROMPTS
+    return sources.get(data.source, SourceContext(data, pool, images))
 
 
 #: How far above a single-shard INPUT its dataset root is looked for.
@@ -137,27 +131,32 @@ class Job:
     skipped: list[str] = field(default_factory=list)
     #: Samples of the committed units ``retry`` redoes.
     retry_samples: int = 0
+    #: The shards this run reads (``plan_shards``; empty for a complete OUTPUT).
+    plan: Plan = field(default_factory=list)
+    #: Samples of the whole run when known before reading (``planned_total``).
+    total: int | None = None
 
 
 def prepare(opts: ConvertOptions) -> Job:
     """Every check that can refuse the run, before anything is written and before Ray
     starts: options, source and split, storage, INPUT and OUTPUT, the owner of OUTPUT,
     ``--retry-failed``. Raises ``ConvertError``; a refused run leaves OUTPUT as it was."""
+    data, run = opts.dataset, opts.run
     try:
         source = build_source(opts)
-        inp, out = storage.location(opts.input), storage.location(opts.output)
+        inp, out = storage.location(data.input), storage.location(opts.out.output)
         storage.check_reachable(inp)
         storage.check_reachable(out)
         storage.check_folder(out, "OUTPUT", write=True)
-        if not isinstance(source, AnnotationSource) and (opts.videos or opts.split):
+        if not isinstance(source, AnnotationSource) and (data.videos or data.split):
             raise ConvertError(
-                f"{opts.source} carries its videos inside its shards and has no splits: "
+                f"{data.source} carries its videos inside its shards and has no splits: "
                 "--videos and --split do not apply"
             )
         images = isinstance(source, AnnotationSource) and source.media == "image"
-        if images and (opts.min_duration is not None or opts.max_duration is not None):
+        if images and (data.min_duration is not None or data.max_duration is not None):
             raise ConvertError(
-                f"{opts.source} is a set of images: --min-duration and --max-duration do not apply"
+                f"{data.source} is a set of images: --min-duration and --max-duration do not apply"
             )
         inp, shards = _find_shards(source, inp)
         if isinstance(source, AnnotationSource):
@@ -167,18 +166,18 @@ def prepare(opts: ConvertOptions) -> Job:
                 # Otherwise every question would become a missing_video row.
                 kind = "images" if images else "videos"
                 raise ConvertError(
-                    f"no {kind} at {videos.display()}: {opts.source} expects "
+                    f"no {kind} at {videos.display()}: {data.source} expects "
                     f"{source.layout}; give --videos URI when they are elsewhere"
                 )
         if not shards:
             raise ConvertError(
-                f"nothing found at {inp.display()}: {opts.source} expects {source.layout}"
+                f"nothing found at {inp.display()}: {data.source} expects {source.layout}"
             )
         check_unit_names(shards)
         skipped = source.skipped_units(inp) if isinstance(source, AnnotationSource) else []
         options = opts.recorded()
-        committed = sink.claimed_units(out, options, overwrite=opts.overwrite)
-        retry, retry_samples = sink.failed_samples(out) if opts.retry_failed else ({}, 0)
+        committed = sink.claimed_units(out, options, overwrite=run.overwrite)
+        retry, retry_samples = sink.failed_samples(out) if run.retry_failed else ({}, 0)
     except (
         sources.UnknownSource,
         prompts.PromptError,
@@ -188,10 +187,10 @@ def prepare(opts: ConvertOptions) -> Job:
     ) as e:
         raise ConvertError(str(e)) from e
     except PermissionError as e:
-        raise ConvertError(f"cannot read {e.filename or opts.input}: permission denied") from e
-    if opts.retry_failed and not committed.units:
+        raise ConvertError(f"cannot read {e.filename or data.input}: permission denied") from e
+    if run.retry_failed and not committed.units:
         raise ConvertError(f"--retry-failed: {out.display()} holds no output of this command")
-    if opts.retry_failed and not retry:
+    if run.retry_failed and not retry:
         raise ConvertError(
             f"--retry-failed: {out.display()} records no failed samples; "
             "run the command without --retry-failed to finish it"
@@ -199,16 +198,21 @@ def prepare(opts: ConvertOptions) -> Job:
     digest = hashlib.sha256("\n".join(shards).encode()).hexdigest()
     inputs = {"root": inp.uri, "shards": len(shards), "digest": digest}
     complete = None
-    if not (opts.overwrite or opts.retry_failed):
+    if not (run.overwrite or run.retry_failed):
         complete = sink.complete_manifest(out, options, inputs)
     if committed.units and complete is None:
         try:
             sink.check_layout(out)
         except sink.OutputConflict as e:
             raise ConvertError(str(e)) from e
-    return Job(
+    job = Job(
         opts, source, inp, out, shards, inputs, committed, retry, complete, skipped, retry_samples
     )
+    if complete is None:
+        # Planned here, once: ``pipeline.run`` reads this plan and total.
+        job.plan, counted = plan_shards(source, inp, shards, data.limit, committed, retry)
+        job.total = planned_total(source, inp, job.plan, committed, counted, retry)
+    return job
 
 
 def planned_total(

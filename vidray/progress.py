@@ -8,7 +8,7 @@ import time
 from typing import TYPE_CHECKING, Protocol, TextIO
 
 if TYPE_CHECKING:
-    from vidray.pipeline import Summary
+    from vidray.summary import Summary
 
 
 class Progress(Protocol):

@@ -17,40 +17,38 @@ from typing import Any
 import pyarrow as pa
 
 from vidray import records, sink, sources
-from vidray.config import ConvertOptions
+from vidray.config import (
+    ConvertOptions,
+    DatasetOptions,
+    FrameOptions,
+    OutputOptions,
+    RunOptions,
+)
 from vidray.io import storage
 from vidray.media import decode, images, isolate
-from vidray.media.sampling import (
-    FrameSize,
-    SamplingPolicy,
-    delivered,
-    frame_shown_at,
-    targets_for,
-)
+from vidray.media.sampling import chosen_frames
 from vidray.records import Sample, UnitResult, WorkUnit
 from vidray.sources.base import IMAGE_SUFFIXES, AnnotationSource
 
 
 @dataclass(frozen=True)
 class StageConfig:
-    source: str
+    """What a convert task needs: the option groups themselves, and what the driver
+    resolved from them."""
+
+    dataset: DatasetOptions
+    frames: FrameOptions
+    out: OutputOptions
+    run: RunOptions
+    #: OUTPUT's URI as resolved (``storage.location``).
     output: str
-    sampling: SamplingPolicy
-    size: FrameSize
-    jpeg_quality: int
-    sample_timeout_s: float = 300.0
-    decode_attempts: int = 2
-    decoder_module: str = "vidray.media.isolate"
     #: The videos root of an annotation source (None: videos travel inside the shards).
     videos: str | None = None
     #: Frame rate of frame-image folders (``media == "frames"``).
     frames_fps: float | None = None
-    duration_range: tuple[float | None, float | None] = (None, None)
-    #: ``--decoder``: auto, cpu or nvdec (``vidray.media.routing``).
-    decoder: str = "cpu"
-    #: The split in the data files' names (``sink.hf_split``) and their layout.
-    split: str = "train"
-    layout: str = "rows"
+    #: The Hugging Face split in the data files' names (``sink.hf_split`` of the
+    #: dataset split); not the dataset split (``dataset.split``).
+    file_split: str = "train"
 
     @classmethod
     def from_options(
@@ -62,21 +60,19 @@ class StageConfig:
             frames_fps = source.frames_fps
             split = source.split()
         return cls(
-            opts.source,
-            output_uri,
-            opts.sampling,
-            opts.size,
-            opts.jpeg_quality,
-            opts.sample_timeout_s,
-            opts.decode_attempts,
-            opts.decoder_module,
-            videos,
-            frames_fps,
-            (opts.min_duration, opts.max_duration),
-            opts.decoder,
-            sink.hf_split(split),
-            opts.layout,
+            opts.dataset,
+            opts.frames,
+            opts.out,
+            opts.run,
+            output=output_uri,
+            videos=videos,
+            frames_fps=frames_fps,
+            file_split=sink.hf_split(split),
         )
+
+    @property
+    def source(self) -> str:
+        return self.dataset.source
 
 
 #: What converting one sample gives: its data rows and its error rows.
@@ -92,13 +88,13 @@ class ConvertStage:
         self.out = storage.location(cfg.output)
         self.videos = storage.location(cfg.videos) if cfg.videos else None
         self.decoder = decoder or isolate.IsolatedDecoder(
-            timeout_s=cfg.sample_timeout_s,
-            attempts=cfg.decode_attempts,
-            module=cfg.decoder_module,
+            timeout_s=cfg.run.sample_timeout_s,
+            attempts=cfg.run.decode_attempts,
+            module=cfg.run.decoder_module,
         )
         #: Whether this actor was given a GPU (Ray sets CUDA_VISIBLE_DEVICES for it,
         #: which the decoder process inherits).
-        self.gpu = _has_gpu() if cfg.decoder != "cpu" else False
+        self.gpu = _has_gpu() if cfg.run.decoder != "cpu" else False
         self._decoders: Counter[str] = Counter()
         self._cpu_reasons: Counter[str] = Counter()
 
@@ -113,8 +109,8 @@ class ConvertStage:
             unit.shard,
             unit.index,
             unit.last,
-            split=self.cfg.split,
-            layout=self.cfg.layout,
+            split=self.cfg.file_split,
+            layout=self.cfg.out.layout,
         )
         samples = unit.samples
         todo = set(range(len(samples)))
@@ -196,17 +192,17 @@ class ConvertStage:
             result = self.decoder.sample_clips(
                 self._video(first),
                 clips=[decode.Clip(s.clip[0], s.clip[1], s.clip_unit) for s in group],
-                policy=self.cfg.sampling,
-                size=self.cfg.size,
-                quality=self.cfg.jpeg_quality,
-                duration_range=self.cfg.duration_range,
-                decoder=self.cfg.decoder,
+                policy=self.cfg.frames.sampling,
+                size=self.cfg.frames.size,
+                quality=self.cfg.frames.jpeg_quality,
+                duration_range=self.cfg.dataset.duration_range,
+                decoder=self.cfg.run.decoder,
                 gpu=self.gpu,
             )
         except decode.DecodeFailure as e:
             return [([], self._errors(s, e.reason, e.message)) for s in group]
         self._decoders[result.decoder] += len(group)
-        if result.decoder == "cpu" and (self.gpu or self.cfg.decoder == "nvdec"):
+        if result.decoder == "cpu" and (self.gpu or self.cfg.run.decoder == "nvdec"):
             # a GPU was there to use (or asked for): say why the CPU did the work
             self._cpu_reasons[result.route] += len(group)
         out: list[Converted] = []
@@ -314,7 +310,7 @@ class ConvertStage:
                 raise decode.DecodeFailure("decode_error", f"cannot read {where}: {e}") from e
             names = [s.video]
         return self.decoder.encode_images(
-            data, names=names, size=self.cfg.size, quality=self.cfg.jpeg_quality
+            data, names=names, size=self.cfg.frames.size, quality=self.cfg.frames.jpeg_quality
         )
 
     def _sample_frames(self, s: Sample) -> Any:
@@ -328,12 +324,10 @@ class ConvertStage:
                 "missing_video", f"{self.videos.display(s.video)} holds no frame images"
             )
         info = decode.VideoInfo(duration=len(names) / fps, fps=fps, width=0, height=0)
-        decode.check_duration(info, self.cfg.duration_range)
+        decode.check_duration(info, self.cfg.dataset.duration_range)
         start, end = decode.clip_span(info, s.clip, s.clip_unit)
         times = [i / fps for i in range(len(names))]
-        policy = self.cfg.sampling
-        shown = [frame_shown_at(times, t) for t in targets_for(policy, start, end)]
-        chosen = delivered(policy, shown)
+        chosen = chosen_frames(self.cfg.frames.sampling, times, start, end)
         read: dict[int, bytes] = {}  # a frame repeated (regular, frame_multiple) is read once
         for i in chosen:
             if i not in read:
@@ -344,8 +338,8 @@ class ConvertStage:
             images,
             times=[times[i] for i in chosen],
             info=info,
-            size=self.cfg.size,
-            quality=self.cfg.jpeg_quality,
+            size=self.cfg.frames.size,
+            quality=self.cfg.frames.jpeg_quality,
         )
 
 
@@ -374,13 +368,15 @@ def worker_decoder(cfg: StageConfig) -> isolate.IsolatedDecoder:
     its module or the GPUs Ray gave this task (which the decoder process inherits)
     differ, in which case the old one is closed and a new one started."""
     global _DECODER
-    key = (cfg.decoder_module, cfg.sample_timeout_s, cfg.decode_attempts,
+    key = (cfg.run.decoder_module, cfg.run.sample_timeout_s, cfg.run.decode_attempts,
            os.environ.get("CUDA_VISIBLE_DEVICES"))  # fmt: skip
     if _DECODER is None or _DECODER[0] != key:
         if _DECODER is not None:
             _DECODER[1].close()
         decoder = isolate.IsolatedDecoder(
-            timeout_s=cfg.sample_timeout_s, attempts=cfg.decode_attempts, module=cfg.decoder_module
+            timeout_s=cfg.run.sample_timeout_s,
+            attempts=cfg.run.decode_attempts,
+            module=cfg.run.decoder_module,
         )
         _DECODER = (key, decoder)
     _DECODER[1].start()  # it imports while this task reads its unit's inputs

@@ -171,11 +171,11 @@ def built(name: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Ex
 
 def source_samples(name: str, root: Path, **ctx: Any) -> list[Sample]:
     """Every sample of every annotation unit of the split ``ctx`` picks, read from
-    ``root`` by source ``name`` with ``SourceContext(**ctx)`` (no decoding)."""
+    ``root`` by source ``name`` with ``SourceContext.of(**ctx)`` (no decoding)."""
     from vidray import sources
     from vidray.io import storage
 
-    src = sources.get(name, sources.SourceContext(**ctx))
+    src = sources.get(name, sources.SourceContext.of(**ctx))
     loc = storage.location(str(root))
     return [s for unit in src.units(loc) for s in src.samples(loc, unit)]
 
@@ -195,7 +195,7 @@ def convert_in_process(name: str, root: Path, out: Path, **options: Any) -> tupl
         options["videos"] = str(root / options["videos"])
     options.setdefault("sampling", SamplingPolicy(num_frames=4))
     options.setdefault("size", 32)
-    opts = ConvertOptions(
+    opts = ConvertOptions.of(
         source=name,
         input=str(root),
         output=str(out),

@@ -188,6 +188,15 @@ def frame_shown_at(frame_times: Sequence[float], t: float) -> int:
     return max(i, 0)
 
 
+def chosen_frames(
+    policy: SamplingPolicy, frame_times: Sequence[float], start: float, end: float
+) -> list[int]:
+    """The policy applied to a clip whose every frame time is known (a folder of frame
+    images): the indices of the frames delivered for [start, end), in order."""
+    shown = [frame_shown_at(frame_times, t) for t in targets_for(policy, start, end)]
+    return delivered(policy, shown)
+
+
 def select_frames(frame_times: Sequence[float], targets: Sequence[float]) -> list[int]:
     """Distinct frame indices, in time order, shown at the given targets."""
     chosen: list[int] = []

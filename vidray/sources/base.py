@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from typing import IO, Any, ClassVar, Literal
 
 from vidray import prompts
-from vidray.config import DEFAULT_MC_TEMPLATE
+from vidray.config import DatasetOptions
 from vidray.io import shards, storage
-from vidray.prompts import BUILTIN_IMAGE_PROMPTS
+from vidray.prompts import BUILTIN_IMAGE_PROMPTS, BUILTIN_PROMPTS
 from vidray.records import Conversation, Sample
 
 
@@ -34,18 +34,51 @@ class BadAnnotation(ValueError):
 
 @dataclass(frozen=True)
 class SourceContext:
-    """What a source needs besides its input: the instruction pool and the seed."""
+    """What a source needs besides its input: the dataset options (the group itself),
+    and the instruction pools ``dataset.prompts`` loaded."""
 
-    prompts: tuple[str, ...] = prompts.BUILTIN_PROMPTS
+    dataset: DatasetOptions = dataclasses.field(
+        default_factory=lambda: DatasetOptions(source="", input="")
+    )
+    prompts: tuple[str, ...] = BUILTIN_PROMPTS
     #: The pool of caption instructions for image sets (``--prompts`` sets both).
     image_prompts: tuple[str, ...] = BUILTIN_IMAGE_PROMPTS
-    seed: int = 0
-    #: Where the videos are (annotation sources); None: the source's default folder.
-    videos: str | None = None
-    #: The dataset split to read; None: the source's default.
-    split: str | None = None
-    qa_mode: Literal["split", "multiturn"] = "split"
-    mc_template: str = DEFAULT_MC_TEMPLATE
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        prompts: tuple[str, ...] = BUILTIN_PROMPTS,
+        image_prompts: tuple[str, ...] = BUILTIN_IMAGE_PROMPTS,
+        **dataset: Any,
+    ) -> SourceContext:
+        """A context from flat dataset options (``split=``, ``seed=``, ...), for a
+        source used on its own."""
+        dataset.setdefault("source", "")
+        dataset.setdefault("input", "")
+        return cls(DatasetOptions(**dataset), prompts, image_prompts)
+
+    @property
+    def seed(self) -> int:
+        return self.dataset.seed
+
+    @property
+    def videos(self) -> str | None:
+        """Where the videos are (annotation sources); None: the source's default folder."""
+        return self.dataset.videos
+
+    @property
+    def split(self) -> str | None:
+        """The dataset split to read; None: the source's default."""
+        return self.dataset.split
+
+    @property
+    def qa_mode(self) -> Literal["split", "multiturn"]:
+        return self.dataset.qa_mode  # type: ignore[return-value]
+
+    @property
+    def mc_template(self) -> str:
+        return self.dataset.mc_template
 
     def instruction(self, sample_id: str, *, image: bool = False) -> str:
         return prompts.draw(self.image_prompts if image else self.prompts, sample_id, self.seed)
