@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.datasets import built, convert_in_process, same_color, source_samples
+from vidray.sources.caltech101 import coop_classname
 
 NAME = "caltech101"
 
@@ -22,8 +23,10 @@ def test_the_coop_split_names_the_images_their_labels_and_class_names(fixture):
     assert sorted(convs) == [
         "caltech101:Faces/image_0001.jpg",
         "caltech101:Leopards/image_0001.jpg",
+        "caltech101:Motorbikes/image_0001.jpg",
         "caltech101:accordion/image_0001.jpg",
         "caltech101:accordion/image_0009.jpg",
+        "caltech101:electric_guitar/image_0001.jpg",
     ]
     face = convs["caltech101:Faces/image_0001.jpg"]
     assert (face.label, face.classname) == (1, "face")
@@ -32,6 +35,26 @@ def test_the_coop_split_names_the_images_their_labels_and_class_names(fixture):
         ("gpt", "a photo of a face."),
     )
     assert not any("BACKGROUND_Google" in c for c in convs)
+
+
+def test_prompts_use_coops_class_names_and_the_column_keeps_that_name(fixture):
+    """CoOp prompts ``electric_guitar`` as ``electric guitar`` (its prompt learner turns
+    ``_`` into spaces) and renames folders such as ``Motorbikes`` to ``motorbike``
+    where the split did not; the ``classname`` column is the name the prompt used."""
+    root, _ = fixture
+    convs = {c.id: c for s in source_samples(NAME, root) for c in s.conversations}
+    guitar = convs["caltech101:electric_guitar/image_0001.jpg"]
+    assert guitar.turns[1] == ("gpt", "a photo of a electric guitar.")
+    assert (guitar.label, guitar.classname) == (3, "electric guitar")
+    motorbike = convs["caltech101:Motorbikes/image_0001.jpg"]
+    assert motorbike.turns[1] == ("gpt", "a photo of a motorbike.")
+    assert motorbike.classname == "motorbike"
+    assert [coop_classname(n) for n in ("airplanes", "Faces", "Leopards", "t_shirt ")] == [
+        "airplane",
+        "face",
+        "leopard",
+        "t shirt",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -19,8 +19,15 @@ def fixture(tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_wnids_map_to_class_names_and_their_position_is_the_label():
-    classes = parse_classnames("n01440764 tench\n\nn01484850   great white\tshark\n")
-    assert classes == {"n01440764": (0, "tench"), "n01484850": (1, "great white shark")}
+    classes = parse_classnames(
+        "n01440764 tench\n\nn01484850   great white\tshark\nn02110063 malamute_dog\n"
+    )
+    # a folder-style name is prompted as CoOp's prompt learner reads it: '_' as a space
+    assert classes == {
+        "n01440764": (0, "tench"),
+        "n01484850": (1, "great white shark"),
+        "n02110063": (2, "malamute dog"),
+    }
     for bad, words in [
         ("n01440764\n", "no class name"),
         ("a x\na y\n", "listed twice"),

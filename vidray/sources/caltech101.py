@@ -12,12 +12,25 @@ from vidray.sources.base import AnnotationSource, BadAnnotation, Item, classific
 
 SPLIT_FILE = "split_zhou_Caltech101.json"
 IMAGES = "101_ObjectCategories"
+#: CoOp's renames of Caltech101's folders (``datasets/caltech101.py``, ``NEW_CNAMES``),
+#: applied where the split file still carries the folder's name.
+NEW_CNAMES = {
+    "airplanes": "airplane",
+    "Faces": "face",
+    "Leopards": "leopard",
+    "Motorbikes": "motorbike",
+}
 
 
 class Caltech101(AnnotationSource):
     """One row per ``[path, label, classname]`` entry of the split: the question
     ``What is in this photo?`` answered ``a photo of a {classname}.`` (CoOp's prompt), the
-    label and class name kept as columns.
+    label and class name kept as columns. The class name is the one CoOp prompts with:
+    the split keeps folder-style names (``electric_guitar``) and CoOp's prompt learner
+    turns ``_`` into spaces (``trainers/coop.py``: ``name.replace("_", " ")``), so the
+    row reads ``a photo of a electric guitar.`` and ``classname`` is ``electric guitar``;
+    a folder name CoOp renames (``NEW_CNAMES``: ``Faces`` -> ``face``, ...) is renamed
+    where the split still carries it.
 
     The split is CoOp's (Zhou et al.): ``{"train"|"val"|"test": [[path, label,
     classname], ...]}``, paths relative to ``101_ObjectCategories/`` (a leading
@@ -60,5 +73,12 @@ class Caltech101(AnnotationSource):
         if not isinstance(classname, str) or not classname.strip():
             raise BadAnnotation(f"the class name {classname!r} is empty")
         path = posixpath.normpath(path.strip().lstrip("/")).removeprefix(IMAGES + "/")
-        classname = " ".join(classname.split())
+        classname = coop_classname(classname)
         yield classification(path, path, label, classname)
+
+
+def coop_classname(name: str) -> str:
+    """The class name CoOp prompts with: its rename of the folder (``NEW_CNAMES``), then
+    ``_`` as spaces (``trainers/coop.py``), whitespace collapsed."""
+    name = " ".join(name.split())
+    return " ".join(NEW_CNAMES.get(name, name).replace("_", " ").split())

@@ -27,7 +27,8 @@ SPLITS = ("train", "val", "test")
 class MiniImageNet(AnnotationSource):
     """One row per image of the split's class folders: the question ``What is in this
     photo?`` answered ``a photo of a {classname}.``, the folder's wnid mapped to its name
-    by ``classnames.txt`` (lines ``<wnid> <class name>``, the name may hold spaces).
+    by ``classnames.txt`` (lines ``<wnid> <class name>``, the name may hold spaces; a
+    ``_`` in it is a space, as CoOp's prompt learner reads names, ``trainers/coop.py``).
 
     ``label`` is the class's position in ``classnames.txt`` counted from 0, so it does
     not depend on which classes a split holds (mini-ImageNet's splits have disjoint
@@ -104,7 +105,9 @@ def parse_classnames(text: str) -> dict[str, tuple[int, str]]:
         if not line.strip():
             continue
         wnid, *words = line.split()
-        name = " ".join(words)
+        # CoOp's prompt learner turns '_' into spaces for every dataset (trainers/coop.py);
+        # CLIP's ImageNet names have none, a folder-style file's do.
+        name = " ".join(" ".join(words).replace("_", " ").split())
         if not name:
             raise UnsupportedLayout(f"{CLASSNAMES} line {number}: no class name after {wnid!r}")
         if wnid in classes:
