@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import re
 import shlex
@@ -477,6 +478,18 @@ def demo_commands(root: Path) -> dict[str, list[str]]:
     }
 
 
+def demo_programs() -> tuple[list[str], str]:
+    """How the demo's next steps name vidray and Python: by the absolute paths of the
+    console script beside this interpreter (``python -m vidray`` where there is none)
+    and of the interpreter itself, so each line runs as printed from any directory,
+    with no environment activated (``uv run`` puts them in the project's ``.venv``)."""
+    python = sys.executable
+    script = Path(python).parent / "vidray"
+    if script.is_file() and os.access(script, os.X_OK):
+        return [str(script)], python
+    return [python, "-m", "vidray"], python
+
+
 def _demo_inputs(root: Path) -> tuple[list[str], int, float]:
     from vidray import synth
 
@@ -518,18 +531,22 @@ def cmd_demo(directory: str | None) -> int:
     out = root / "out" / "webvid"
     page = report(str(out), str(root / "report"))
     print(f"report     {page}  (open it in a browser: counts, errors, sample frames)", flush=True)
+    vidray, python = demo_programs()
+    q = shlex.quote
+    where = json.dumps(str(out))  # a Python string literal; no single quote for the shell
+    count = "import pyarrow.dataset as ds; "
+    count += f'print(ds.dataset({where}, format="parquet").to_table().num_rows)'
+    load = f'import datasets; print(datasets.load_dataset({where}, split="train"))'
     print(
         f"demo done in {time.monotonic() - t0:.1f} s. It ran:\n"
-        + "".join(f"  {shlex.join(argv)}\n" for argv in commands.values())
-        + "Next:\n"
-        f"  vidray export llamafactory {shlex.quote(str(out))} "
-        f"{shlex.quote(str(root / 'export'))}   # records + frames for LLaMA-Factory\n"
-        f"  vidray report {shlex.quote(str(out))} {shlex.quote(str(root / 'report'))}"
+        + "".join(f"  {shlex.join([*vidray, *argv[1:]])}\n" for argv in commands.values())
+        + "Next (each line runs as printed, from any directory):\n"
+        f"  {shlex.join([*vidray, 'export', 'llamafactory', str(out), str(root / 'export')])}"
+        "   # records + frames for LLaMA-Factory\n"
+        f"  {shlex.join([*vidray, 'report', str(out), str(root / 'report')])}"
         "   # the HTML report again\n"
-        '  python -c "import pyarrow.dataset as ds; '
-        f"print(ds.dataset('{out}', format='parquet').to_table().num_rows)\"\n"
-        '  python -c "import datasets; '
-        f"print(datasets.load_dataset('{out}', split='train'))\"   # with datasets",
+        f"  {q(python)} -c {q(count)}\n"
+        f"  {q(python)} -c {q(load)}   # with datasets",
         flush=True,
     )
     return 0
