@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from vidray.io import storage
 from vidray.media.sampling import PixelBudget, SamplingPolicy
 
 #: The recipe's wording, with the options on lines of their own ("A. ...").
@@ -17,6 +18,9 @@ DECODERS = ("auto", "cpu", "nvdec")
 #: ``rows``: one row per question (OUTPUT_SCHEMA); ``clips``: one row per clip, its
 #: frames once, its questions nested (CLIP_SCHEMA). As ``vidray.schema.LAYOUTS``.
 LAYOUTS = ("rows", "clips")
+#: The options that name a place (``storage.identity``): recorded and compared by where
+#: they are, so ``../out``, ``/abs/out/`` and ``file:///abs/out`` are one command.
+LOCATION_OPTIONS = ("input", "output", "videos", "prompts")
 
 
 @dataclass(frozen=True)
@@ -140,6 +144,9 @@ class ConvertOptions:
         ):
             d.pop(transient)
         d["sampling"] = self.sampling.recorded()
+        for key in LOCATION_OPTIONS:  # where they are, not how they were typed
+            if d[key] is not None:
+                d[key] = storage.identity(d[key])
         return d
 
 
