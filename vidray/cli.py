@@ -28,7 +28,7 @@ from vidray.argtypes import (
 from vidray.cluster import Unreachable
 from vidray.console import Console, quiet
 from vidray.export import add_export_parser, run_export
-from vidray.media.sampling import VIDEO_MAX_PIXELS, VIDEO_MIN_PIXELS
+from vidray.media.sampling import PIXEL_FACTOR, VIDEO_MAX_PIXELS, VIDEO_MIN_PIXELS
 from vidray.report import add_report_parser, run_report
 
 EPILOG = """\
@@ -185,6 +185,15 @@ def add_convert_arguments(p: argparse.ArgumentParser) -> None:
         f"{VIDEO_MAX_PIXELS}, VIDEO_MAX_PIXELS, or 1.05 x --min-pixels when above)",
     )
     frames.add_argument(
+        "--pixel-factor",
+        type=positive_int,
+        default=None,
+        metavar="K",
+        help="with smart_resize: sides multiples of K instead of 28; 56 for frame lists read by "
+        "qwen-vl-utils 0.0.14's fetch_video, which sizes each listed frame by multiples of 56 "
+        "(it would resize 28-multiple frames)",
+    )
+    frames.add_argument(
         "--jpeg-quality", type=jpeg_quality, default=90, help="JPEG quality 1-100 (default: 90)"
     )
     run = p.add_argument_group("run")
@@ -301,18 +310,25 @@ def frame_size(args: argparse.Namespace):
         raise ValueError(f"{' and '.join(given)} exclude each other: give one way to size frames")
     if args.native_size:
         return None
+    factor = getattr(args, "pixel_factor", None)
+    if factor is not None and not budget:
+        raise ValueError("--pixel-factor applies to --min-pixels/--max-pixels only")
     if not budget:
         return DEFAULT_SIZE if args.size is None else args.size
+    factor = factor or PIXEL_FACTOR
     low, high = args.min_pixels, args.max_pixels
     if low is None:
         low = min(VIDEO_MIN_PIXELS, high)
     if high is None:  # qwen-vl-utils' fetch_video keeps max_pixels >= 1.05 min_pixels
         high = max(VIDEO_MAX_PIXELS, int(low * 1.05))
-    if high < 28 * 28:
-        raise ValueError(f"--max-pixels must be >= 784 (28x28, the smallest frame), got {high}")
+    if high < factor * factor:
+        raise ValueError(
+            f"--max-pixels must be >= {factor * factor} ({factor}x{factor}, the smallest "
+            f"frame), got {high}"
+        )
     if low > high:
         raise ValueError(f"--min-pixels ({low}) is above --max-pixels ({high})")
-    return PixelBudget(min_pixels=low, max_pixels=high)
+    return PixelBudget(min_pixels=low, max_pixels=high, factor=factor)
 
 
 def sampling_policy(args: argparse.Namespace):
