@@ -215,9 +215,12 @@ def test_progress_bar_on_a_terminal_and_verbose_ray_lines(ray_head, webvid_dir, 
 
 def test_demo_ends_with_next_steps_that_work(tmp_path):
     """The demo on its own local Ray instance: its last lines are commands a user can
-    paste, and they run as printed; nothing of the instance is left afterwards."""
+    paste, and each runs exactly as printed from another directory, in a shell that has
+    nothing but the system's PATH (no environment activated, no ``vidray`` on PATH);
+    nothing of the instance is left afterwards."""
+    demo_dir = tmp_path / "demo dir"  # a space: the printed paths are quoted for the shell
     proc = subprocess.Popen(
-        [sys.executable, "-m", "vidray", "demo", str(tmp_path)],
+        [sys.executable, "-m", "vidray", "demo", str(demo_dir)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
         env={k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"},
     )  # fmt: skip
@@ -226,31 +229,37 @@ def test_demo_ends_with_next_steps_that_work(tmp_path):
     assert stderr == ""  # Ray's lines are in its log folder
     assert wait_until_gone(proc.pid) == []
     lines = stdout.splitlines()
-    steps = lines[lines.index(next(x for x in lines if x.startswith("demo done"))) + 1 :]
-    converts = [shlex.split(x) for x in steps if x.strip().startswith("vidray convert")]
+    done = lines.index(next(x for x in lines if x.startswith("demo done")))
+    nxt = lines.index(next(x for x in lines if x.startswith("Next")))
+    ran, steps = lines[done + 1 : nxt], lines[nxt + 1 :]
+    converts = [shlex.split(x) for x in ran]
     assert [c[2] for c in converts] == ["webvid", "finevideo"]
-    (export,) = [shlex.split(x.split("#")[0]) for x in steps if "vidray export" in x]
-    (reader,) = [x for x in steps if "pyarrow.dataset" in x]
-    (hf_reader,) = [x for x in steps if "datasets.load_dataset(" in x]
-    assert f"load_dataset('{tmp_path / 'out' / 'webvid'}', split='train')" in hf_reader
+    assert len(steps) == 4 and all(x.startswith("  ") for x in steps)
     webvid_rows = int(lines[1].split(" samples -> ")[1].split()[0])
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    home = tmp_path / "home"
+    home.mkdir()
 
-    def run(argv: list[str]) -> subprocess.CompletedProcess:
-        assert argv[0] in ("vidray", "python")
-        head = [sys.executable, "-m", "vidray"] if argv[0] == "vidray" else [sys.executable]
-        return subprocess.run([*head, *argv[1:]], capture_output=True, text=True, timeout=120)
+    def as_printed(line: str) -> subprocess.CompletedProcess:
+        """``line`` in a clean shell: only PATH and HOME set, another directory."""
+        return subprocess.run(
+            ["env", "-i", "PATH=/usr/bin:/bin", f"HOME={home}", "bash", "-c", line],
+            cwd=elsewhere, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
 
-    again = run(converts[0])
+    again = as_printed(ran[0])
     assert again.returncode == 0 and again.stdout.startswith("already complete: "), again.stderr
-    exported = run(export)
-    assert exported.returncode == 0, exported.stderr
-    assert (tmp_path / "export" / "webvid.json").exists()
-    assert (tmp_path / "export" / "dataset_info.json").exists()
-    read = run(shlex.split(reader.split("#")[0]))
-    assert read.returncode == 0, read.stderr
+    results = [as_printed(line) for line in steps]
+    for line, result in zip(steps, results, strict=True):
+        assert result.returncode == 0, f"{line}\n{result.stderr[-2000:]}"
+    _, reported, read, loaded = results
+    assert (demo_dir / "export" / "webvid.json").exists()
+    assert (demo_dir / "export" / "dataset_info.json").exists()
+    assert reported.stdout.strip().endswith("index.html")
     assert int(read.stdout) == webvid_rows == 15
-    loaded = run(shlex.split(hf_reader.split("#")[0]))
-    assert loaded.returncode == 0 and "num_rows: 15" in loaded.stdout, loaded.stderr[-2000:]
+    assert "num_rows: 15" in loaded.stdout, loaded.stderr[-2000:]
+    assert list(elsewhere.iterdir()) == []  # nothing written where the lines ran
 
 
 def test_unreadable_input_and_unwritable_output(tmp_path):

@@ -5,6 +5,7 @@ shaping groups' options, the same dict (and hash) as OUTPUTs already on disk hol
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import pytest
 
@@ -153,6 +154,8 @@ def test_the_fingerprint_of_an_annotation_source_with_every_dataset_option():
     recorded = ConvertOptions.of(**flat, sampling=policy).recorded()
     assert recorded == {
         **flat,
+        # places are recorded by where they are (a relative path made absolute)
+        "prompts": os.path.abspath("p.txt"),
         "limit": None,
         "sampling": {"mode": "fps", "num_frames": 8, "fps": 1.0, "max_frames": 32},
     }

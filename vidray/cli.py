@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import re
 import shlex
@@ -37,7 +38,7 @@ from vidray.config import (
 from vidray.console import Console, quiet
 from vidray.export import add_export_parser, run_export
 from vidray.media.registry import DECODERS, DEFAULT_DECODER
-from vidray.media.sampling import VIDEO_MAX_PIXELS, VIDEO_MIN_PIXELS
+from vidray.media.sampling import PIXEL_FACTOR, VIDEO_MAX_PIXELS, VIDEO_MIN_PIXELS
 from vidray.report import add_report_parser, run_report
 
 EPILOG = """\
@@ -195,6 +196,15 @@ def add_convert_arguments(p: argparse.ArgumentParser) -> None:
         f"{VIDEO_MAX_PIXELS}, VIDEO_MAX_PIXELS, or 1.05 x --min-pixels when above)",
     )
     frames.add_argument(
+        "--pixel-factor",
+        type=positive_int,
+        default=None,
+        metavar="K",
+        help="with smart_resize: sides multiples of K instead of 28; 56 for frame lists read by "
+        "qwen-vl-utils 0.0.14's fetch_video, which sizes each listed frame by multiples of 56 "
+        "(it would resize 28-multiple frames)",
+    )
+    frames.add_argument(
         "--jpeg-quality",
         type=jpeg_quality,
         default=FrameOptions.jpeg_quality,
@@ -318,18 +328,25 @@ def frame_size(args: argparse.Namespace):
         raise ValueError(f"{' and '.join(given)} exclude each other: give one way to size frames")
     if args.native_size:
         return None
+    factor = getattr(args, "pixel_factor", None)
+    if factor is not None and not budget:
+        raise ValueError("--pixel-factor applies to --min-pixels/--max-pixels only")
     if not budget:
         return DEFAULT_SIZE if args.size is None else args.size
+    factor = factor or PIXEL_FACTOR
     low, high = args.min_pixels, args.max_pixels
     if low is None:
         low = min(VIDEO_MIN_PIXELS, high)
     if high is None:  # qwen-vl-utils' fetch_video keeps max_pixels >= 1.05 min_pixels
         high = max(VIDEO_MAX_PIXELS, int(low * 1.05))
-    if high < 28 * 28:
-        raise ValueError(f"--max-pixels must be >= 784 (28x28, the smallest frame), got {high}")
+    if high < factor * factor:
+        raise ValueError(
+            f"--max-pixels must be >= {factor * factor} ({factor}x{factor}, the smallest "
+            f"frame), got {high}"
+        )
     if low > high:
         raise ValueError(f"--min-pixels ({low}) is above --max-pixels ({high})")
-    return PixelBudget(min_pixels=low, max_pixels=high)
+    return PixelBudget(min_pixels=low, max_pixels=high, factor=factor)
 
 
 def sampling_policy(args: argparse.Namespace):
@@ -495,6 +512,18 @@ def demo_commands(root: Path) -> dict[str, list[str]]:
     }
 
 
+def demo_programs() -> tuple[list[str], str]:
+    """How the demo's next steps name vidray and Python: by the absolute paths of the
+    console script beside this interpreter (``python -m vidray`` where there is none)
+    and of the interpreter itself, so each line runs as printed from any directory,
+    with no environment activated (``uv run`` puts them in the project's ``.venv``)."""
+    python = sys.executable
+    script = Path(python).parent / "vidray"
+    if script.is_file() and os.access(script, os.X_OK):
+        return [str(script)], python
+    return [python, "-m", "vidray"], python
+
+
 def _demo_inputs(root: Path) -> tuple[list[str], int, float]:
     from vidray import synth
 
@@ -536,18 +565,22 @@ def cmd_demo(directory: str | None) -> int:
     out = root / "out" / "webvid"
     page = report(str(out), str(root / "report"))
     print(f"report     {page}  (open it in a browser: counts, errors, sample frames)", flush=True)
+    vidray, python = demo_programs()
+    q = shlex.quote
+    where = json.dumps(str(out))  # a Python string literal; no single quote for the shell
+    count = "import pyarrow.dataset as ds; "
+    count += f'print(ds.dataset({where}, format="parquet").to_table().num_rows)'
+    load = f'import datasets; print(datasets.load_dataset({where}, split="train"))'
     print(
         f"demo done in {time.monotonic() - t0:.1f} s. It ran:\n"
-        + "".join(f"  {shlex.join(argv)}\n" for argv in commands.values())
-        + "Next:\n"
-        f"  vidray export llamafactory {shlex.quote(str(out))} "
-        f"{shlex.quote(str(root / 'export'))}   # records + frames for LLaMA-Factory\n"
-        f"  vidray report {shlex.quote(str(out))} {shlex.quote(str(root / 'report'))}"
+        + "".join(f"  {shlex.join([*vidray, *argv[1:]])}\n" for argv in commands.values())
+        + "Next (each line runs as printed, from any directory):\n"
+        f"  {shlex.join([*vidray, 'export', 'llamafactory', str(out), str(root / 'export')])}"
+        "   # records + frames for LLaMA-Factory\n"
+        f"  {shlex.join([*vidray, 'report', str(out), str(root / 'report')])}"
         "   # the HTML report again\n"
-        '  python -c "import pyarrow.dataset as ds; '
-        f"print(ds.dataset('{out}', format='parquet').to_table().num_rows)\"\n"
-        '  python -c "import datasets; '
-        f"print(datasets.load_dataset('{out}', split='train'))\"   # with datasets",
+        f"  {q(python)} -c {q(count)}\n"
+        f"  {q(python)} -c {q(load)}   # with datasets",
         flush=True,
     )
     return 0

@@ -22,6 +22,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from vidray.io import storage
 from vidray.media.registry import DECODERS, DEFAULT_DECODER
 from vidray.media.sampling import PixelBudget, SamplingPolicy
 
@@ -33,6 +34,9 @@ QA_MODES = ("split", "multiturn")
 #: ``rows``: one row per question (OUTPUT_SCHEMA); ``clips``: one row per clip, its
 #: frames once, its questions nested (CLIP_SCHEMA). As ``vidray.schema.LAYOUTS``.
 LAYOUTS = ("rows", "clips")
+#: The options that name a place (``storage.identity``): recorded and compared by where
+#: they are, so ``../out``, ``/abs/out/`` and ``file:///abs/out`` are one command.
+LOCATION_OPTIONS = ("input", "output", "videos", "prompts")
 #: Short side of the delivered frames unless told (``--size``).
 DEFAULT_SIZE = 336
 
@@ -229,6 +233,9 @@ class ConvertOptions:
         for group in SHAPING:
             d.update(dataclasses.asdict(getattr(self, group)))
         d["sampling"] = self.frames.sampling.recorded()
+        for key in LOCATION_OPTIONS:  # where they are, not how they were typed
+            if d[key] is not None:
+                d[key] = storage.identity(d[key])
         return d
 
 

@@ -47,6 +47,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from vidray.config import LOCATION_OPTIONS
 from vidray.io import storage
 from vidray.records import UnitResult
 from vidray.schema import (
@@ -791,6 +792,22 @@ def fingerprint(options: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(options, sort_keys=True).encode()).hexdigest()
 
 
+def differing_options(previous: dict[str, Any], options: dict[str, Any]) -> list[str]:
+    """The options in which the command recorded in ``previous`` (a ``RUN_FILE``)
+    differs from ``options``; none when the fingerprints match. Places are compared by
+    where they are: a run file of an earlier vidray recorded them as typed (a relative
+    one is taken from the current directory)."""
+    if previous.get("fingerprint") == fingerprint(options):
+        return []
+    old = previous.get("options", {})
+
+    def value(options: dict[str, Any], key: str) -> Any:
+        v = options.get(key)
+        return storage.identity(v) if key in LOCATION_OPTIONS and isinstance(v, str) else v
+
+    return sorted(k for k in {*old, *options} if value(old, k) != value(options, k))
+
+
 def claimed_units(
     out: storage.Location, options: dict[str, Any], *, overwrite: bool = False
 ) -> Ledger:
@@ -809,9 +826,8 @@ def claimed_units(
             )
         return Ledger(out)
     check_layout(out)
-    if previous["fingerprint"] != fingerprint(options):
-        old = previous.get("options", {})
-        changed = sorted(k for k in {*old, *options} if old.get(k) != options.get(k))
+    changed = differing_options(previous, options)
+    if changed:
         raise OutputConflict(
             f"{out.display()} holds the output of a different command "
             f"(differs in: {', '.join(changed)}); pass --overwrite to replace it"
@@ -841,7 +857,7 @@ def complete_manifest(
     ``inputs`` digest ``commit`` recorded) already completed it; else None."""
     if not storage.exists(out, MARKER) or not storage.exists(out, RUN_FILE):
         return None
-    if _json(out, RUN_FILE).get("fingerprint") != fingerprint(options):
+    if differing_options(_json(out, RUN_FILE), options):
         return None
     manifest = read_manifest(out)
     return manifest if manifest.get("inputs") == inputs else None

@@ -85,6 +85,15 @@ class Location:
         base = self.uri.rstrip("/")
         return f"{base}/{rel}" if rel else base
 
+    def identity(self) -> str:
+        """Where the root is, however it was spelled: ``s3://bucket/prefix`` without
+        trailing slashes; on local disk the absolute path with symlinks resolved (a
+        relative path, ``file://``, a trailing slash and a symlinked parent of one
+        folder give the same string; two folders never do)."""
+        if self.scheme == "s3":
+            return f"s3://{self.path}"
+        return os.path.realpath(self.path)
+
 
 @dataclass(frozen=True)
 class FileRef:
@@ -168,6 +177,15 @@ def location(uri: str) -> Location:
     if "://" in uri:
         raise StorageError(f"unsupported storage URI {uri!r}: use a local path, file:// or s3://")
     return Location(os.path.abspath(uri))
+
+
+def identity(uri: str) -> str:
+    """``Location.identity`` of a user-given URI (relative paths against the current
+    directory); a URI ``location`` refuses is its own identity."""
+    try:
+        return location(uri).identity()
+    except StorageError:
+        return uri
 
 
 def check_reachable(loc: Location) -> None:
