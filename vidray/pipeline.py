@@ -24,7 +24,6 @@ from vidray.io import storage
 from vidray.plan import ConvertError, Job, build_source, plan_shards, planned_total, prepare
 from vidray.progress import Progress, make_progress
 from vidray.read import Plan
-from vidray.sources.base import AnnotationSource
 from vidray.stage import StageConfig, convert_batch
 
 __all__ = ["ConvertError", "Job", "Summary", "build_source", "convert", "prepare", "run"]
@@ -314,7 +313,7 @@ def _run(
         return
     # The videos root is listed here, once per job, not once per annotation file.
     index = None
-    if isinstance(source, AnnotationSource) and len(plan) > 1:
+    if len(plan) > 1:
         index = source.video_index(storage.location(input_uri))
     index_ref = None if index is None else ray.put(index)
     branches = []

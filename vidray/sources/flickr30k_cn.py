@@ -7,8 +7,10 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from vidray import prompts
-from vidray.sources.base import BadAnnotation, Item, require
+from vidray.sources.annotations import Item
+from vidray.sources.base import BadAnnotation
 from vidray.sources.image_captions import ImageCaptions, in_folder
+from vidray.sources.text import require
 
 IMAGES = "flickr30k-images"
 
