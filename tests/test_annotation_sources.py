@@ -16,15 +16,10 @@ from vidray.config import ConvertOptions
 from vidray.io import storage
 from vidray.media import decode
 from vidray.media.sampling import SamplingPolicy
-from vidray.sources import base
-from vidray.sources.base import (
-    AnnotationSource,
-    BadAnnotation,
-    BadSplit,
-    Item,
-    SourceContext,
-    render_choice,
-)
+from vidray.sources import text
+from vidray.sources.annotations import AnnotationSource, Item
+from vidray.sources.base import BadAnnotation, BadSplit, SourceContext
+from vidray.sources.text import render_choice
 
 
 class Toy(AnnotationSource):
@@ -38,9 +33,9 @@ class Toy(AnnotationSource):
     def items(self, unit: str, key: str, record: Any) -> Iterable[Item]:
         span = None
         if "start" in record:
-            span = (base.require_number(record, "start"), base.require_number(record, "end"))
-        q, a = base.require(record, "q"), base.require(record, "a")
-        yield Item.single(f"{unit}:{key}", base.require(record, "v"), q, a, span=span)
+            span = (text.require_number(record, "start"), text.require_number(record, "end"))
+        q, a = text.require(record, "q"), text.require(record, "a")
+        yield Item.single(f"{unit}:{key}", text.require(record, "v"), q, a, span=span)
 
 
 class ToyConsecutive(Toy):
@@ -145,9 +140,9 @@ def test_multiple_choice_rendering():
     for options, correct in (([], [0]), (["a"], []), (["a"], [1]), (["a", ""], [0])):
         with pytest.raises(BadAnnotation):
             render_choice("{question} {options}", "q", options, correct)
-    assert base.option_index(["The cup.", "The Book."], " the book. ") == 1
+    assert text.option_index(["The cup.", "The Book."], " the book. ") == 1
     with pytest.raises(BadAnnotation, match="none of the 2 options"):
-        base.option_index(["a", "b"], "c")
+        text.option_index(["a", "b"], "c")
 
 
 @pytest.mark.parametrize(
@@ -236,17 +231,17 @@ def test_dataset_options_are_refused_where_they_cannot_apply(tmp_path, capsys):
 
 
 def test_required_fields():
-    assert base.require({"q": "  why?  "}, "q") == "why?"
+    assert text.require({"q": "  why?  "}, "q") == "why?"
     for record in ({"q": "   "}, {"q": ""}, {}, {"q": 3}, ["q"]):
         with pytest.raises(BadAnnotation):
-            base.require(record, "q")
-    assert base.require({"c": ["a"]}, "c", list) == ["a"]
+            text.require(record, "q")
+    assert text.require({"c": ["a"]}, "c", list) == ["a"]
     with pytest.raises(BadAnnotation):
-        base.require({"c": []}, "c", list)
-    assert base.require_number({"t": "1.5"}, "t") == 1.5
+        text.require({"c": []}, "c", list)
+    assert text.require_number({"t": "1.5"}, "t") == 1.5
     for value in ("nan", "inf", True, None, "x"):
         with pytest.raises(BadAnnotation):
-            base.require_number({"t": value}, "t")
+            text.require_number({"t": value}, "t")
 
 
 def test_a_missing_videos_folder_stops_the_run_before_it_starts(tmp_path, capsys):
@@ -287,7 +282,7 @@ def test_every_question_on_one_video_is_decoded_in_one_pass(tmp_path, monkeypatc
 
 
 def test_media_tokens_are_stripped_wherever_they_sit():
-    strip = base.strip_media_tokens
+    strip = text.strip_media_tokens
     assert strip("<video>\nDescribe the video.") == "Describe the video."
     assert strip("Describe the video.\n<video>") == "Describe the video."
     assert strip("What does the <video> show?") == "What does the show?"
@@ -304,7 +299,7 @@ def test_dialogue_pairs():
         turn("human", "q2 "),
         turn("gpt", "a2"),
     ]
-    assert base.dialogue_pairs(turns) == [("q1", "a1"), ("q2", "a2")]
+    assert text.dialogue_pairs(turns) == [("q1", "a1"), ("q2", "a2")]
     for bad in (
         None,
         [],
@@ -315,7 +310,7 @@ def test_dialogue_pairs():
         ["q", "a"],
     ):
         with pytest.raises(BadAnnotation):
-            base.dialogue_pairs(bad)
+            text.dialogue_pairs(bad)
 
 
 def test_video_suffixes_match_in_any_case(tmp_path):

@@ -16,7 +16,7 @@ from vidray.media import decode, sampling
 from vidray.media.sampling import SamplingPolicy
 from vidray.read import chunk
 from vidray.records import Conversation, Sample, UnitResult, WorkUnit
-from vidray.sources import base
+from vidray.sources import shards
 
 SPANS = [(0.0, 5.0), (2.0, 7.0), (2.0, 7.0), (12.0, 12.4), (None, None), (15.0, 30.0), (9.0, None)]
 
@@ -163,7 +163,7 @@ def test_large_tar_members_are_read_from_the_tar_by_range(tmp_path, monkeypatch)
     _webvid_tar(root / "00000000.tar", {"1": small, "2": large, "3": b"not a video" * 20000})
     inline_rows, inline_errors = convert_in_process("webvid", root, tmp_path / "inline")
 
-    monkeypatch.setattr(base, "TAR_INLINE_BYTES", len(small) + 1)
+    monkeypatch.setattr(shards, "TAR_INLINE_BYTES", len(small) + 1)
     monkeypatch.setenv("VIDRAY_TEST_DECODE_LOG", str(tmp_path / "decodes.log"))
     src = sources.get("webvid")
     samples = list(src.samples(storage.location(str(root)), "00000000.tar"))

@@ -11,8 +11,9 @@ import pytest
 from tests.datasets import clevrer as fixture
 from tests.datasets import convert_in_process, source_samples, write_json
 from vidray.io import storage
+from vidray.records import Conversation
 from vidray.sources import SourceContext, get
-from vidray.sources.base import BadSplit, Conversation
+from vidray.sources.base import BadSplit
 
 
 def conversations(root: Path, **ctx) -> dict[str, Conversation]:

@@ -11,7 +11,7 @@ import pytest
 
 from tests.datasets import Expected, built, convert_in_process, source_samples, write_json
 from vidray import prompts
-from vidray.sources.base import Conversation
+from vidray.records import Conversation
 
 NAME = "msrvtt"
 POOL = tuple(f"Instruction number {i}." for i in range(40))

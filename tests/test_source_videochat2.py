@@ -10,8 +10,9 @@ import pytest
 from tests.datasets import convert_in_process, source_samples, write_json
 from tests.datasets import videochat2 as fixture
 from vidray.io import storage
+from vidray.records import Conversation
 from vidray.sources import SourceContext, get
-from vidray.sources.base import BadSplit, Conversation
+from vidray.sources.base import BadSplit
 
 TGIF = "videochat2:video/vqa/tgif_frame_qa/train.json"
 CHAT = "videochat2:video/conversation/videochat1/train.json"

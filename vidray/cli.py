@@ -439,9 +439,9 @@ def cmd_sources() -> int:
     for name, cls in sources.REGISTRY.items():
         print(name)
         print(textwrap.indent(textwrap.fill(cls.layout, 88), "    "))
-        if issubclass(cls, sources.AnnotationSource):
+        if cls.split_names():
             splits = ", ".join(
-                f"{s} (default)" if s == cls.default_split else s for s in cls.annotation_files
+                f"{s} (default)" if s == cls.default_split else s for s in cls.split_names()
             )
             print(f"    splits: {splits}")
     return 0

@@ -23,7 +23,6 @@ from vidray.io import storage
 from vidray.plan import ConvertError, Job, build_source, prepare
 from vidray.progress import Progress, make_progress
 from vidray.read import Plan
-from vidray.sources.base import AnnotationSource
 from vidray.stage import StageConfig, convert_batch
 from vidray.summary import Summary
 
@@ -212,7 +211,7 @@ def _run(
         return
     # The videos root is listed here, once per job, not once per annotation file.
     index = None
-    if isinstance(source, AnnotationSource) and len(plan) > 1:
+    if len(plan) > 1:
         index = source.video_index(storage.location(input_uri))
     index_ref = None if index is None else ray.put(index)
     branches = []

@@ -18,7 +18,7 @@ from vidray import prompts, sink, sources
 from vidray.config import ConvertOptions
 from vidray.io import storage
 from vidray.read import Plan
-from vidray.sources.base import AnnotationSource, BadInput, SourceContext
+from vidray.sources.base import BadInput, SourceContext
 
 #: ``--retry-failed``: shard -> unit index -> the ids of the unit's failed samples.
 Retry = dict[str, dict[int, tuple[str, ...]]]
@@ -148,19 +148,19 @@ def prepare(opts: ConvertOptions) -> Job:
         storage.check_reachable(inp)
         storage.check_reachable(out)
         storage.check_folder(out, "OUTPUT", write=True)
-        if not isinstance(source, AnnotationSource) and (data.videos or data.split):
+        if source.media_in_shards and (data.videos or data.split):
             raise ConvertError(
                 f"{data.source} carries its videos inside its shards and has no splits: "
                 "--videos and --split do not apply"
             )
-        images = isinstance(source, AnnotationSource) and source.media == "image"
+        images = source.media == "image"
         if images and (data.min_duration is not None or data.max_duration is not None):
             raise ConvertError(
                 f"{data.source} is a set of images: --min-duration and --max-duration do not apply"
             )
         inp, shards = _find_shards(source, inp)
-        if isinstance(source, AnnotationSource):
-            videos = source.videos_location(inp)
+        videos = source.videos_location(inp)
+        if videos is not None:
             storage.check_reachable(videos)
             if not videos.fs.exists(videos.path):
                 # Otherwise every question would become a missing_video row.
@@ -174,7 +174,7 @@ def prepare(opts: ConvertOptions) -> Job:
                 f"nothing found at {inp.display()}: {data.source} expects {source.layout}"
             )
         check_unit_names(shards)
-        skipped = source.skipped_units(inp) if isinstance(source, AnnotationSource) else []
+        skipped = source.skipped_units(inp)
         options = opts.recorded()
         committed = sink.claimed_units(out, options, overwrite=run.overwrite)
         retry, retry_samples = sink.failed_samples(out) if run.retry_failed else ({}, 0)

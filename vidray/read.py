@@ -20,7 +20,7 @@ import pyarrow as pa
 from vidray import records, sink, sources
 from vidray.io import storage
 from vidray.records import Sample
-from vidray.sources.base import AnnotationSource, SourceContext
+from vidray.sources.base import SourceContext
 
 T = TypeVar("T")
 
@@ -57,7 +57,6 @@ def read_units(
             import ray
 
             video_index = ray.get(video_index)
-        assert isinstance(source, AnnotationSource)
         source.use_video_index(video_index)
     samples = source.samples(storage.location(input_uri), shard)
     if cap is not None:

@@ -28,7 +28,7 @@ from vidray.io import storage
 from vidray.media import decode, images, isolate
 from vidray.media.sampling import chosen_frames
 from vidray.records import Sample, UnitResult, WorkUnit
-from vidray.sources.base import IMAGE_SUFFIXES, AnnotationSource
+from vidray.sources.videos import IMAGE_SUFFIXES
 
 
 @dataclass(frozen=True)
@@ -54,11 +54,10 @@ class StageConfig:
     def from_options(
         cls, opts: ConvertOptions, output_uri: str, source: sources.Source, input_uri: str
     ) -> StageConfig:
-        videos = frames_fps = split = None
-        if isinstance(source, AnnotationSource):
-            videos = source.videos_location(storage.location(input_uri)).uri
-            frames_fps = source.frames_fps
-            split = source.split()
+        root = source.videos_location(storage.location(input_uri))
+        videos = None if root is None else root.uri
+        frames_fps = source.frames_fps
+        split = source.split()
         return cls(
             opts.dataset,
             opts.frames,

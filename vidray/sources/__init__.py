@@ -10,13 +10,17 @@ import importlib
 import inspect
 import pkgutil
 
-from vidray.sources.base import AnnotationSource, Source, SourceContext
+from vidray.sources.annotations import AnnotationSource
+from vidray.sources.base import Source, SourceContext
+
+#: Modules every source shares, not sources themselves.
+_SHARED = {"annotations", "base", "shards", "text", "videos"}
 
 
 def _discover() -> dict[str, type[Source]]:
     found: dict[str, type[Source]] = {}
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if info.name == "base":
+        if info.name in _SHARED:
             continue
         module = importlib.import_module(f"{__name__}.{info.name}")
         for _, cls in inspect.getmembers(module, inspect.isclass):

@@ -8,7 +8,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from vidray.sources.activitynet_qa import v_prefix_variants
-from vidray.sources.base import AnnotationSource, BadAnnotation, Item, require, require_text
+from vidray.sources.annotations import AnnotationSource, Item
+from vidray.sources.base import BadAnnotation
+from vidray.sources.text import require, require_text
 
 
 class ActivityNetCaptions(AnnotationSource):

@@ -9,13 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from vidray.io import storage
-from vidray.sources.base import (
-    AnnotationSource,
-    BadAnnotation,
-    Item,
-    require,
-    require_text,
-)
+from vidray.sources.annotations import AnnotationSource, Item
+from vidray.sources.base import BadAnnotation
+from vidray.sources.text import require, require_text
 
 
 def v_prefix_variants(name: str) -> tuple[str, str]:

@@ -8,7 +8,8 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from vidray.io import storage
-from vidray.sources.base import AnnotationSource, BadAnnotation, Item, classification
+from vidray.sources.annotations import AnnotationSource, Item, classification
+from vidray.sources.base import BadAnnotation
 
 SPLIT_FILE = "split_zhou_Caltech101.json"
 IMAGES = "101_ObjectCategories"

@@ -8,12 +8,9 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from vidray.sources.base import (
-    AnnotationSource,
-    BadAnnotation,
-    Item,
-    require,
-)
+from vidray.sources.annotations import AnnotationSource, Item
+from vidray.sources.base import BadAnnotation
+from vidray.sources.text import require
 
 #: A YouTube video id: 11 characters of the URL-safe base64 alphabet.
 YOUTUBE_ID = re.compile(r"[A-Za-z0-9_-]{11}")

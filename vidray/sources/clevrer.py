@@ -6,7 +6,9 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from vidray.io import storage
-from vidray.sources.base import AnnotationSource, BadAnnotation, Item, answer_text, require
+from vidray.sources.annotations import AnnotationSource, Item
+from vidray.sources.base import BadAnnotation
+from vidray.sources.text import answer_text, require
 
 #: Videos are published 1000 to a folder: ``video_00000-01000/video_00000.mp4``.
 FOLDER_SIZE = 1000

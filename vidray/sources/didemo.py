@@ -7,13 +7,9 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from vidray.sources.base import (
-    AnnotationSource,
-    BadAnnotation,
-    Item,
-    require,
-    require_text,
-)
+from vidray.sources.annotations import AnnotationSource, Item
+from vidray.sources.base import BadAnnotation
+from vidray.sources.text import require, require_text
 
 SEGMENT_S = 5.0
 #: Segments per video when ``num_segments`` is absent: annotation covered 30 s.

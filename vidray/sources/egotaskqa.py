@@ -9,15 +9,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from vidray.io import storage
-from vidray.sources.base import (
-    AnnotationSource,
-    BadAnnotation,
-    Item,
-    MissingVideo,
-    SourceContext,
-    answer_text,
-    require,
-)
+from vidray.sources.annotations import AnnotationSource, Item
+from vidray.sources.base import BadAnnotation, SourceContext
+from vidray.sources.text import answer_text, require
+from vidray.sources.videos import MissingVideo
 
 #: The two splittings of the release, each with its own train, val and test.
 FAMILIES = ("direct", "indirect")

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from vidray.sources.base import (
-    BadAnnotation,
-    Conversation,
-    ParquetShardSource,
-    require_text,
-    single_turn,
-)
+from vidray.records import Conversation
+from vidray.sources.base import BadAnnotation
+from vidray.sources.shards import ParquetShardSource
+from vidray.sources.text import require_text, single_turn
 
 
 class FineVideo(ParquetShardSource):

@@ -14,8 +14,11 @@ from typing import IO, Any
 from vidray import prompts
 from vidray.io import shards, storage
 from vidray.records import Sample
-from vidray.sources.base import BadAnnotation, Item, MissingVideo, require
+from vidray.sources.annotations import Item
+from vidray.sources.base import BadAnnotation
 from vidray.sources.image_captions import ImageCaptions, in_folder
+from vidray.sources.text import require
+from vidray.sources.videos import MissingVideo
 
 IMAGES = "flickr30k-images"
 #: Chinese-CLIP writes its images with ``base64.b64encode`` and reads them with

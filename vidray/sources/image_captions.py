@@ -18,7 +18,9 @@ from typing import Any
 
 from vidray.io import storage
 from vidray.records import Sample
-from vidray.sources.base import AnnotationSource, BadAnnotation, Item, SourceContext, require
+from vidray.sources.annotations import AnnotationSource, Item
+from vidray.sources.base import BadAnnotation, SourceContext
+from vidray.sources.text import require
 
 
 class ImageCaptions(AnnotationSource):

@@ -7,7 +7,9 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from vidray.sources.base import AnnotationSource, BadAnnotation, Item, require, require_text
+from vidray.sources.annotations import AnnotationSource, Item
+from vidray.sources.base import BadAnnotation
+from vidray.sources.text import require, require_text
 
 #: ``SS``, ``MM:SS`` or ``HH:MM:SS``, each with an optional fraction on the last part.
 _TIME = re.compile(r"^(?:(\d+):)?(?:(\d+):)?(\d+(?:\.\d*)?)$")

@@ -6,13 +6,9 @@ import posixpath
 from collections.abc import Iterable
 from typing import Any
 
-from vidray.sources.base import (
-    VIDEO_SUFFIXES,
-    AnnotationSource,
-    Item,
-    dialogue_pairs,
-    require,
-)
+from vidray.sources.annotations import AnnotationSource, Item
+from vidray.sources.text import dialogue_pairs, require
+from vidray.sources.videos import VIDEO_SUFFIXES
 
 #: The LLaVA-Hound part: ShareGPTVideo's QA and captions over its frame folders.
 HOUND = "llava_hound"

@@ -14,14 +14,9 @@ from typing import Any
 from vidray import prompts
 from vidray.io import shards, storage
 from vidray.records import Sample
-from vidray.sources.base import (
-    AnnotationSource,
-    BadAnnotation,
-    Item,
-    SourceContext,
-    answer_text,
-    require,
-)
+from vidray.sources.annotations import AnnotationSource, Item
+from vidray.sources.base import BadAnnotation, SourceContext
+from vidray.sources.text import answer_text, require
 
 SPLITS = ("train", "val", "test")
 INSTRUCTIONS = "instructions.json"

@@ -10,15 +10,9 @@ from typing import Any
 
 from vidray.io import storage
 from vidray.records import Sample
-from vidray.sources.base import (
-    ANNOTATION_SUFFIXES,
-    IMAGE_SUFFIXES,
-    AnnotationSource,
-    Item,
-    SourceContext,
-    UnsupportedLayout,
-    classification,
-)
+from vidray.sources.annotations import ANNOTATION_SUFFIXES, AnnotationSource, Item, classification
+from vidray.sources.base import SourceContext, UnsupportedLayout
+from vidray.sources.videos import IMAGE_SUFFIXES
 
 CLASSNAMES = "classnames.txt"
 SPLITS = ("train", "val", "test")

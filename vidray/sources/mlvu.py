@@ -6,14 +6,9 @@ import posixpath
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-from vidray.sources.base import (
-    AnnotationSource,
-    BadAnnotation,
-    Item,
-    option_index,
-    require,
-    require_text,
-)
+from vidray.sources.annotations import AnnotationSource, Item
+from vidray.sources.base import BadAnnotation
+from vidray.sources.text import option_index, require, require_text
 
 
 class Mlvu(AnnotationSource):

@@ -8,14 +8,9 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from vidray.io import storage
-from vidray.sources.base import (
-    AnnotationSource,
-    BadAnnotation,
-    Item,
-    require,
-    require_number,
-    require_text,
-)
+from vidray.sources.annotations import AnnotationSource, Item
+from vidray.sources.base import BadAnnotation
+from vidray.sources.text import require, require_number, require_text
 
 
 class MovieChat(AnnotationSource):

@@ -9,7 +9,9 @@ from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
 from vidray.io import storage
-from vidray.sources.base import AnnotationSource, BadAnnotation, Item, require, require_text
+from vidray.sources.annotations import AnnotationSource, Item
+from vidray.sources.base import BadAnnotation
+from vidray.sources.text import require, require_text
 
 TRAIN_9K = "MSRVTT_train.9k.csv"
 

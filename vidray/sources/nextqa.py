@@ -7,7 +7,9 @@ import posixpath
 from collections.abc import Iterable
 from typing import Any
 
-from vidray.sources.base import AnnotationSource, BadAnnotation, Item, require
+from vidray.sources.annotations import AnnotationSource, Item
+from vidray.sources.base import BadAnnotation
+from vidray.sources.text import require
 
 #: The multiple-choice options, in order.
 OPTION_COLUMNS = ("a0", "a1", "a2", "a3", "a4")

@@ -6,7 +6,9 @@ import posixpath
 from collections.abc import Iterable
 from typing import Any
 
-from vidray.sources.base import VIDEO_SUFFIXES, AnnotationSource, Item, require, require_text
+from vidray.sources.annotations import AnnotationSource, Item
+from vidray.sources.text import require, require_text
+from vidray.sources.videos import VIDEO_SUFFIXES
 
 
 class OpenVid(AnnotationSource):

@@ -6,13 +6,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from vidray.io import storage
-from vidray.sources.base import (
-    AnnotationSource,
-    BadAnnotation,
-    Item,
-    UnsupportedLayout,
-    require,
-)
+from vidray.sources.annotations import AnnotationSource, Item
+from vidray.sources.base import BadAnnotation, UnsupportedLayout
+from vidray.sources.text import require
 
 
 class PerceptionTest(AnnotationSource):

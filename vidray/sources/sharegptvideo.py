@@ -9,14 +9,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from vidray.io import storage
-from vidray.sources.base import (
-    AnnotationSource,
-    Item,
-    MissingVideo,
-    SourceContext,
-    dialogue_pairs,
-    require,
-)
+from vidray.sources.annotations import AnnotationSource, Item
+from vidray.sources.base import SourceContext
+from vidray.sources.text import dialogue_pairs, require
+from vidray.sources.videos import MissingVideo
 
 _ROOT = "video_instruction/train"
 #: The frame folders, in the order the recipe looks: a name in both is taken from 300k.

@@ -5,14 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from vidray.sources.base import (
-    AnnotationSource,
-    BadAnnotation,
-    Item,
-    option_index,
-    require,
-    require_number,
-)
+from vidray.sources.annotations import AnnotationSource, Item
+from vidray.sources.base import BadAnnotation
+from vidray.sources.text import option_index, require, require_number
 
 
 class Star(AnnotationSource):

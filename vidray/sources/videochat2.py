@@ -6,14 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from vidray.sources.base import (
-    AnnotationSource,
-    BadAnnotation,
-    Item,
-    require,
-    require_number,
-    strip_media_tokens,
-)
+from vidray.sources.annotations import AnnotationSource, Item
+from vidray.sources.base import BadAnnotation
+from vidray.sources.text import require, require_number, strip_media_tokens
 
 
 class VideoChat2(AnnotationSource):

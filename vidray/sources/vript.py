@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from vidray.sources.base import AnnotationSource, BadAnnotation, Item, require, require_text
+from vidray.sources.annotations import AnnotationSource, Item
+from vidray.sources.base import BadAnnotation
+from vidray.sources.text import require, require_text
 
 _CAPTIONS = "vript_captions/vript_{}_videos_captions.jsonl"
 

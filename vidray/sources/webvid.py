@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from vidray.sources.base import Conversation, TarShardSource, require_text, single_turn
+from vidray.records import Conversation
+from vidray.sources.shards import TarShardSource
+from vidray.sources.text import require_text, single_turn
 
 
 class WebVid(TarShardSource):
