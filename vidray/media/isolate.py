@@ -9,7 +9,7 @@ the sample is tried again, up to ``attempts`` times; then the sample becomes an 
 row and the rest of the unit goes on.
 
 Frames: 8-byte big-endian length, then a pickle. Requests are ``(op, data, kwargs)``
-for ``decode.sample_clips`` (op ``clips``), ``decode.sample_images`` (``images``: frame
+for ``decode.sample_clips`` (op ``clips``), ``images.sample_frames`` (``images``: frame
 folders) or ``images.encode_images`` (``stills``: image datasets);
 answers are ``("ok", result)`` or ``("fail", (reason, message))``. The time limit of a
 request is the per-sample limit times the clips it asks for: one pass over a video
@@ -118,20 +118,9 @@ class IsolatedDecoder:
         limit = self.timeout_s * max(1, len(clips))
         return self._call("clips", data, {**kwargs, "clips": clips}, limit)
 
-    def sample_video(
-        self,
-        data: bytes | storage.FileRef,
-        *,
-        clip: tuple[float | None, float | None],
-        clip_unit: str = "s",
-        **kwargs: Any,
-    ) -> tuple[decode.VideoInfo, list[float], list[bytes], tuple[int, int]]:
-        """``decode.sample_video`` (one clip) in the child."""
-        clips = [decode.Clip(clip[0], clip[1], clip_unit)]
-        return decode.unpack_single(self.sample_clips(data, clips=clips, **kwargs))
-
     def sample_images(self, images: list[bytes], **kwargs: Any) -> Any:
-        """``decode.sample_images`` in the child (JPEG decoding is no safer than video)."""
+        """``images.sample_frames`` (a frame folder) in the child (JPEG decoding is no
+        safer than video)."""
         return self._call("images", images, kwargs, self.timeout_s)
 
     def encode_images(self, stills: list[bytes], **kwargs: Any) -> images.Stills:
@@ -175,7 +164,7 @@ def serve(handle: Any = None) -> None:
     ``decode.sample_clips`` (the tests' faulty children do)."""
     handlers = {
         "clips": handle or decode.sample_clips,
-        "images": decode.sample_images,
+        "images": images.sample_frames,
         "stills": images.encode_images,
     }
     inp, out = sys.stdin.buffer, sys.stdout.buffer

@@ -17,7 +17,9 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 
-MODES = ("auto", "cpu", "nvdec")
+from vidray.media.registry import DECODERS
+
+MODES = DECODERS
 
 #: NVDEC's reach (NVIDIA Video Codec SDK support matrix, Turing and later; AV1 needs
 #: Ampere GA10x or later, which the A100 is not): codec -> (max width, max height,
