@@ -120,6 +120,21 @@ class VideoFrames:
     route: str = "asked"
 
 
+#: Set when a GPU decode failed with a sticky CUDA error: the process's CUDA context
+#: is lost, and every later GPU decode in it would fail too. The isolated decoder's
+#: child answers, then is replaced by a fresh one (``isolate``).
+gpu_lost = False
+
+
+def sticky_gpu_error(e: BaseException) -> bool:
+    """Whether ``e`` is a CUDA error that poisons the process's context (an illegal
+    address, a launch failure, ...): CUDA reports it to every later call. Out of
+    memory is not sticky."""
+    text = f"{type(e).__name__}: {e}"
+    cuda = "CUDA error" in text or "CUDA_ERROR" in text or type(e).__name__ == "AcceleratorError"
+    return cuda and "out of memory" not in text.lower()
+
+
 def sample_clips(
     data: bytes | storage.FileRef,
     *,
@@ -176,6 +191,9 @@ def sample_clips(
                     fetched = gpu_video.fetch(targets, size=size, quality=quality)
             except Exception as e:  # any GPU failure: the CPU decodes this video instead
                 name, route = "cpu", f"{name}_failed:{type(e).__name__}"
+                if sticky_gpu_error(e):
+                    global gpu_lost
+                    gpu_lost = True
         if fetched is None:
             fetched = video.fetch(targets, size=size, quality=quality)
     shown = dict(zip(targets, fetched.times, strict=True))  # target -> frame time
