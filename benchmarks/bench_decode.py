@@ -43,7 +43,7 @@ import av
 
 from vidray import synth
 from vidray.media import sampling
-from vidray.media.cpu import CpuVideo
+from vidray.media.cpu import CpuVideo, rgb24
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ def vidray_decode(data: bytes, targets: list[float]) -> tuple[list[float], int]:
         got = []
         for _, t, frame in video.frames_shown(targets):
             if not got or got[-1] != t:
-                video.to_rgb(frame)
+                rgb24(frame)
             got.append(t)
         return got, video.decoded
 

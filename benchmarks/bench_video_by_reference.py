@@ -49,6 +49,7 @@ def write_video(path: Path, seconds: int, width: int, height: int, fps: int = 25
 def measure(mode: str, path: Path, frames: int) -> dict:
     """Run in a fresh process: decode SPANS the way ``mode`` hands the video over."""
     from vidray.io import storage
+    from vidray.media.decode import Clip
     from vidray.media.isolate import IsolatedDecoder
     from vidray.media.sampling import SamplingPolicy
 
@@ -60,10 +61,14 @@ def measure(mode: str, path: Path, frames: int) -> dict:
             video = path.read_bytes()  # what the actor held for each sample
         else:
             video = storage.FileRef(str(path.parent), path.name)
-        _, ts, _, _ = decoder.sample_video(
-            video, policy=SamplingPolicy(num_frames=frames), clip=span, size=336, quality=90
+        result = decoder.sample_clips(
+            video,
+            clips=[Clip(*span)],
+            policy=SamplingPolicy(num_frames=frames),
+            size=336,
+            quality=90,
         )
-        times.append([round(t, 6) for t in ts])
+        times.append([round(t, 6) for c in result.clips for t in getattr(c, "times", [])])
         del video
     # What the decoder process read: rchar counts read(2) on files and on the pipe.
     assert decoder._child is not None

@@ -90,7 +90,7 @@ def ray_head(s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     cmd = [
         str(BIN / "ray"), "start", "--head", f"--port={gcs_port}",
         "--dashboard-host=127.0.0.1", f"--dashboard-port={dash_port}",
-        "--include-dashboard=true", "--num-cpus=2", f"--temp-dir={ray_tmp}",
+        "--include-dashboard=true", "--num-cpus=2", "--num-gpus=0", f"--temp-dir={ray_tmp}",
         "--disable-usage-stats",
     ]  # fmt: skip
     # As cluster/ starts its nodes: idle workers import vidray's stages before work comes.

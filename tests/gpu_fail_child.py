@@ -3,7 +3,7 @@ video: the decoder process is told it has a GPU, and ``nvdec`` opens nothing."""
 
 from typing import Any
 
-from vidray.media import decode, decoder, isolate
+from vidray.media import decode, factory, isolate
 
 
 class BrokenNvdec:
@@ -21,5 +21,5 @@ def handle(data: Any, **kwargs: Any) -> Any:
 
 
 if __name__ == "__main__":
-    decoder.register("nvdec", BrokenNvdec)
+    factory.register("nvdec", BrokenNvdec)
     isolate.serve(handle)

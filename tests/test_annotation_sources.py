@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 import pytest
 
 from tests.datasets import convert_in_process, mp4, write_json, write_jsonl, write_video
+from tests.media import one_clip
 from vidray import cli
 from vidray.config import ConvertOptions
 from vidray.io import storage
@@ -157,23 +158,21 @@ def test_bad_mc_templates_are_refused(template, problem):
 def test_spans_in_frames_and_the_duration_filter():
     data = mp4(4.0, 10)
     policy = SamplingPolicy(num_frames=4)
-    info, times, jpegs, _ = decode.sample_video(
+    info, times, jpegs, _ = one_clip(
         data, policy=policy, clip=(10, 30), clip_unit="frame", size=None, quality=80
     )
     assert info.fps == 10 and len(jpegs) == 4
     assert all(1.0 <= t < 3.0 for t in times)
     with pytest.raises(decode.DecodeFailure) as e:
-        decode.sample_video(
-            data, policy=policy, clip=(0, 50), clip_unit="frame", size=None, quality=80
-        )
+        one_clip(data, policy=policy, clip=(0, 50), clip_unit="frame", size=None, quality=80)
     assert e.value.reason == "bad_span"
     for bounds in ((5.0, None), (None, 3.0)):
         with pytest.raises(decode.DecodeFailure) as e:
-            decode.sample_video(
+            one_clip(
                 data, policy=policy, clip=(None, None), size=None, quality=80, duration_range=bounds
             )
         assert e.value.reason == "filtered_duration"
-    kept = decode.sample_video(
+    kept = one_clip(
         data, policy=policy, clip=(None, None), size=None, quality=80, duration_range=(3.9, 4.1)
     )
     assert len(kept[2]) == 4

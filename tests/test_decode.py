@@ -2,15 +2,14 @@
 
 import pytest
 
+from tests.media import distinct_shown, one_clip
 from vidray import synth
 from vidray.media import decode, sampling
 from vidray.media.sampling import SamplingPolicy
 
 
 def delivered(data: bytes, policy: SamplingPolicy, clip=(None, None), size=None):
-    info, times, jpegs, out_size = decode.sample_video(
-        data, policy=policy, clip=clip, size=size, quality=95
-    )
+    info, times, jpegs, out_size = one_clip(data, policy=policy, clip=clip, size=size, quality=95)
     return info, times, [synth.read_index_jpeg(j) for j in jpegs], out_size
 
 
@@ -25,7 +24,7 @@ def test_uniform_frames_are_exact(gop, num_frames):
     # ... and that frame is the one on screen at each uniform target
     frame_times = [i / spec.fps for i in range(spec.num_frames)]
     targets = sampling.uniform_targets(0.0, 20.0, num_frames)
-    assert shown == sampling.select_frames(frame_times, targets)
+    assert shown == distinct_shown(frame_times, targets)
 
 
 def test_fps_policy_and_clip_span():
@@ -80,7 +79,7 @@ def test_one_shared_scaling_context_gives_the_bytes_of_a_new_one_per_frame():
     import av
     from av.video.reformatter import VideoReformatter
 
-    from vidray.media.cpu import CpuVideo, encode_jpeg, shared_reformatter
+    from vidray.media.cpu import CpuVideo, encode_jpeg, rgb24, shared_reformatter
 
     # One context per thread: the same object on every call here, another elsewhere.
     assert shared_reformatter() is shared_reformatter()
@@ -104,7 +103,7 @@ def test_one_shared_scaling_context_gives_the_bytes_of_a_new_one_per_frame():
                 for size in ((80, 48), (width, height), (40, 24)):
                     fresh = encode_jpeg(frame, size, 90, reformatter=VideoReformatter())
                     assert video.encode(frame, size, 90, rotation=0) == fresh
-                rgb = video.to_rgb(frame)
+                rgb = rgb24(frame)
                 assert rgb.shape == (height, width, 3)
                 assert (rgb == frame.to_ndarray(format="rgb24")).all()
             delivered_frames += len(frames)
@@ -115,7 +114,7 @@ THREADS_PROBE = """
 import os
 from av.video.reformatter import VideoReformatter
 from vidray import synth
-from vidray.media.cpu import CpuVideo, encode_jpeg
+from vidray.media.cpu import CpuVideo, encode_jpeg, rgb24
 
 def threads():
     return len(os.listdir("/proc/self/task"))
@@ -127,7 +126,7 @@ with CpuVideo(synth.encode_video(spec)) as video:
     before = threads()
     ours = VideoReformatter()
     jpeg = encode_jpeg(frame, (336, 189), 90, reformatter=ours)
-    rgb = video.to_rgb(frame)
+    rgb = rgb24(frame)
     after_ours = threads()
     pyav_default = VideoReformatter()  # its threads live as long as the context
     default = pyav_default.reformat(frame, **area).to_ndarray()

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.media import distinct_shown, one_clip
 from vidray import synth
-from vidray.media import decode, decoder, sampling
+from vidray.media import decode, factory, sampling
 from vidray.media.sampling import SamplingPolicy
 
 SPEC = synth.VideoSpec(num_frames=40, fps=10, width=160, height=96)
@@ -87,7 +88,7 @@ def check_against_reference(data: bytes, span, policy, size=None) -> decode.Vide
     (clip,) = result.clips
     assert isinstance(clip, decode.ClipFrames), clip
     start, end = clip.span
-    want = sampling.select_frames(times, sampling.targets_for(policy, start, end))
+    want = distinct_shown(times, sampling.targets_for(policy, start, end))
     assert clip.times == [times[i] for i in want]
     assert [synth.read_index(unturned(j, rotation)) for j in clip.jpegs] == [
         indices[i] for i in want
@@ -110,10 +111,10 @@ def test_a_start_offset_is_not_part_of_the_length(container, codec):
     check_against_reference(data, (1.0, 3.0), SamplingPolicy(mode="fps", fps=4.0))
     # a span past the (real) end is refused, and the duration filter sees the length
     with pytest.raises(decode.DecodeFailure) as e:
-        decode.sample_video(data, policy=SamplingPolicy(), clip=(3.0, 6.0), size=32, quality=90)
+        one_clip(data, policy=SamplingPolicy(), clip=(3.0, 6.0), size=32, quality=90)
     assert e.value.reason == "bad_span"
     with pytest.raises(decode.DecodeFailure) as e:
-        decode.sample_video(
+        one_clip(
             data, policy=SamplingPolicy(), clip=(None, None), size=32, quality=90,
             duration_range=(4.5, None),
         )  # fmt: skip
@@ -133,7 +134,7 @@ def test_rotation_is_applied_to_frames_and_size(rotate):
 def test_targets_on_ntsc_frame_times_pick_those_frames():
     fps = Fraction(30000, 1001)
     data = encode(fps=fps, frames=120)
-    with decoder.get("cpu").open(data) as video:
+    with factory.get("cpu").open(data) as video:
         # frame k's time as annotations write it, k * 1.001 / 30: one ulp below the
         # exact k * 1001 / 30000 for most k
         targets = [k * 1.001 / 30 for k in range(120)]
@@ -173,7 +174,7 @@ def test_only_the_frames_needed_are_decoded():
     """20 s, a key frame every 5 s, 3 B-frames: 4 targets decode their key frames and
     the reference frames up to each target, not the 200 frames of the file."""
     data = encode(frames=200, gop=50, bframes=3)
-    with decoder.get("cpu").open(data) as video:
+    with factory.get("cpu").open(data) as video:
         fetched = video.fetch([1.05, 6.05, 11.05, 16.05], size=32, quality=90)
     assert fetched.decoded <= 4 * 12  # each target: at most its GOP's first 1.1 s
     _, indices, _ = reference(data)
@@ -183,9 +184,9 @@ def test_only_the_frames_needed_are_decoded():
 
 def test_bad_fetch_arguments_are_refused():
     data = encode(frames=10)
-    with decoder.get("cpu").open(data) as video:
+    with factory.get("cpu").open(data) as video:
         for targets, size, quality in [([2.0, 1.0], None, 90), ([1.0], 0, 90), ([1.0], 8, 0)]:
             with pytest.raises(ValueError):
                 video.fetch(targets, size=size, quality=quality)
     with pytest.raises(ValueError, match="decoder must be one of"):
-        decoder.get("gpu")
+        factory.get("gpu")

@@ -1,10 +1,15 @@
 """GPU decoding: the routing rules and cost model, the CPU fallback, the refusal of
-``--decoder nvdec`` without a GPU; the NVDEC path itself where a GPU is present."""
+``--decoder nvdec`` without a GPU; the NVDEC path itself where a GPU is present (the
+``on_the_gpu`` tests: ``benchmarks/gpu_check.sh`` runs them, and this module imports
+without Ray for it). The NVDEC pixel path without a GPU: tests/media/test_nvdec_cpu.py."""
 
+import io
+
+import numpy as np
 import pytest
+from PIL import Image
 
-from tests.datasets import convert_in_process
-from vidray import cli, sink, synth
+from vidray import synth
 from vidray.media import decode, routing
 from vidray.media.routing import StreamFacts
 from vidray.media.sampling import SamplingPolicy
@@ -69,6 +74,7 @@ def test_frames_to_decode_counts_from_the_key_frame_before_each_target():
 
 
 def units(out) -> list[dict]:
+    from vidray import sink
     from vidray.io import storage
 
     records = sink.committed_records(storage.location(str(out)))
@@ -76,7 +82,7 @@ def units(out) -> list[dict]:
 
 
 def test_auto_without_a_gpu_is_the_cpu_path_and_says_why(tmp_path):
-    from tests.datasets import star
+    from tests.datasets import convert_in_process, star
 
     root = tmp_path / "star"
     star.build(root)
@@ -90,7 +96,7 @@ def test_auto_without_a_gpu_is_the_cpu_path_and_says_why(tmp_path):
 
 
 def test_a_failing_gpu_decoder_ends_as_cpu_rows_and_is_counted(tmp_path):
-    from tests.datasets import star
+    from tests.datasets import convert_in_process, star
 
     root = tmp_path / "star"
     star.build(root)
@@ -109,6 +115,8 @@ def test_a_failing_gpu_decoder_ends_as_cpu_rows_and_is_counted(tmp_path):
 def test_nvdec_on_a_cluster_without_gpus_is_refused_before_anything_is_written(
     ray_head, webvid_dir, tmp_path, capsys
 ):
+    from vidray import cli
+
     out = tmp_path / "out"
     args = ["convert", "webvid", str(webvid_dir), str(out), "--decoder", "nvdec"]
     assert cli.main([*args, "--ray-address", ray_head["address"], "--quiet"]) == 2
@@ -120,25 +128,61 @@ def test_nvdec_on_a_cluster_without_gpus_is_refused_before_anything_is_written(
     assert not out.exists()
 
 
-@pytest.mark.skipif(not gpu_present(), reason="no NVIDIA GPU (torch.cuda) on this machine")
+needs_gpu = pytest.mark.skipif(not gpu_present(), reason="no NVIDIA GPU (torch.cuda) here")
+
+
+def _pixels(jpeg: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB"), dtype=float)
+
+
+def _tagged(codec: str, pix_fmt: str, width: int, height: int, colorspace: int | None) -> bytes:
+    from tests.media.test_nvdec_cpu import encode
+
+    return encode(width, height, codec=codec, pix_fmt=pix_fmt, colorspace=colorspace, frames=60)
+
+
+GPU_STREAMS = {
+    "h264-720p": lambda: synth.encode_mp4(
+        synth.VideoSpec(num_frames=120, fps=25, width=1280, height=720, gop=50)
+    ),
+    "h264-709-sd": lambda: _tagged("libx264", "yuv420p", 640, 360, 1),
+    "hevc-10bit-1080p": lambda: _tagged("libx265", "yuv420p10le", 1920, 1080, None),
+}
+
+
+@needs_gpu
+@pytest.mark.parametrize("stream", sorted(GPU_STREAMS))
 @pytest.mark.parametrize("size", [None, 224])
-def test_nvdec_gives_the_cpu_frames_within_jpeg_noise(size):
-    import io
-
-    import numpy as np
-    from PIL import Image
-
-    spec = synth.VideoSpec(num_frames=120, fps=25, width=1280, height=720, gop=50)
-    data = synth.encode_mp4(spec)
-    kw = dict(clips=[decode.Clip(1.0, 4.0)], policy=SamplingPolicy(num_frames=8), size=size)
+def test_nvdec_on_the_gpu_gives_the_cpu_frames_within_jpeg_noise(stream, size):
+    data = GPU_STREAMS[stream]()
+    kw = dict(clips=[decode.Clip(0.5, 2.0)], policy=SamplingPolicy(num_frames=8), size=size)
     cpu = decode.sample_clips(data, quality=95, decoder="cpu", **kw)
     gpu = decode.sample_clips(data, quality=95, decoder="nvdec", gpu=True, **kw)
     assert gpu.decoder == "nvdec", gpu.route
     assert gpu.clips[0].times == cpu.clips[0].times and gpu.size == cpu.size
     for a, b in zip(gpu.clips[0].jpegs, cpu.clips[0].jpegs, strict=True):
-        pa = np.asarray(Image.open(io.BytesIO(a)).convert("RGB"), dtype=float)
-        pb = np.asarray(Image.open(io.BytesIO(b)).convert("RGB"), dtype=float)
-        assert abs(pa - pb).mean() <= 2.0
+        assert abs(_pixels(a) - _pixels(b)).mean() <= 2.0
+
+
+@needs_gpu
+def test_frames_stay_on_the_gpu_and_the_torch_path_is_the_numpy_one_on_the_gpu():
+    """With the hwaccel the code uses, a decoded frame is a CUDA frame whose planes
+    torch takes as capsules; the torch path gives what the tested numpy path gives
+    on the same frame downloaded."""
+    from vidray.media import nvdec
+
+    data = synth.encode_mp4(synth.VideoSpec(num_frames=30, width=1280, height=720))
+    with nvdec.NvdecVideo(data) as video:
+        [(_, _, frame)] = list(video.frames_shown([0.5]))
+        assert frame.format.name == "cuda"
+        assert frame.planes[0].__dlpack_device__()[0] == 2  # kDLCUDA
+        backend = nvdec.TorchBackend(0)
+        on_gpu = nvdec.frame_rgb(frame, (640, 360), backend)
+        assert on_gpu.is_cuda and tuple(on_gpu.shape) == (3, 360, 640)
+        host = frame.reformat(format="nv12")  # av_hwframe_transfer_data
+        on_cpu = nvdec.frame_rgb(host, (640, 360), nvdec.Backend())
+        diff = abs(on_gpu.cpu().numpy().astype(int) - on_cpu.astype(int))
+        assert diff.max() <= 1
 
 
 def _opts(**kw):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.media import one_clip
 from vidray import sink, synth
 from vidray.config import ConvertOptions
 from vidray.media import decode, isolate
@@ -26,7 +27,7 @@ def decoder():
 
 def test_isolated_result_equals_in_process(decoder):
     data = synth.encode_mp4(synth.VideoSpec(num_frames=30))
-    assert decoder.sample_video(data, **KW) == decode.sample_video(data, **KW)
+    assert one_clip(data, sample=decoder.sample_clips, **KW) == one_clip(data, **KW)
 
 
 def _child_environ(decoder: IsolatedDecoder) -> dict[str, str]:
@@ -53,7 +54,7 @@ def test_the_child_heap_keeps_its_top_pad_unless_the_environment_sets_one(monkey
         try:
             # A decode first: the child has answered, so it runs its own program (right
             # after the fork, /proc can show the parent's environment or none).
-            assert len(child.sample_video(data, **KW)[1]) == 4
+            assert len(one_clip(data, sample=child.sample_clips, **KW)[1]) == 4
             assert _child_environ(child).get("MALLOC_TOP_PAD_") == expected
         finally:
             child.close()
@@ -63,16 +64,16 @@ def test_the_child_heap_keeps_its_top_pad_unless_the_environment_sets_one(monkey
 @pytest.mark.parametrize(("poison", "reason"), [(b"CRASH", "decode_crash"), (b"HANG", "timeout")])
 def test_poison_becomes_a_reason_and_the_decoder_recovers(decoder, poison, reason):
     with pytest.raises(decode.DecodeFailure) as e:
-        decoder.sample_video(poison + b"\0" * 100, **KW)
+        one_clip(poison + b"\0" * 100, sample=decoder.sample_clips, **KW)
     assert e.value.reason == reason
     assert "2 attempt" in e.value.message
     good = synth.encode_mp4(synth.VideoSpec(num_frames=20))
-    assert len(decoder.sample_video(good, **KW)[1]) == 4
+    assert len(one_clip(good, sample=decoder.sample_clips, **KW)[1]) == 4
 
 
 def test_ordinary_failures_are_not_retried(decoder):
     with pytest.raises(decode.DecodeFailure) as e:
-        decoder.sample_video(b"not a video", **KW)
+        one_clip(b"not a video", sample=decoder.sample_clips, **KW)
     assert e.value.reason == "decode_error"
 
 
@@ -81,9 +82,9 @@ def test_huge_claimed_frame_size_is_too_large():
     # A real frame just past the 8K cap: refused before any frame is decoded.
     big = synth.encode_mp4(synth.VideoSpec(num_frames=1, width=8192, height=4624, gop=1))
     with pytest.raises(decode.DecodeFailure) as e:
-        decode.sample_video(big, **KW)
+        one_clip(big, **KW)
     assert e.value.reason == "too_large"
-    assert decode.sample_video(data, **KW)[1]
+    assert one_clip(data, **KW)[1]
 
 
 def test_poison_in_a_unit_spares_the_rest(ray_head, tmp_path):

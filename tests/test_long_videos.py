@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.datasets import convert_in_process
+from tests.media import distinct_shown, one_clip
 from vidray import records, sink, sources, synth
 from vidray.io import storage
 from vidray.media import decode, sampling
@@ -35,7 +36,7 @@ def test_one_pass_gives_each_span_what_a_pass_of_its_own_gives(video, policy):
     assert len(merged.clips) == len(SPANS)
     for span, clip in zip(SPANS, merged.clips, strict=True):
         try:
-            alone = decode.sample_video(video, policy=policy, clip=span, size=48, quality=90)
+            alone = one_clip(video, policy=policy, clip=span, size=48, quality=90)
         except decode.DecodeFailure as e:
             # (15, 30) runs past the 20 s video: that clip fails, the others do not
             assert clip == decode.ClipFailure(e.reason, e.message) and e.reason == "bad_span"
@@ -45,7 +46,7 @@ def test_one_pass_gives_each_span_what_a_pass_of_its_own_gives(video, policy):
         # each JPEG shows the frame on screen at its target
         start, end = clip.span
         frame_times = [i / 10 for i in range(200)]
-        want = sampling.select_frames(frame_times, sampling.targets_for(policy, start, end))
+        want = distinct_shown(frame_times, sampling.targets_for(policy, start, end))
         assert [synth.read_index_jpeg(j) for j in clip.jpegs] == want
     # a frame two spans share is encoded once and handed to both
     assert merged.clips[1].jpegs[0] is merged.clips[2].jpegs[0]

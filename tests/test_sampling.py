@@ -4,6 +4,7 @@ from fractions import Fraction
 
 import pytest
 
+from tests.media import distinct_shown
 from vidray.media import sampling
 from vidray.media.decoder import DecodeFailure
 from vidray.media.sampling import SamplingPolicy
@@ -37,24 +38,24 @@ def test_frame_shown_at_is_last_frame_not_after_t():
     assert sampling.frame_shown_at([0.5, 0.6], 0.1) == 0
 
 
-def test_select_frames_uniform_over_cfr_video_gives_distinct_frames():
+def test_the_frames_shown_uniformly_over_cfr_video_gives_distinct_frames():
     fps, n = 25, 250
     times = [i / fps for i in range(n)]
     targets = sampling.uniform_targets(0.0, n / fps, 8)
-    chosen = sampling.select_frames(times, targets)
+    chosen = distinct_shown(times, targets)
     assert len(chosen) == 8
     assert chosen == [15, 46, 78, 109, 140, 171, 203, 234]
 
 
 def test_fewer_frames_than_asked_yields_each_frame_once():
     times = [0.0, 0.5, 1.0]  # 3 frames at 2 fps, 1.5 s
-    chosen = sampling.select_frames(times, sampling.uniform_targets(0.0, 1.5, 8))
+    chosen = distinct_shown(times, sampling.uniform_targets(0.0, 1.5, 8))
     assert chosen == [0, 1, 2]
 
 
 def test_variable_frame_rate():
     times = [0.0, 0.04, 0.08, 1.0, 1.04, 3.0]
-    assert sampling.select_frames(times, [0.05, 0.5, 1.02, 2.9, 3.5]) == [1, 2, 3, 4, 5]
+    assert distinct_shown(times, [0.05, 0.5, 1.02, 2.9, 3.5]) == [1, 2, 3, 4, 5]
 
 
 def test_scaled_size_keeps_aspect_and_short_side():

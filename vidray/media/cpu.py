@@ -203,11 +203,6 @@ class CpuVideo:
         """One delivered frame as a JPEG (the GPU decoder encodes on the GPU)."""
         return encode_jpeg(frame, size, quality, rotation=rotation)
 
-    def to_rgb(self, frame: av.VideoFrame) -> np.ndarray:
-        """A delivered frame as stored (no scaling, no rotation), as an RGB array of
-        shape (height, width, 3), through this thread's swscale context."""
-        return rgb24(frame)
-
     def _time(self, pts: int) -> float:
         return (pts - self._start) * self._num / self._den
 

@@ -11,17 +11,13 @@ displayed: the stream's rotation (display matrix) and pixel aspect ratio are app
 from __future__ import annotations
 
 import contextlib
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO
 
-from PIL import Image
-
 from vidray.io import storage
-from vidray.media import cpu, routing, sampling
-from vidray.media import decoder as decoder_seam
-from vidray.media.decoder import DecodeFailure, VideoInfo, pillow_error
+from vidray.media import cpu, factory, routing, sampling
+from vidray.media.decoder import DecodeFailure, VideoInfo
 
 __all__ = ["DecodeFailure", "VideoInfo"]
 
@@ -124,6 +120,21 @@ class VideoFrames:
     route: str = "asked"
 
 
+#: Set when a GPU decode failed with a sticky CUDA error: the process's CUDA context
+#: is lost, and every later GPU decode in it would fail too. The isolated decoder's
+#: child answers, then is replaced by a fresh one (``isolate``).
+gpu_lost = False
+
+
+def sticky_gpu_error(e: BaseException) -> bool:
+    """Whether ``e`` is a CUDA error that poisons the process's context (an illegal
+    address, a launch failure, ...): CUDA reports it to every later call. Out of
+    memory is not sticky."""
+    text = f"{type(e).__name__}: {e}"
+    cuda = "CUDA error" in text or "CUDA_ERROR" in text or type(e).__name__ == "AcceleratorError"
+    return cuda and "out of memory" not in text.lower()
+
+
 def sample_clips(
     data: bytes | storage.FileRef,
     *,
@@ -176,10 +187,13 @@ def sample_clips(
         fetched = None
         if name != "cpu":
             try:
-                with source() as g, decoder_seam.get(name).open(g) as gpu_video:
+                with source() as g, factory.get(name).open(g) as gpu_video:
                     fetched = gpu_video.fetch(targets, size=size, quality=quality)
             except Exception as e:  # any GPU failure: the CPU decodes this video instead
                 name, route = "cpu", f"{name}_failed:{type(e).__name__}"
+                if sticky_gpu_error(e):
+                    global gpu_lost
+                    gpu_lost = True
         if fetched is None:
             fetched = video.fetch(targets, size=size, quality=quality)
     shown = dict(zip(targets, fetched.times, strict=True))  # target -> frame time
@@ -192,70 +206,3 @@ def sample_clips(
         times = sampling.delivered(policy, [shown[t] for t in clip_targets])
         results.append(ClipFrames(span, times, [fetched.jpegs[t] for t in times]))
     return VideoFrames(info, fetched.size, results, fetched.decoded, name, route)
-
-
-def sample_video(
-    data: bytes | storage.FileRef,
-    *,
-    policy: sampling.SamplingPolicy,
-    clip: tuple[float | None, float | None],
-    size: sampling.FrameSize,
-    quality: int,
-    clip_unit: str = "s",
-    duration_range: tuple[float | None, float | None] = (None, None),
-) -> tuple[VideoInfo, list[float], list[bytes], tuple[int, int]]:
-    """One clip of one video: (info, frame times, JPEGs, (width, height))."""
-    result = sample_clips(
-        data,
-        clips=[Clip(clip[0], clip[1], clip_unit)],
-        policy=policy,
-        size=size,
-        quality=quality,
-        duration_range=duration_range,
-    )
-    return unpack_single(result)
-
-
-def unpack_single(
-    result: VideoFrames,
-) -> tuple[VideoInfo, list[float], list[bytes], tuple[int, int]]:
-    """The one clip of ``result`` as (info, times, JPEGs, size); its failure raised."""
-    (clip,) = result.clips
-    if isinstance(clip, ClipFailure):
-        raise DecodeFailure(clip.reason, clip.message)
-    return result.info, clip.times, clip.jpegs, result.size
-
-
-def sample_images(
-    images: list[bytes],
-    *,
-    times: list[float],
-    info: VideoInfo,
-    size: sampling.FrameSize,
-    quality: int,
-) -> tuple[VideoInfo, list[float], list[bytes], tuple[int, int]]:
-    """Frames that are already images (ShareGPTVideo's JPEG folders): decode, scale to
-    the output size, re-encode. ``times`` and ``info`` come from the folder listing."""
-    out: list[bytes] = []
-    out_size: tuple[int, int] | None = None
-    for k, data in enumerate(images):
-        try:
-            with Image.open(io.BytesIO(data)) as image:
-                if image.width * image.height > MAX_PIXELS:
-                    raise DecodeFailure("too_large", f"image {k} exceeds {MAX_PIXELS} pixels")
-                rgb = image.convert("RGB")
-        except (OSError, ValueError, Image.DecompressionBombError) as e:
-            raise DecodeFailure(
-                "decode_error", f"frame image {k} is unreadable: {pillow_error(e)}"
-            ) from e
-        if out_size is None:
-            out_size = sampling.scaled_size(rgb.width, rgb.height, size)
-            info = VideoInfo(info.duration, info.fps, rgb.width, rgb.height)
-        if rgb.size != out_size:
-            rgb = rgb.resize(out_size, Image.Resampling.BOX)
-        buf = io.BytesIO()
-        rgb.save(buf, format="JPEG", quality=quality)
-        out.append(buf.getvalue())
-    if out_size is None:
-        raise DecodeFailure("decode_error", "the frame folder holds no images")
-    return info, times, out, out_size

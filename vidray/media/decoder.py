@@ -1,38 +1,30 @@
-"""The decoder seam: what any video decoder gives vidray, and which ones there are.
+"""The decoder seam: what any video decoder gives vidray.
 
 A decoder opens a video (bytes, or a seekable file read by ranges), probes it without
 decoding, and fetches the frames shown at sorted target times, already scaled and
 JPEG-encoded, with the time of each frame and the facts of the stream. Everything
 about clips, spans and rows lives above it (``vidray.media.decode``), so a second
-decoder (NVDEC on a GPU) plugs in here without touching the pipeline. Decoders run in
-the isolated decoder process (``vidray.media.isolate``): a crash or hang still costs
-one video.
+decoder (NVDEC on a GPU) plugs in here without touching the pipeline; the seam imports
+none of them (``vidray.media.registry`` builds one by name). Decoders run in the
+isolated decoder process (``vidray.media.isolate``): a crash or hang still costs one
+video.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import IO, TYPE_CHECKING, Protocol
 
+from vidray.media.failure import DecodeFailure, pillow_error
+
 if TYPE_CHECKING:
     from vidray.media.sampling import FrameSize
 
-
-class DecodeFailure(Exception):
-    """A sample-level failure: becomes an error row with ``reason``, never a crash."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-
-    def __reduce__(self) -> tuple[type, tuple[str, str]]:
-        return (type(self), (self.reason, self.message))
+__all__ = ["DecodeFailure", "Decoder", "Fetched", "OpenedVideo", "VideoInfo", "pillow_error"]
 
 
 @dataclass(frozen=True)
@@ -97,42 +89,3 @@ def check_fetch_args(targets: Sequence[float], size: FrameSize, quality: int) ->
         raise ValueError(f"size must be >= 1, a PixelBudget or None, got {size}")
     if not 1 <= quality <= 100:
         raise ValueError(f"quality must be in 1..100, got {quality}")
-
-
-#: The decoders by name: a factory taking keyword-only options. ``register`` adds
-#: one (the tests' failing GPU decoder does).
-_FACTORIES: dict[str, Callable[..., Decoder]] = {}
-
-
-def register(name: str, factory: Callable[..., Decoder]) -> None:
-    _FACTORIES[name] = factory
-
-
-def names() -> tuple[str, ...]:
-    return ("cpu", "nvdec", *sorted(set(_FACTORIES) - {"cpu", "nvdec"}))
-
-
-def get(name: str = "cpu", *, threads: int = 1) -> Decoder:
-    """The decoder called ``name``, constructed with keyword-only options."""
-    if name not in names():
-        raise ValueError(f"decoder must be one of {', '.join(names())}, got {name!r}")
-    if threads < 1:
-        raise ValueError(f"threads must be >= 1, got {threads}")
-    if name in _FACTORIES:
-        return _FACTORIES[name](threads=threads)
-    if name == "nvdec":
-        from vidray.media.nvdec import NvdecDecoder  # needs torch and torchvision
-
-        return NvdecDecoder()
-    from vidray.media.cpu import CpuDecoder
-
-    return CpuDecoder(threads=threads)
-
-
-_OBJECT_REPR = re.compile(r" ?<[\w.]+ object at 0x[0-9a-f]+>")
-
-
-def pillow_error(e: BaseException) -> str:
-    """Pillow's message without the object it names (``<_io.BytesIO object at 0x...>``
-    differs run to run, and error rows must not)."""
-    return _OBJECT_REPR.sub("", str(e)).rstrip()

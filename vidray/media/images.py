@@ -1,6 +1,9 @@
-"""Still images (image datasets): decode, scale and re-encode as video frames are.
+"""Still images: decode, scale and re-encode as video frames are. One path serves
+image datasets (``encode_images``) and videos stored as folders of frame images
+(``sample_frames``, ShareGPTVideo's JPEG folders).
 
-Runs in the isolated decoder process (``isolate``'s ``stills`` request), since a
+Runs in the isolated decoder process (``isolate``'s ``stills`` and ``images``
+requests), since a
 crafted image can hurt a decoder as much as a crafted video. Each image is checked
 against the same pixel cap as a video frame from its header alone, before any pixel is
 decoded; a missing end (a truncated download) is an error, never a half-grey image.
@@ -17,7 +20,7 @@ from PIL import Image
 
 from vidray.media import sampling
 from vidray.media.decode import MAX_PIXELS
-from vidray.media.decoder import DecodeFailure, pillow_error
+from vidray.media.decoder import DecodeFailure, VideoInfo, pillow_error
 
 #: An image file above this many bytes is refused unread (``too_large``): the largest
 #: photos of the image sets are a few MiB; an 8K frame as PNG is under 100 MiB.
@@ -33,7 +36,12 @@ class Stills:
 
 
 def encode_images(
-    images: Sequence[bytes], *, names: Sequence[str], size: sampling.FrameSize, quality: int
+    images: Sequence[bytes],
+    *,
+    names: Sequence[str],
+    size: sampling.FrameSize,
+    quality: int,
+    one_size: bool = False,
 ) -> Stills:
     """Decode each image, scale it so its short side is ``size`` (aspect kept; a
     ``PixelBudget``: sized by it; None: its own size), and JPEG-encode it at
@@ -42,13 +50,19 @@ def encode_images(
     Every image keeps its own aspect: several images of one sample (M3IT's multi-image
     tasks) may differ in shape. Orientation tags are not applied, as the trainers'
     loaders (``Image.open(...).convert("RGB")``) do not apply them either.
+    ``one_size``: every image takes the first one's output size (the frames of one
+    video).
     """
     if not images:
         raise DecodeFailure("decode_error", "the sample holds no image")
-    jpegs, sizes = [], []
+    jpegs: list[bytes] = []
+    sizes: list[tuple[int, int]] = []
     for data, name in zip(images, names, strict=True):
         rgb = _decode(data, name)
-        out_size = sampling.scaled_size(rgb.width, rgb.height, size)
+        if one_size and sizes:
+            out_size = sizes[0]
+        else:
+            out_size = sampling.scaled_size(rgb.width, rgb.height, size)
         if out_size != rgb.size:
             # Area averaging when shrinking (swscale's AREA for video frames does the
             # same); bilinear when enlarging, where a box filter would show blocks.
@@ -60,6 +74,27 @@ def encode_images(
         jpegs.append(buf.getvalue())
         sizes.append(out_size)
     return Stills(jpegs, sizes)
+
+
+def sample_frames(
+    images: list[bytes],
+    *,
+    times: list[float],
+    info: VideoInfo,
+    size: sampling.FrameSize,
+    quality: int,
+) -> tuple[VideoInfo, list[float], list[bytes], tuple[int, int]]:
+    """Frames that are already images (a video stored as a folder of them): each
+    decoded, scaled to the first one's output size and re-encoded by
+    ``encode_images``. ``times`` and ``info`` come from the folder listing; the
+    frame size in the returned info is the first image's."""
+    if not images:
+        raise DecodeFailure("decode_error", "the frame folder holds no images")
+    names = [f"frame {k}" for k in range(len(images))]
+    stills = encode_images(images, names=names, size=size, quality=quality, one_size=True)
+    with Image.open(io.BytesIO(images[0])) as first:  # decoded above: the header only
+        width, height = first.size
+    return VideoInfo(info.duration, info.fps, width, height), times, stills.jpegs, stills.sizes[0]
 
 
 def _decode(data: bytes, name: str) -> Image.Image:

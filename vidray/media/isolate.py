@@ -9,11 +9,15 @@ the sample is tried again, up to ``attempts`` times; then the sample becomes an 
 row and the rest of the unit goes on.
 
 Frames: 8-byte big-endian length, then a pickle. Requests are ``(op, data, kwargs)``
-for ``decode.sample_clips`` (op ``clips``), ``decode.sample_images`` (``images``: frame
+for ``decode.sample_clips`` (op ``clips``), ``images.sample_frames`` (``images``: frame
 folders) or ``images.encode_images`` (``stills``: image datasets);
-answers are ``("ok", result)`` or ``("fail", (reason, message))``. The time limit of a
-request is the per-sample limit times the clips it asks for: one pass over a video
-serves all its clips.
+answers are ``("ok", result)``, ``("fail", (reason, message))`` or ``("restart",
+result)``: the child's GPU hit a sticky CUDA error (``decode.gpu_lost``; its CPU
+redid that video), it exits, and a fresh child takes the next request with a working
+CUDA context. The time limit of a request is the per-sample limit times the clips it
+asks for: one pass over a video serves all its clips. A request that may decode on
+the GPU and runs past it is asked again on the CPU (``nvdec_failed:timeout``): an
+NVDEC hang costs that video its GPU, not its frames.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import select
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from typing import IO, Any
 
 from vidray.io import storage
@@ -118,20 +123,9 @@ class IsolatedDecoder:
         limit = self.timeout_s * max(1, len(clips))
         return self._call("clips", data, {**kwargs, "clips": clips}, limit)
 
-    def sample_video(
-        self,
-        data: bytes | storage.FileRef,
-        *,
-        clip: tuple[float | None, float | None],
-        clip_unit: str = "s",
-        **kwargs: Any,
-    ) -> tuple[decode.VideoInfo, list[float], list[bytes], tuple[int, int]]:
-        """``decode.sample_video`` (one clip) in the child."""
-        clips = [decode.Clip(clip[0], clip[1], clip_unit)]
-        return decode.unpack_single(self.sample_clips(data, clips=clips, **kwargs))
-
     def sample_images(self, images: list[bytes], **kwargs: Any) -> Any:
-        """``decode.sample_images`` in the child (JPEG decoding is no safer than video)."""
+        """``images.sample_frames`` (a frame folder) in the child (JPEG decoding is no
+        safer than video)."""
         return self._call("images", images, kwargs, self.timeout_s)
 
     def encode_images(self, stills: list[bytes], **kwargs: Any) -> images.Stills:
@@ -140,7 +134,10 @@ class IsolatedDecoder:
 
     def _call(self, op: str, data: Any, kwargs: dict[str, Any], limit: float) -> Any:
         failure = ("decode_crash", "")
-        for _ in range(self.attempts):
+        gpu_timed_out = False
+        attempt = 0
+        while attempt < self.attempts:
+            attempt += 1
             child = self._start()
             assert child.stdin is not None and child.stdout is not None
             try:
@@ -149,13 +146,23 @@ class IsolatedDecoder:
             except TimeoutError:
                 self._kill()
                 failure = ("timeout", f"no answer within {limit:g} s")
+                if _may_use_gpu(op, kwargs):
+                    # An NVDEC hang: this video on the CPU, without costing an attempt.
+                    kwargs = {**kwargs, "decoder": "cpu"}
+                    gpu_timed_out = True
+                    attempt -= 1
                 continue
             except (EOFError, BrokenPipeError):
                 code = child.wait()
                 self._child = None
                 failure = ("decode_crash", f"the decoder process died (exit status {code})")
                 continue
+            if status == "restart":  # its CUDA context is lost: a fresh child next time
+                self._kill()
+                status = "ok"
             if status == "ok":
+                if gpu_timed_out and isinstance(payload, decode.VideoFrames):
+                    payload = replace(payload, route="nvdec_failed:timeout")
                 return payload
             raise DecodeFailure(*payload)
         reason, message = failure
@@ -170,12 +177,16 @@ class IsolatedDecoder:
         self.close()
 
 
+def _may_use_gpu(op: str, kwargs: dict[str, Any]) -> bool:
+    return op == "clips" and bool(kwargs.get("gpu")) and kwargs.get("decoder", "cpu") != "cpu"
+
+
 def serve(handle: Any = None) -> None:
     """The child's loop: decode requests until stdin closes. ``handle`` replaces
     ``decode.sample_clips`` (the tests' faulty children do)."""
     handlers = {
         "clips": handle or decode.sample_clips,
-        "images": decode.sample_images,
+        "images": images.sample_frames,
         "stills": images.encode_images,
     }
     inp, out = sys.stdin.buffer, sys.stdout.buffer
@@ -186,7 +197,11 @@ def serve(handle: Any = None) -> None:
         except EOFError:
             return
         try:
-            _send(out, ("ok", handlers[op](data, **kwargs)))
+            result = handlers[op](data, **kwargs)
+            if decode.gpu_lost:  # answered by the CPU; this process's GPU is gone
+                _send(out, ("restart", result))
+                return
+            _send(out, ("ok", result))
         except DecodeFailure as e:
             _send(out, ("fail", (e.reason, e.message)))
         except Exception as e:  # a bug or an unexpected library error: still one sample

@@ -17,7 +17,9 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 
-MODES = ("auto", "cpu", "nvdec")
+from vidray.media.registry import DECODERS
+
+MODES = DECODERS
 
 #: NVDEC's reach (NVIDIA Video Codec SDK support matrix, Turing and later; AV1 needs
 #: Ampere GA10x or later, which the A100 is not): codec -> (max width, max height,
@@ -60,6 +62,10 @@ def nvdec_refusal(facts: StreamFacts) -> str | None:
     min_w, min_h = NVDEC_MIN_SIZE
     if not (min_w <= facts.width <= max_w and min_h <= facts.height <= max_h):
         return f"nvdec_size:{facts.width}x{facts.height}"
+    if facts.width % 2 or facts.height % 2:
+        # An odd size (VP8/VP9 allow 641x361): PyAV exports 4:2:0 chroma planes a row
+        # and a column short of it; refused before a hardware session opens.
+        return f"nvdec_odd_size:{facts.width}x{facts.height}"
     return None
 
 

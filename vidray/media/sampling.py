@@ -48,7 +48,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from vidray.media.decoder import DecodeFailure
+from vidray.media.failure import DecodeFailure
 
 #: Two times closer than this (seconds) are the same instant.
 TIME_EPS = 1e-6
@@ -195,16 +195,6 @@ def chosen_frames(
     images): the indices of the frames delivered for [start, end), in order."""
     shown = [frame_shown_at(frame_times, t) for t in targets_for(policy, start, end)]
     return delivered(policy, shown)
-
-
-def select_frames(frame_times: Sequence[float], targets: Sequence[float]) -> list[int]:
-    """Distinct frame indices, in time order, shown at the given targets."""
-    chosen: list[int] = []
-    for t in sorted(targets):
-        i = frame_shown_at(frame_times, t)
-        if not chosen or chosen[-1] != i:
-            chosen.append(i)
-    return chosen
 
 
 #: qwen-vl-utils (``vision_process.py``): sides are multiples of 28 (patch 14 x merge
