@@ -8,6 +8,7 @@ import itertools
 import json
 import os
 import shutil
+import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from vidray import sink, synth
 from vidray.config import ConvertOptions
 from vidray.io import storage
 from vidray.pipeline import convert
-from vidray.reader import ReaderError, VidrayReader, decode_frames, parquet_files
+from vidray.reader import Part, ReaderError, VidrayReader, decode_frames, parquet_files
 from vidray.schema import CLIP_COLUMNS, CLIP_SCHEMA, flatten_clip_row
 
 SHARDINGS = [(1, 1), (2, 1), (2, 3), (3, 2)]
@@ -380,3 +381,165 @@ def test_torch_dataloader_workers_cover_every_row_once(output):
     )
     ids = [s["id"] for s in loader]
     assert sorted(ids) == sorted(r["id"] for r in rows_of(output))
+
+
+# --------------------------------------------------------------------- fewer files than readers
+
+
+@pytest.fixture(scope="module")
+def two_files(ray_head, finevideo_dir, tmp_path_factory) -> Path:
+    """2 committed data files of 9 rows (three videos, three questions each)."""
+    out = tmp_path_factory.mktemp("reader2") / "out"
+    summary = convert(
+        ConvertOptions.of(
+            source="finevideo",
+            input=str(finevideo_dir),
+            output=str(out),
+            size=48,
+            samples_per_file=3,
+            progress=False,
+        )
+    )
+    assert (summary.rows, summary.error_count) == (18, 0)
+    files = sink.committed_data_files(storage.location(str(out)))
+    assert [pq.ParquetFile(out / rel).metadata.num_rows for rel in files] == [9, 9]
+    return out
+
+
+def one_file(out: Path, dest: Path, row_group_size: int | None = None) -> tuple[Path, str]:
+    """A copy of ``out`` and its first data file, rewritten in row groups of
+    ``row_group_size`` rows if given."""
+    copy = copy_output(out, dest)
+    rel = sink.committed_data_files(storage.location(str(copy)))[0]
+    if row_group_size is not None:
+        pq.write_table(pq.read_table(copy / rel), copy / rel, row_group_size=row_group_size)
+    return copy, rel
+
+
+def readers_of(out: Path, rel: str, n: int, **kw) -> list[VidrayReader]:
+    """The ``n`` readers (one rank of ``n`` workers) of the data file ``rel`` alone."""
+    kw.setdefault("frames", "jpeg")
+    return [
+        VidrayReader(str(out), rank=0, world_size=1, worker_id=w, num_workers=n, files=[rel], **kw)
+        for w in range(n)
+    ]
+
+
+@pytest.mark.parametrize(("world", "workers"), [(2, 2), (1, 4), (3, 1), (2, 3)])
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_fewer_files_than_readers_every_reader_gets_samples(two_files, world, workers, shuffle):
+    expected = Counter(key(r) for r in rows_of(two_files))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 18 rows over at most 6 readers: an even split
+        shards = read_all(two_files, world, workers, seed=3, shuffle=shuffle, shuffle_buffer=4)
+    got = Counter(key(s) for samples in shards.values() for s in samples)
+    assert got == expected
+    # each reader gets its 18 // n or 18 // n + 1 rows (one sample per row here)
+    n = world * workers
+    assert sorted(len(v) for v in shards.values()) == sorted(
+        (i + 1) * 18 // n - i * 18 // n for i in range(n)
+    )
+    assert min(len(v) for v in shards.values()) >= 3
+
+
+def test_fewer_files_than_readers_changes_the_split_with_the_epoch(two_files):
+    kw = {"rank": 1, "world_size": 2, "worker_id": 0, "num_workers": 2, "frames": "jpeg"}
+    reader = VidrayReader(str(two_files), seed=3, shuffle_buffer=4, **kw)
+    epochs = [sorted(s["id"] for s in reader) for _ in range(4)]
+    assert all(len(e) in (4, 5) for e in epochs) and len({tuple(e) for e in epochs}) > 1
+    plain = VidrayReader(str(two_files), shuffle=False, **kw)
+    # no shuffle: rows 9 to 13 of the files laid end to end, the second file's first 4
+    assert [s["id"] for s in plain] == [r["id"] for r in rows_of(two_files)][9:13]
+
+
+def test_one_file_of_several_row_groups_over_four_readers(two_files, tmp_path):
+    out, rel = one_file(two_files, tmp_path / "groups", row_group_size=2)
+    assert [g["num_rows"] for g in pq.read_metadata(out / rel).to_dict()["row_groups"]] == [
+        2, 2, 2, 2, 1
+    ]  # fmt: skip
+    expected = [r["id"] for r in pq.read_table(out / rel).to_pylist()]
+    readers = readers_of(out, rel, 4, shuffle=False)
+    # cuts at rows 2, 4 and 6 fall between row groups: whole groups, none read twice
+    assert [r.epoch_parts(0, r.shard()) for r in readers] == [
+        [Part(rel, ((0, 0, 2),))],
+        [Part(rel, ((1, 0, 2),))],
+        [Part(rel, ((2, 0, 2),))],
+        [Part(rel, ((3, 0, 2), (4, 0, 1)))],
+    ]
+    got = [[s["id"] for s in r] for r in readers]
+    assert [len(g) for g in got] == [2, 2, 2, 3]
+    assert [i for g in got for i in g] == expected
+    # groups of 3: the cuts fall inside them, and each reader keeps its rows of a group
+    pq.write_table(pq.read_table(out / rel), out / rel, row_group_size=3)
+    assert readers_of(out, rel, 4, shuffle=False)[1].epoch_parts(0, readers[1].shard()) == [
+        Part(rel, ((0, 2, 3), (1, 0, 1)))
+    ]
+    for seed in (0, 1):
+        shards = [
+            [s["id"] for s in r] for r in readers_of(out, rel, 4, seed=seed, shuffle_buffer=2)
+        ]
+        assert [len(g) for g in shards] == [2, 2, 2, 3]
+        assert sorted(i for g in shards for i in g) == sorted(expected)
+
+
+def test_fewer_rows_than_readers_warns_once_with_the_counts(two_files, tmp_path):
+    out, rel = one_file(two_files, tmp_path / "few")  # 9 rows in one row group
+    expected = Counter(key(r) for r in pq.read_table(out / rel).to_pylist())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        shards = read_all(out, 3, 4, files=[rel], seed=2)
+        again = VidrayReader(
+            str(out), rank=0, world_size=3, worker_id=0, num_workers=4, files=[rel], seed=2
+        )
+        list(again)
+        list(again)  # its second epoch: a reader warns once
+    assert Counter(key(s) for v in shards.values() for s in v) == expected
+    assert sorted(len(v) for v in shards.values()) == [0] * 3 + [1] * 9
+    messages = [str(w.message) for w in caught if str(w.message).startswith("VidrayReader")]
+    assert (
+        messages
+        == [
+            f"VidrayReader: {out} has 9 rows in 1 file (1 row group) for 12 readers "
+            "(3 ranks x 4 workers): rows per reader 0, 1, 1, 1, 0, 1, 1, 1, 0, 1, 1, 1, "
+            "3 readers with none; a rank that runs out first waits on the others "
+            "(use fewer readers)"
+        ]
+        * 2
+    )  # by reader 0 of read_all, then by the new reader 0 (not by the 11 others)
+
+
+@pytest.mark.parametrize(("world", "workers"), [(2, 2), (1, 4)])
+def test_a_restored_state_is_exact_under_the_row_split(two_files, world, workers):
+    kw = {"seed": 5, "shuffle_buffer": 2, "frames": "jpeg"}
+    for rank, wid in itertools.product(range(world), range(workers)):
+        shard = {"rank": rank, "world_size": world, "worker_id": wid, "num_workers": workers}
+        ref = VidrayReader(str(two_files), **kw, **shard)
+        ref.set_epoch(1)
+        whole = [s["id"] for s in ref]
+        assert len(whole) in (4, 5)
+        for k in range(len(whole) + 1):
+            reader = VidrayReader(str(two_files), **kw, **shard)
+            reader.set_epoch(1)  # the second epoch: another split than the first's
+            head = [s["id"] for s in itertools.islice(iter(reader), k)]
+            state = json.loads(json.dumps(reader.state_dict()))
+            assert state["version"] == 2
+            fresh = VidrayReader(str(two_files), **kw, **shard)
+            fresh.load_state_dict(state)
+            assert head + [s["id"] for s in fresh] == whole, (rank, wid, k)
+            assert fresh.epoch == 2
+
+
+def test_a_version_1_state_fits_only_a_split_by_file(output, two_files):
+    shard = {"rank": 1, "world_size": 2, "worker_id": 0, "num_workers": 2, "seed": 1}
+    for out, fits in ((output, True), (two_files, False)):  # 6 files, then 2, for 4 readers
+        reader = VidrayReader(str(out), frames="jpeg", **shard)
+        head = [s["id"] for s in itertools.islice(iter(reader), 2)]
+        state = {**reader.state_dict(), "version": 1}
+        fresh = VidrayReader(str(out), frames="jpeg", **shard)
+        if fits:
+            fresh.load_state_dict(state)
+            whole = [s["id"] for s in VidrayReader(str(out), frames="jpeg", **shard)]
+            assert head + [s["id"] for s in fresh] == whole
+        else:
+            with pytest.raises(ReaderError, match="version 1 over 2 files for 4 readers"):
+                fresh.load_state_dict(state)

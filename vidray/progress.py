@@ -33,25 +33,47 @@ class NoProgress:
         pass
 
 
+class Counts:
+    """What a display counts: samples committed in all, ``earlier`` (by the runs before
+    this one, which a resumed run keeps) plus ``this_run``'s, of ``total`` (None: an open
+    count)."""
+
+    def __init__(self) -> None:
+        self.total: int | None = None
+        self.earlier = 0
+        self.this_run = 0
+
+    def start(self, total: int | None, done: int) -> None:
+        self.total, self.earlier, self.this_run = total, done, 0
+
+    def add(self, samples: int) -> None:
+        self.this_run += samples
+
+    @property
+    def done(self) -> int:
+        return self.earlier + self.this_run
+
+
 def _errors(summary: Summary) -> str:
     reasons = ", ".join(f"{k}={v}" for k, v in sorted(summary.errors.items()))
     return f"{summary.error_count} errors" + (f" ({reasons})" if reasons else "")
 
 
 class LineProgress:
-    """One line every ``every_s`` seconds and a last one at the end."""
+    """One line every ``every_s`` seconds and a last one at the end: samples committed in
+    all of the total, and (this run's, for a resumed run) rows, errors and files."""
 
     def __init__(self, stream: TextIO, every_s: float = 5.0) -> None:
         self.stream, self.every_s = stream, every_s
-        self.total: int | None = None
-        self.done = 0
+        self.counts = Counts()
         self.summary: Summary | None = None
 
     def start(self, total: int | None, done: int) -> None:
-        self.total, self.done = total, done
+        self.counts.start(total, done)
         self.begun = self.last = time.monotonic()
 
     def update(self, summary: Summary, samples: int) -> None:
+        self.counts.add(samples)
         self.summary, self.shown = summary, False
         if time.monotonic() - self.last >= self.every_s:
             self._line()
@@ -64,27 +86,34 @@ class LineProgress:
         s = self.summary
         assert s is not None
         self.shown = True
+        c = self.counts
         now = self.last = time.monotonic()
-        rate = s.samples / max(now - self.begun, 1e-9)
-        of = f" of {self.total - self.done}" if self.total is not None else ""
+        rate = c.this_run / max(now - self.begun, 1e-9)
+        of = f" of {c.total}" if c.total is not None else ""
+        run = f"{s.rows} rows, {_errors(s)}, {s.units} files"
+        # resumed: the counts beside the samples in all are this run's
+        run = f" ({c.this_run} this run: {run})" if c.earlier else f", {run}"
         print(
-            f"[vidray] {s.samples}{of} samples, {s.rows} rows, {_errors(s)}, "
-            f"{s.units} files, {rate:.1f} samples/s",
+            f"[vidray] {c.done}{of} samples{run}, {rate:.1f} samples/s",
             file=self.stream,
             flush=True,
         )
 
 
 class BarProgress:
-    """A tqdm bar: samples done of the total (or an open count), rate, ETA, errors by
+    """A tqdm bar: samples committed in all of the total (or an open count), a resumed
+    run's from those committed earlier with its own beside them, rate, ETA, errors by
     reason and shards finished."""
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
         self.bar = None
+        self.counts = Counts()
 
     def start(self, total: int | None, done: int) -> None:
         from tqdm import tqdm
+
+        self.counts.start(total, done)
 
         try:
             width = os.get_terminal_size(self.stream.fileno()).columns
@@ -92,7 +121,7 @@ class BarProgress:
             width = 0
         self.bar = tqdm(
             total=total,
-            initial=done,
+            initial=done,  # the bar counts samples committed in all
             unit="sample",
             file=self.stream,
             # A terminal that reports no size (a bare pty) would get an empty bar.
@@ -104,8 +133,12 @@ class BarProgress:
 
     def update(self, summary: Summary, samples: int) -> None:
         assert self.bar is not None
+        self.counts.add(samples)
+        c = self.counts
+        share = f"{c.this_run} this run, " if c.earlier else ""
         self.bar.set_postfix_str(
-            f"{_errors(summary)}, shards {summary.shards_done}/{summary.shards}", refresh=False
+            f"{share}{_errors(summary)}, shards {summary.shards_done}/{summary.shards}",
+            refresh=False,
         )
         self.bar.update(samples)
 

@@ -7,7 +7,11 @@ conversation (question) in either layout (``rows`` or ``clips``). It is a PyTorc
 
 Sharding is by file: an epoch's files (shuffled by ``seed`` and epoch) are dealt
 round-robin to the ``world_size * num_workers`` readers, reader ``rank * num_workers +
-worker_id`` taking every n-th. Inside a reader, samples are shuffled in blocks of
+worker_id`` taking every n-th. With fewer files than readers, whole files would leave
+readers with nothing (a DDP rank without batches waits on the others for ever), so the
+rows are split instead: the epoch's row groups (shuffled) are laid end to end and cut
+into one even run of rows per reader (``split_rows``); a row group at a cut is read by
+both its readers, each keeping its rows. Inside a reader, samples are shuffled in blocks of
 ``shuffle_buffer`` samples: a block is read whole, then yielded in a permutation drawn
 from (seed, epoch, reader, block). That is Mosaic streaming's shuffle-block scheme, chosen
 over a sliding buffer (Hugging Face ``datasets``) because it makes the position exact:
@@ -21,7 +25,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -44,8 +50,10 @@ except ImportError:  # pragma: no cover - torch is in the ``gpu`` extra only
 
 FrameMode = Literal["pil", "numpy", "jpeg"]
 FRAME_MODES: tuple[str, ...] = ("pil", "numpy", "jpeg")
-#: Bumped when the meaning of a state's fields changes.
-STATE_VERSION = 1
+#: Bumped when the meaning of a state's fields changes. 2: ``position.file`` indexes the
+#: reader's parts (whole files, or runs of rows when files are fewer than readers); a
+#: state of version 1 fits where the split is by file.
+STATE_VERSION = 2
 
 
 class ReaderError(ValueError):
@@ -71,10 +79,19 @@ class Shard:
 
 
 @dataclass(frozen=True)
+class Part:
+    """What a reader reads of one file: every row group (``groups`` None), or rows
+    ``[start, stop)`` of some row groups, ``(row_group, start, stop)`` each, in order."""
+
+    file: str
+    groups: tuple[tuple[int, int, int], ...] | None = None
+
+
+@dataclass(frozen=True)
 class Position:
     """Where a reader is in its epoch: the block it is in, where that block starts
-    (index in the reader's file list, row group, sample within the row group's
-    samples) and how many of the block's samples were yielded."""
+    (index in the reader's parts, index in the part's row groups, sample within the
+    row group's samples) and how many of the block's samples were yielded."""
 
     block: int = 0
     file: int = 0
@@ -119,6 +136,58 @@ def _broadcast_files(files: list[str]) -> list[str]:
 
 def _digest(files: list[str]) -> str:
     return hashlib.sha256(json.dumps(files).encode()).hexdigest()
+
+
+# ---------------------------------------------------------------------- assignment
+
+
+def deal_files(files: list[str], shard: Shard) -> list[Part]:
+    """Whole files, round-robin: reader ``shard.index`` takes every ``shard.count``-th."""
+    return [Part(rel) for rel in files[shard.index :: shard.count]]
+
+
+def split_rows(groups: list[tuple[str, int, int]], count: int) -> list[list[Part]]:
+    """The rows of ``groups`` (``(file, row_group, rows)`` in reading order), laid end to
+    end and cut into ``count`` runs that differ by at most one row: reader ``i`` takes
+    rows ``[i * N // count, (i + 1) * N // count)`` of the ``N``. A row group across a cut
+    goes to both readers, each with its rows; consecutive row groups of one file make one
+    part."""
+    total = sum(rows for _, _, rows in groups)
+    cuts = [i * total // count for i in range(count + 1)]
+    shares: list[list[Part]] = []
+    for lo, hi in itertools.pairwise(cuts):
+        parts: list[Part] = []
+        offset = 0
+        for rel, rg, rows in groups:
+            start, stop = max(lo, offset) - offset, min(hi, offset + rows) - offset
+            offset += rows
+            if start >= stop:
+                continue
+            if parts and parts[-1].file == rel:
+                parts[-1] = Part(rel, (*(parts[-1].groups or ()), (rg, start, stop)))
+            else:
+                parts.append(Part(rel, ((rg, start, stop),)))
+        shares.append(parts)
+    return shares
+
+
+def part_rows(part: Part) -> int:
+    """Rows of a part of ``split_rows`` (not of a whole file: its row groups are unread)."""
+    return sum(stop - start for _, start, stop in part.groups or ())
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def _row_group_rows(loc: storage.Location, rel: str) -> list[int]:
+    """Rows of each row group of a data file, from its footer."""
+    with storage.open_read(loc, rel) as f:
+        try:
+            meta = pq.ParquetFile(f).metadata
+        except (pa.ArrowException, OSError) as e:
+            raise ReaderError(f"{loc.display(rel)}: not a Parquet file: {e}") from e
+        return [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
 
 
 def decode_frames(frames: list[bytes], mode: str) -> list[Any]:
@@ -204,6 +273,8 @@ class VidrayReader(_Base):
         self.epoch = 0
         self.position = Position()
         self._state_shard: Shard | None = None  # a loaded state's, checked at iteration
+        self._rows: dict[str, list[int]] = {}  # rows per row group of a file, once read
+        self._warned = False
 
     # ------------------------------------------------------------------ sharding
 
@@ -221,13 +292,56 @@ class VidrayReader(_Base):
             raise ReaderError(f"rank {rank}/{world}, worker {wid}/{nw}: out of range")
         return Shard(rank, world, wid, nw)
 
-    def epoch_files(self, epoch: int, shard: Shard) -> list[str]:
-        """The files ``shard`` reads in ``epoch``, in reading order."""
+    def _file_order(self, epoch: int) -> list[str]:
         order = list(self.files)
         if self.shuffle:
             perm = np.random.default_rng([self.seed, epoch]).permutation(len(order))
             order = [order[i] for i in perm]
-        return order[shard.index :: shard.count]
+        return order
+
+    def epoch_parts(self, epoch: int, shard: Shard) -> list[Part]:
+        """What ``shard`` reads in ``epoch``, in reading order: whole files dealt
+        round-robin when there are at least as many files as readers, else its run of
+        the epoch's rows (``split_rows``; the row groups shuffled by seed and epoch),
+        with a warning, once, where a reader still gets no rows (fewer rows than readers;
+        the shares differ by one row at most, so that is the only uneven split)."""
+        order = self._file_order(epoch)
+        if len(order) >= shard.count:
+            return deal_files(order, shard)
+        groups = []
+        for rel in order:
+            if rel not in self._rows:
+                self._rows[rel] = _row_group_rows(self.loc, rel)
+            groups += [(rel, rg, rows) for rg, rows in enumerate(self._rows[rel])]
+        if self.shuffle:
+            perm = np.random.default_rng([self.seed, epoch, 1]).permutation(len(groups))
+            groups = [groups[i] for i in perm]
+        shares = split_rows(groups, shard.count)
+        self._warn_uneven(shard, len(order), len(groups), [sum(map(part_rows, p)) for p in shares])
+        return shares[shard.index]
+
+    def _warn_uneven(self, shard: Shard, files: int, groups: int, rows: list[int]) -> None:
+        """Where a reader gets no rows and another some (none at all is no imbalance):
+        once per reader, by reader 0 only (every reader finds the same counts)."""
+        if self._warned or shard.index != 0 or min(rows) > 0 or max(rows) == 0:
+            return
+        self._warned = True
+        shown = ", ".join(map(str, rows)) if len(rows) <= 16 else f"{min(rows)} to {max(rows)}"
+        empty = sum(1 for r in rows if r == 0)
+        warnings.warn(
+            f"VidrayReader: {self.loc.display()} has {sum(rows)} rows in {_n(files, 'file')} "
+            f"({_n(groups, 'row group')}) for {shard.count} readers "
+            f"({_n(shard.world_size, 'rank')} x {_n(shard.num_workers, 'worker')}): "
+            f"rows per reader {shown}"
+            + (f", {empty} readers with none" if empty else "")
+            + "; a rank that runs out first waits on the others (use fewer readers)",
+            UserWarning,
+            stacklevel=3,
+        )
+
+    def epoch_files(self, epoch: int, shard: Shard) -> list[str]:
+        """The files ``shard`` reads (some of) in ``epoch``, in reading order."""
+        return list(dict.fromkeys(part.file for part in self.epoch_parts(epoch, shard)))
 
     def set_epoch(self, epoch: int) -> None:
         """Start ``epoch`` from its beginning at the next iteration."""
@@ -236,8 +350,12 @@ class VidrayReader(_Base):
 
     # ------------------------------------------------------------------ reading
 
-    def _row_group_samples(self, rel: str, pf: pq.ParquetFile, rg: int) -> list[dict]:
+    def _row_group_samples(
+        self, rel: str, pf: pq.ParquetFile, rg: int, rows: tuple[int, int] | None = None
+    ) -> list[dict]:
         table = pf.read_row_group(rg)
+        if rows is not None:  # a part of split_rows: these rows only
+            table = table.slice(rows[0], rows[1] - rows[0])
         expected = CLIP_SCHEMA if layout_of(table.schema) == "clips" else OUTPUT_SCHEMA
         for field in expected:  # files of schema version 1 lack label, classname
             if field.name not in table.schema.names:
@@ -252,22 +370,27 @@ class VidrayReader(_Base):
             samples.extend(flatten_clip_row(row))
         return samples
 
-    def _stream(self, files: list[str], start: Position) -> Iterator[tuple[Position, dict]]:
-        """The samples of ``files`` from ``start`` on, each with the position of the
+    def _stream(self, parts: list[Part], start: Position) -> Iterator[tuple[Position, dict]]:
+        """The samples of ``parts`` from ``start`` on, each with the position of the
         sample after it (``block``/``in_block`` unset)."""
-        for fi in range(start.file, len(files)):
-            rel = files[fi]
+        for fi in range(start.file, len(parts)):
+            rel = parts[fi].file
             with storage.open_read(self.loc, rel) as f:
                 try:
                     pf = pq.ParquetFile(f)
                 except (pa.ArrowException, OSError) as e:
                     raise ReaderError(f"{self.loc.display(rel)}: not a Parquet file: {e}") from e
-                first_rg = start.row_group if fi == start.file else 0
-                for rg in range(first_rg, pf.num_row_groups):
-                    samples = self._row_group_samples(rel, pf, rg)
-                    skip = start.sample if (fi, rg) == (start.file, start.row_group) else 0
+                groups = parts[fi].groups
+                first = start.row_group if fi == start.file else 0
+                for gi in range(first, pf.num_row_groups if groups is None else len(groups)):
+                    if groups is None:
+                        samples = self._row_group_samples(rel, pf, gi)
+                    else:
+                        rg, lo, hi = groups[gi]
+                        samples = self._row_group_samples(rel, pf, rg, (lo, hi))
+                    skip = start.sample if (fi, gi) == (start.file, start.row_group) else 0
                     for si in range(skip, len(samples)):
-                        yield Position(file=fi, row_group=rg, sample=si + 1), samples[si]
+                        yield Position(file=fi, row_group=gi, sample=si + 1), samples[si]
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         shard = self.shard()
@@ -276,9 +399,9 @@ class VidrayReader(_Base):
                 f"the loaded state belongs to reader {self._state_shard}, not {shard}: "
                 "resume with the same world size, rank, worker count and worker id"
             )
-        files = self.epoch_files(self.epoch, shard)
+        parts = self.epoch_parts(self.epoch, shard)
         pos = self.position
-        stream = self._stream(files, pos)
+        stream = self._stream(parts, pos)
         while True:
             block: list[dict] = []
             after = pos  # where the next block starts once this one is read
@@ -334,10 +457,9 @@ class VidrayReader(_Base):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Continue where ``state`` was taken: same epoch, same files, next sample."""
-        if state.get("version") != STATE_VERSION:
-            raise ReaderError(
-                f"reader state version {state.get('version')!r} is not {STATE_VERSION}"
-            )
+        version = state.get("version")
+        if version not in (1, STATE_VERSION):
+            raise ReaderError(f"reader state version {version!r} is not 1 or {STATE_VERSION}")
         for key in ("seed", "shuffle", "shuffle_buffer"):
             if state[key] != getattr(self, key):
                 raise ReaderError(
@@ -351,6 +473,13 @@ class VidrayReader(_Base):
             raise ReaderError(
                 f"{self.loc.display()}: the committed files differ from the state's "
                 "(the output was rewritten since)"
+            )
+        shard = state["shard"]
+        if version == 1 and shard and len(self.files) < shard["world_size"] * shard["num_workers"]:
+            raise ReaderError(
+                f"a reader state of version 1 over {len(self.files)} files for "
+                f"{shard['world_size'] * shard['num_workers']} readers does not fit: these "
+                "readers now split the files' rows; start the epoch again (set_epoch)"
             )
         self.epoch = int(state["epoch"])
         self.position = Position(**state["position"])

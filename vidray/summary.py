@@ -82,18 +82,24 @@ class Summary:
         return rest / span if span > 0 and rest > 0 else self.samples_per_s
 
     def describe(self) -> str:
-        reasons = ", ".join(f"{k}={v}" for k, v in sorted(self.errors.items())) or "none"
-        counts = (
-            f"{self.samples} samples -> {self.rows} rows, {self.frames} frames, "
-            f"{self.error_count} errors ({reasons})"
-        )
+        # A resumed run counts the output in all (its commit's counts), its own share beside.
+        whole = self
+        if self.resumed_units and not self.already_complete and "counts" in self.manifest:
+            whole = Summary.of_manifest(self.output, self.manifest)
+        reasons = ", ".join(f"{k}={v}" for k, v in sorted(whole.errors.items())) or "none"
+        counts = f"{whole.samples} samples -> {whole.rows} rows"
+        if whole is not self:
+            counts += (
+                f" in all ({self.samples} this run, {self.resumed_units} units committed earlier)"
+            )
+        counts += f", {whole.frames} frames, {whole.error_count} errors ({reasons})"
         skipped = ""
-        if self.cpu_reasons or set(self.decoders) - {"cpu"}:
-            by = ", ".join(f"{k}={v}" for k, v in sorted(self.decoders.items()))
-            why = ", ".join(f"{k}={v}" for k, v in sorted(self.cpu_reasons.items()))
+        if whole.cpu_reasons or set(whole.decoders) - {"cpu"}:
+            by = ", ".join(f"{k}={v}" for k, v in sorted(whole.decoders.items()))
+            why = ", ".join(f"{k}={v}" for k, v in sorted(whole.cpu_reasons.items()))
             counts += f"; decoded by {by}" + (f" (on the CPU: {why})" if why else "")
-        if set(self.groups) - {"cpu"}:
-            on = ", ".join(f"{k}={v}" for k, v in sorted(self.groups.items()))
+        if set(whole.groups) - {"cpu"}:
+            on = ", ".join(f"{k}={v}" for k, v in sorted(whole.groups.items()))
             counts += f"; on {on} workers"
         if self.skipped_files:
             names = ", ".join(self.skipped_files[:3])
@@ -104,8 +110,6 @@ class Summary:
                 f"already complete: {counts}, committed {self.manifest.get('committed_at')}"
                 f"{skipped}; output: {self.output} (nothing to do; --overwrite redoes it)"
             )
-        resumed = f" (+{self.resumed_units} units committed earlier)" if self.resumed_units else ""
-        return (
-            f"{counts} in {self.elapsed_s:.1f} s "
-            f"({self.samples_per_s:.1f} clips/s){resumed}{skipped}; output: {self.output}"
-        )
+        took = f"in {self.elapsed_s:.1f} s ({self.samples_per_s:.1f} clips/s)"
+        took = f"; this run {took}" if whole is not self else f" {took}"
+        return f"{counts}{took}{skipped}; output: {self.output}"
