@@ -4,7 +4,8 @@
 import pytest
 
 from tests.datasets import convert_in_process
-from vidray import cli, sink, synth
+from vidray import cli, synth
+from vidray import output as vout
 from vidray.media import decode, routing
 from vidray.media.routing import StreamFacts
 from vidray.media.sampling import SamplingPolicy
@@ -71,7 +72,7 @@ def test_frames_to_decode_counts_from_the_key_frame_before_each_target():
 def units(out) -> list[dict]:
     from vidray.io import storage
 
-    records = sink.committed_records(storage.location(str(out)))
+    records = vout.committed_records(storage.location(str(out)))
     return [r.to_json() for r in sorted(records, key=lambda r: r.unit)]
 
 
