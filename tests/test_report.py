@@ -264,7 +264,7 @@ def test_report_reads_the_clips_layout(tmp_path):
     pq.write_table(
         pa.Table.from_pylist([clip_row], schema=CLIP_SCHEMA), root / "data" / "x.parquet"
     )
-    rows = list(report.iter_rows(storage.location(str(root)), ["data/x.parquet"]))
+    rows = list(vout.iter_rows(storage.location(str(root)), ["data/x.parquet"]))
     assert [r["id"] for r in rows] == ["demo:b:0", "demo:b:1"]
     assert rows == [{"video_duration": None, **r} for r in flatten_clip_row(clip_row)]
     tally = report.tally_rows(rows, "train")

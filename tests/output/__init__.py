@@ -13,7 +13,7 @@ def write_unit(
     out: storage.Location,
     unit: str,
     samples: int,
-    rows: list[dict[str, Any]],
+    rows: list[dict[str, Any]] | list[OutputRow],
     errors: list[dict[str, Any]],
     *,
     shard: str = "",
@@ -22,11 +22,11 @@ def write_unit(
     split: str = "train",
     layout: str = "rows",
 ) -> UnitResult:
-    """Stage, commit and publish one unit of rows given as ``OUTPUT_SCHEMA`` dicts (and
-    error rows as ``ERROR_SCHEMA`` dicts), as the convert stage does with its own."""
+    """Stage, commit and publish one unit of rows (``OutputRow``s, or ``OUTPUT_SCHEMA``
+    dicts; error rows as ``ERROR_SCHEMA`` dicts), as the convert stage does its own."""
     writer = UnitWriter(out, unit, shard, index, last, split=split, layout=layout)
     for row in rows:
-        writer.add(OutputRow.from_dict(row))
+        writer.add(row if isinstance(row, OutputRow) else OutputRow.from_dict(row))
     for e in errors:
         writer.add_error(
             ErrorRow(e["id"], e["source"], e["video"], Reason(e["reason"]), e["message"])

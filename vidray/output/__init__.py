@@ -32,7 +32,6 @@ from vidray.output.manifests import (
     committed_error_files,
     committed_records,
     committed_units,
-    failed_samples,
     shard_records,
     unit_record,
 )
@@ -64,6 +63,7 @@ from vidray.output.read import (
     DataFile,
     data_files,
     dataset_split,
+    failed_samples,
     iter_rows,
     open_data_file,
     read_data_file,

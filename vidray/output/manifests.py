@@ -14,8 +14,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import pyarrow.parquet as pq
-
 from vidray.io import storage
 from vidray.output.names import (
     MARKER,
@@ -260,20 +258,6 @@ def _committed_files(out: storage.Location, kind: str) -> list[str]:
         if rel and (published or storage.exists(out, rel)):
             files.append(rel)
     return sorted(files)
-
-
-def failed_samples(out: storage.Location) -> tuple[dict[str, dict[int, tuple[str, ...]]], int]:
-    """``--retry-failed``: shard -> unit index -> ids of the unit's samples recorded in
-    its error file (``__errors/``), and the samples of those units in all."""
-    failed: dict[str, dict[int, tuple[str, ...]]] = {}
-    samples = 0
-    for r in committed_records(out):
-        if r.error_file:
-            with storage.open_read(out, r.error_file) as f:
-                ids = pq.read_table(f, columns=["id"]).column("id").to_pylist()
-            failed.setdefault(r.shard, {})[r.index] = tuple(ids)
-            samples += r.samples
-    return failed, samples
 
 
 def unit_record(out: storage.Location, unit: str, shard: str | None = None) -> UnitResult | None:

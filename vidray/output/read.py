@@ -18,7 +18,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from vidray.io import storage
-from vidray.output.manifests import committed_data_files, committed_error_files, unit_record
+from vidray.output.manifests import (
+    committed_data_files,
+    committed_error_files,
+    committed_records,
+    unit_record,
+)
 from vidray.output.names import (
     MARKER,
     RUN_FILE,
@@ -135,6 +140,20 @@ def read_unit_rows(out: storage.Location, unit: str, shard: str | None = None) -
     if r is None or not r.data_file or not storage.exists(out, r.data_file):
         return []
     return from_table(read_data_file(out, r.data_file), out.display(r.data_file))
+
+
+def failed_samples(out: storage.Location) -> tuple[dict[str, dict[int, tuple[str, ...]]], int]:
+    """``--retry-failed``: shard -> unit index -> ids of the unit's samples recorded in
+    its error file (``__errors/``), and the samples of those units in all."""
+    failed: dict[str, dict[int, tuple[str, ...]]] = {}
+    samples = 0
+    for r in committed_records(out):
+        if r.error_file:
+            with storage.open_read(out, r.error_file) as f:
+                ids = pq.read_table(f, columns=["id"]).column("id").to_pylist()
+            failed.setdefault(r.shard, {})[r.index] = tuple(ids)
+            samples += r.samples
+    return failed, samples
 
 
 def run_options(out: storage.Location, manifest: dict[str, Any] | None) -> dict[str, Any]:

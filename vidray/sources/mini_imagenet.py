@@ -10,6 +10,7 @@ from typing import Any
 
 from vidray.io import storage
 from vidray.records import Sample
+from vidray.schema import Reason
 from vidray.sources.base import (
     ANNOTATION_SUFFIXES,
     IMAGE_SUFFIXES,
@@ -90,7 +91,7 @@ class MiniImageNet(AnnotationSource):
             if wnid not in classes:
                 message = f"class folder {wnid!r} is not in {CLASSNAMES}"
                 yield Sample(
-                    self.sample_id(rel), rel, error=("bad_annotation", message), media="image"
+                    self.sample_id(rel), rel, error=(Reason.BAD_ANNOTATION, message), media="image"
                 )
                 continue
             label, classname = classes[wnid]
