@@ -134,7 +134,7 @@ def test_rows_are_written_in_row_groups_bounded_by_bytes(tmp_path, monkeypatch):
         for i in range(10)
     ]
     for row in rows:
-        writer.add(row)
+        writer.add(vout.OutputRow.from_dict(row))
         # never more than one row group's worth waits in memory
         assert writer._pending_bytes < 2**20
     result = writer.commit(10)
@@ -207,12 +207,12 @@ def test_units_of_an_earlier_layout_are_refused_not_resumed(tmp_path):
 def test_a_unit_that_fails_part_way_leaves_no_file(tmp_path, monkeypatch):
     monkeypatch.setattr(vout.writer, "ROW_GROUP_ROWS", 1)  # the first row opens the staged file
     writer = vout.UnitWriter(storage.location(str(tmp_path)), "u-00000", "u.json", 0, True)
-    writer.add(
-        {"id": "r", "source": "t", "video": "v", "clip_start": None, "clip_end": None,
+    writer.add(vout.OutputRow(
+        **{"id": "r", "source": "t", "video": "v", "clip_start": None, "clip_end": None,
          "conversations": [{"from": "human", "value": "q"}], "query": "q",
          "frames": [b"\xff\xd8"], "frame_timestamps": [0.0], "width": 1, "height": 1,
          "video_duration": None, "video_fps": None}
-    )  # fmt: skip
+    ))  # fmt: skip
     assert list(tmp_path.rglob("*.tmp-*")), "the staged data file is being written"
     writer.abort()
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
