@@ -52,7 +52,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image
 
-from vidray import sink, synth
+from vidray import output as vout
+from vidray import synth
 from vidray.cluster import proc_stat
 from vidray.config import ConvertOptions
 from vidray.io import storage
@@ -325,7 +326,7 @@ def main() -> int:
         plain_s, plain_cpu = again_s, again_cpu
 
     plain = chosen_times(pq.ParquetDataset(sorted((root / "out-plain").glob("*.parquet"))).read())
-    ours = {str(root / d): chosen_times(sink.read_output(str(root / d)))
+    ours = {str(root / d): chosen_times(vout.read_output(str(root / d)))
             for d in ("out-cli", "out-vidray")}  # fmt: skip
     same = all(o == plain for o in ours.values()) and len(plain) == clips
 

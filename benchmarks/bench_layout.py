@@ -24,7 +24,8 @@ import pyarrow.parquet as pq
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.datasets import clevrer, nextqa, write_json, write_parquet
-from vidray import sink, synth
+from vidray import output as vout
+from vidray import synth
 from vidray.config import ConvertOptions
 from vidray.io import storage
 from vidray.media.sampling import SamplingPolicy
@@ -143,15 +144,15 @@ def run(work: Path, videos: int, size: int, num_frames: int) -> int:
         for layout in ("rows", "clips"):
             outs[layout] = work / name / layout
             convert(name, inp, outs[layout], layout, size, num_frames)
-        rows = sink.read_output(str(outs["rows"])).to_pylist()
-        flat = sink.read_output(str(outs["clips"])).to_pylist()
+        rows = vout.read_output(str(outs["rows"])).to_pylist()
+        flat = vout.read_output(str(outs["clips"])).to_pylist()
         key = lambda r: r["id"]  # noqa: E731
         if sorted(rows, key=key) != sorted(flat, key=key):
             print(f"{name}: the clips output does not flatten to the rows output")
             return 1
-        clips = sink.read_output(str(outs["clips"]), flat=False).num_rows
+        clips = vout.read_output(str(outs["clips"]), flat=False).num_rows
         # the JPEG bytes of each clip once: what neither layout can store below
-        frames = sum(len(f) for c in sink.read_output(str(outs["clips"]), flat=False)
+        frames = sum(len(f) for c in vout.read_output(str(outs["clips"]), flat=False)
                      .column("frames").to_pylist() for f in c)  # fmt: skip
         b_rows, b_clips = data_bytes(outs["rows"]), data_bytes(outs["clips"])
         a_rows, a_clips = arrow_bytes(outs["rows"]), arrow_bytes(outs["clips"])

@@ -352,7 +352,7 @@ def read_output(out: Path) -> dict[str, Any]:
         ):
             times[f"{start:.3f}"] = ts
     reasons: Counter[str] = Counter()
-    for f in sorted((out / "__errors").glob("*.parquet")):  # sink.ERRORS_DIR
+    for f in sorted((out / "__errors").glob("*.parquet")):  # vout.ERRORS_DIR
         reasons.update(pq.read_table(f, columns=["reason"]).column("reason").to_pylist())
     return {
         "output_mib": sum(f.stat().st_size for f in data) / MIB,

@@ -2,7 +2,7 @@
 per second with frames as JPEG bytes, PIL images and numpy arrays, in the rows and the
 clips layout, and the peak Python heap (tracemalloc) against ``shuffle_buffer``.
 
-The OUTPUT is written through the real sink (``sink.write_unit``, ``sink.commit``): files
+The OUTPUT is written through the real sink (``tests.output.write_unit``, ``vout.commit``): files
 of ``--clips`` clips, each ``--questions`` questions on ``--frames`` JPEG frames of
 synthetic pictures (``synth.frame_image``, different per clip) at 448x252; the clips
 layout holds the same samples with each clip's frames once. Every configuration must
@@ -25,7 +25,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image
 
-from vidray import sink, synth
+from tests.output import write_unit
+from vidray import output as vout
+from vidray import synth
 from vidray.io import storage
 from vidray.reader import VidrayReader
 from vidray.schema import CLIP_COLUMNS, CLIP_SCHEMA
@@ -72,8 +74,8 @@ def write_output(root: Path, files: int, clips: int, questions: int, frames: int
                     }
                 )
         unit = f"bench-{f:05d}"
-        results.append(sink.write_unit(out, unit, clips, rows, [], shard="bench", index=f))
-    sink.commit(out, results, {"source": "bench"})
+        results.append(write_unit(out, unit, clips, rows, [], shard="bench", index=f))
+    vout.commit(out, results, {"source": "bench"})
     return files * clips * questions
 
 
@@ -81,7 +83,7 @@ def to_clips(src: Path, dest: Path) -> None:
     import shutil
 
     shutil.copytree(src, dest)
-    for rel in sink.committed_data_files(storage.location(str(dest))):
+    for rel in vout.committed_data_files(storage.location(str(dest))):
         rows = pq.read_table(dest / rel).to_pylist()
         clips: dict[str, dict] = {}
         for row in rows:
@@ -93,7 +95,7 @@ def to_clips(src: Path, dest: Path) -> None:
                 {k: row[k] for k in ("id", "conversations", "query")}
             )
         table = pa.Table.from_pylist(list(clips.values()), schema=CLIP_SCHEMA)
-        pq.write_table(table, dest / rel, compression="zstd", row_group_size=sink.ROW_GROUP_ROWS)
+        pq.write_table(table, dest / rel, compression="zstd", row_group_size=vout.ROW_GROUP_ROWS)
 
 
 def measure(root: Path, expected: int, **kw) -> tuple[float, float]:

@@ -27,19 +27,19 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.test_scale import OPTIONS, UNITS, result
-from vidray import sink
+from vidray import output as vout
 from vidray.io import storage
 from vidray.plan import plan_shards
 
 
 def write_layout_3(out: storage.Location, shards: list[str]) -> int:
     """Every unit's record in ``__units/``; the size of its ``_SUCCESS`` file lists."""
-    sink.begin(out, OPTIONS)
+    vout.begin(out, OPTIONS)
     data, errors = [], []
     for shard in shards:
         for i in range(UNITS):
             r = result(shard, i)
-            sink._write_json(out, f"{sink.UNITS_DIR}/{r.unit}.json", r.to_json())
+            vout.write_json(out, f"{vout.UNITS_DIR}/{r.unit}.json", r.to_json())
             data.append(r.data_file)
             errors += [r.error_file] if r.error_file else []
     return len(json.dumps({"data_files": data, "error_files": errors}, indent=2))
@@ -47,18 +47,18 @@ def write_layout_3(out: storage.Location, shards: list[str]) -> int:
 
 def write_layout_4(out: storage.Location, shards: list[str]) -> int:
     """A manifest per shard, as the driver compacts them; the size of ``_SUCCESS``."""
-    sink.begin(out, OPTIONS)
-    ledger = sink.Ledger(out)
+    vout.begin(out, OPTIONS)
+    ledger = vout.Ledger(out)
     ledger.book(result(shard, i) for shard in shards for i in range(UNITS))
-    sink.commit(out, ledger, {"source": "bench"})
-    storage.remove(out, sink.MARKER)  # as a run under way
+    vout.commit(out, ledger, {"source": "bench"})
+    storage.remove(out, vout.MARKER)  # as a run under way
     return len(json.dumps(ledger.shards(), indent=2))
 
 
 def resume(out: storage.Location, shards: list[str]) -> tuple[float, int]:
     tracemalloc.start()
     start = time.perf_counter()
-    ledger = sink.claimed_units(out, OPTIONS)
+    ledger = vout.claimed_units(out, OPTIONS)
     plan, _ = plan_shards(None, out, shards, None, ledger)  # type: ignore[arg-type]
     seconds = time.perf_counter() - start
     peak = tracemalloc.get_traced_memory()[1]
@@ -75,8 +75,8 @@ def measure(where: str, root: str, units: int) -> None:
         marker_bytes = write(out, shards)
         written = time.perf_counter() - start
         if layout == 3:  # what layout 3 recorded in _vidray_run.json
-            run = sink._json(out, sink.RUN_FILE)
-            sink._write_json(out, sink.RUN_FILE, {**run, "layout": 3})
+            run = vout.read_json(out, vout.RUN_FILE)
+            vout.write_json(out, vout.RUN_FILE, {**run, "layout": 3})
         seconds, peak = resume(out, shards)
         print(
             f"{where:5} {units:7d} units, layout {layout}: resume {seconds:6.2f} s, "

@@ -44,7 +44,8 @@ import yaml
 
 from tests.conftest import free_port, proc_table, stop_cluster
 from tests.test_faults import golden
-from vidray import cli, sink
+from vidray import cli
+from vidray import output as vout
 from vidray.pipeline import convert
 
 REPO = Path(__file__).resolve().parent.parent
@@ -188,7 +189,7 @@ def reclaim_a_cpu_node(
     makes the autoscaler terminate a CPU worker (FakeMultiNodeProvider.terminate_node
     stops its raylet and workers) however busy; back to 2 once it is gone, so that the
     autoscaler may replace it as after a spot loss. Gives up when the run ends first."""
-    units = out / sink.UNITS_DIR
+    units = out / vout.UNITS_DIR
     types = config["available_node_types"]
     while not done.is_set():
         before = set(timeline.alive("cpu"))

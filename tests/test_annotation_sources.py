@@ -339,7 +339,7 @@ def test_retry_redoes_the_samples_of_the_failed_question_ids(tmp_path, monkeypat
     """``--retry-failed`` names error rows, whose ids are question ids: the sample
     carrying a listed question is decoded again, and no other."""
     from tests.datasets import star
-    from vidray import sink
+    from vidray import output as vout
     from vidray.plan import build_source
     from vidray.read import read_units
     from vidray.stage import ConvertStage, StageConfig
@@ -362,7 +362,7 @@ def test_retry_redoes_the_samples_of_the_failed_question_ids(tmp_path, monkeypat
     try:
         for block in read_units("star", source.ctx, str(root), "STAR_train.json", None, 3):
             stage(block)
-        before = sink.read_unit_rows(storage.location(str(out)), "STAR_train-00000")
+        before = vout.read_unit_rows(storage.location(str(out)), "STAR_train-00000")
         log.unlink()
         retry = {0: ("star:Sequence_T2_8",)}  # its error row (bad_span) names it
         for block in read_units(
@@ -372,7 +372,7 @@ def test_retry_redoes_the_samples_of_the_failed_question_ids(tmp_path, monkeypat
     finally:
         stage.decoder.close()
     assert [line.split(" ", 2)[2] for line in log.read_text().splitlines()] == ["(3.0, 9.0)"]
-    after = sink.read_unit_rows(storage.location(str(out)), "STAR_train-00000")
+    after = vout.read_unit_rows(storage.location(str(out)), "STAR_train-00000")
     assert [r["id"] for r in after] == [r["id"] for r in before]
     # retrying a sample that had succeeded replaces its row instead of adding one
     retry = {0: ("star:Sequence_T2_7",)}
@@ -383,5 +383,5 @@ def test_retry_redoes_the_samples_of_the_failed_question_ids(tmp_path, monkeypat
             stage(block)
     finally:
         stage.decoder.close()
-    again = sink.read_unit_rows(storage.location(str(out)), "STAR_train-00000")
+    again = vout.read_unit_rows(storage.location(str(out)), "STAR_train-00000")
     assert [r["id"] for r in again] == [r["id"] for r in before]

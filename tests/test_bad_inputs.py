@@ -10,7 +10,8 @@ import av
 import numpy as np
 
 from tests.conftest import add_tar_member as add
-from vidray import sink, synth
+from vidray import output as vout
+from vidray import synth
 from vidray.config import ConvertOptions
 from vidray.pipeline import convert
 from vidray.schema import REASONS
@@ -85,8 +86,8 @@ def test_bad_input_corpus(ray_head, tmp_path):
         ConvertOptions.of(source="webvid", input=str(inp), output=str(out), size=32, progress=False)
     )
 
-    rows = sink.read_output(str(out)).to_pylist()
-    errors = sink.read_output(str(out), "errors").to_pylist()
+    rows = vout.read_output(str(out)).to_pylist()
+    errors = vout.read_output(str(out), "errors").to_pylist()
     assert summary.samples == len(expected) == len(rows) + len(errors)
     got = {r["video"].split("#", 1)[1][:-4]: None for r in rows}
     got |= {e["video"].split("#", 1)[1][:-4]: e["reason"] for e in errors}

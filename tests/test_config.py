@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from vidray import sink
+from vidray import output as vout
 from vidray.config import (
     DEFAULT_MC_TEMPLATE,
     GROUPS,
@@ -124,7 +124,7 @@ DEFAULT_RECORD = {
 def test_the_fingerprint_of_the_defaults_is_unchanged():
     recorded = ConvertOptions.of(**BASE).recorded()
     assert recorded == DEFAULT_RECORD
-    assert sink.fingerprint(recorded) == sink.fingerprint(DEFAULT_RECORD)
+    assert vout.fingerprint(recorded) == vout.fingerprint(DEFAULT_RECORD)
 
 
 def test_the_fingerprint_of_a_pixel_budget_and_trainer_sampling():

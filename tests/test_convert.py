@@ -8,7 +8,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from vidray import sink, synth
+from vidray import output as vout
+from vidray import synth
 from vidray.config import ConvertOptions
 from vidray.io import storage
 from vidray.pipeline import convert
@@ -41,7 +42,7 @@ def run(src: str, inp, out, progress=None, **kw):
 
 
 def fingerprint(out) -> list[tuple]:
-    table = sink.read_output(str(out))
+    table = vout.read_output(str(out))
     return sorted(
         (r["id"], json.dumps(r["conversations"]), tuple(r["frames"]), tuple(r["frame_timestamps"]))
         for r in table.to_pylist()
@@ -55,7 +56,7 @@ def test_webvid_local_to_local(ray_head, webvid_dir, tmp_path):
     assert (summary.samples, summary.rows, summary.errors) == (10, 9, {"decode_error": 1})
     assert (seen.total, seen.samples) == (None, 10)  # tar shards: an open count
 
-    data = sink.read_output(str(out))
+    data = vout.read_output(str(out))
     assert data.schema == OUTPUT_SCHEMA
     rows = data.to_pylist()
     assert len({r["id"] for r in rows}) == 9
@@ -76,7 +77,7 @@ def test_webvid_local_to_local(ray_head, webvid_dir, tmp_path):
         assert r["frame_timestamps"] == sorted(r["frame_timestamps"])
         assert r["frame_timestamps"][-1] < r["video_duration"]
 
-    errors = sink.read_output(str(out), "errors")
+    errors = vout.read_output(str(out), "errors")
     assert errors.schema == ERROR_SCHEMA
     (err,) = errors.to_pylist()
     assert (err["id"], err["reason"], err["video"]) == (
@@ -87,12 +88,12 @@ def test_webvid_local_to_local(ray_head, webvid_dir, tmp_path):
     assert err["message"]
 
     loc = storage.location(str(out))
-    manifest = sink.read_manifest(loc)
+    manifest = vout.read_manifest(loc)
     assert manifest["counts"]["samples"] == 10 and manifest["counts"]["errors"] == 1
     units = ["00000000-00000", "00000000-00001", "00000001-00000", "00000001-00001"]
-    data_files = sink.committed_data_files(loc)
-    assert data_files == sorted(sink.data_file_name(u, "train") for u in units)
-    assert sink.committed_error_files(loc) == ["__errors/00000000-00000.parquet"]
+    data_files = vout.committed_data_files(loc)
+    assert data_files == sorted(vout.data_file_name(u, "train") for u in units)
+    assert vout.committed_error_files(loc) == ["__errors/00000000-00000.parquet"]
     assert (manifest["layout"], manifest["counts"]["clips"]) == ("rows", 9)
     # _SUCCESS lists the shards, their records by reference in one manifest each
     assert [(s["shard"], s["units"]) for s in manifest["shards"]] == [
@@ -100,16 +101,16 @@ def test_webvid_local_to_local(ray_head, webvid_dir, tmp_path):
         ("00000001.tar", 2),
     ]
     assert "data_files" not in manifest and manifest["counts"]["shards"] == 2
-    assert sorted(p.name for p in (out / sink.SHARDS_DIR).iterdir()) == sorted(
-        sink.shard_manifest_name(s["shard"]).split("/")[1] for s in manifest["shards"]
+    assert sorted(p.name for p in (out / vout.SHARDS_DIR).iterdir()) == sorted(
+        vout.shard_manifest_name(s["shard"]).split("/")[1] for s in manifest["shards"]
     )
-    assert not (out / sink.UNITS_DIR).exists()  # every unit's record is compacted
+    assert not (out / vout.UNITS_DIR).exists()  # every unit's record is compacted
     import ray
 
     # Ray Data's own discovery skips the error files (names starting with "_")
     assert ray.data.read_parquet(str(out)).count() == 9
     on_disk = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.parquet"))
-    assert on_disk == sorted(data_files + sink.committed_error_files(loc))
+    assert on_disk == sorted(data_files + vout.committed_error_files(loc))
     assert pq.read_schema(out / data_files[0]) == OUTPUT_SCHEMA
 
 
@@ -130,11 +131,11 @@ def test_rerun_resumes_and_another_command_is_refused(ray_head, webvid_dir, tmp_
     run("webvid", webvid_dir, out, samples_per_file=2)
     first = fingerprint(out)
     stamps = {p.name: p.stat().st_mtime_ns for p in (out / "data").iterdir()}
-    marker = (out / sink.MARKER).read_bytes()
+    marker = (out / vout.MARKER).read_bytes()
     again = run("webvid", webvid_dir, out, samples_per_file=2)
     assert again.already_complete and (again.samples, again.units) == (10, 6)
-    assert (out / sink.MARKER).read_bytes() == marker  # not even the marker rewritten
-    (out / sink.MARKER).unlink()  # as a run that died before its commit leaves it
+    assert (out / vout.MARKER).read_bytes() == marker  # not even the marker rewritten
+    (out / vout.MARKER).unlink()  # as a run that died before its commit leaves it
     resumed = run("webvid", webvid_dir, out, samples_per_file=2)
     assert (resumed.units, resumed.resumed_units) == (0, 6)  # nothing redone
     assert {p.name: p.stat().st_mtime_ns for p in (out / "data").iterdir()} == stamps
@@ -144,7 +145,7 @@ def test_rerun_resumes_and_another_command_is_refused(ray_head, webvid_dir, tmp_
     assert fingerprint(out) == first
     run("webvid", webvid_dir, out, samples_per_file=5, overwrite=True)
     assert sorted(os.listdir(out / "data")) == sorted(
-        sink.data_file_name(u, "train").removeprefix("data/")
+        vout.data_file_name(u, "train").removeprefix("data/")
         for u in ("00000000-00000", "00000001-00000")
     )
     assert fingerprint(out) == first
@@ -163,7 +164,7 @@ def test_limit_takes_the_first_samples(ray_head, webvid_dir, tmp_path):
     summary = run("webvid", webvid_dir, tmp_path / "out", seen, limit=7, samples_per_file=4)
     assert summary.samples == 7
     assert (seen.total, seen.done, seen.samples) == (7, 0, 7)  # the bar's total: known
-    ids = {r["id"] for r in sink.read_output(str(tmp_path / "out")).to_pylist()}
+    ids = {r["id"] for r in vout.read_output(str(tmp_path / "out")).to_pylist()}
     shard1 = {i for i in ids if "00000001.tar" in i}
     assert len(ids) == 6 and len(shard1) == 2  # 5 from shard 0 (one corrupt), 2 from shard 1
 
@@ -175,7 +176,7 @@ def test_fps_policy_end_to_end(ray_head, finevideo_dir, tmp_path):
     summary = run("finevideo", finevideo_dir, tmp_path / "out", seen, sampling=_fps(2.0, 5))
     assert summary.rows == 18 and summary.error_count == 0
     assert (seen.total, seen.samples) == (6, 6)  # counted from the parquet footers
-    for r in sink.read_output(str(tmp_path / "out")).to_pylist():
+    for r in vout.read_output(str(tmp_path / "out")).to_pylist():
         assert len(r["frames"]) == 5  # 4-5 s videos at 2 fps exceed the cap of 5
     # Nothing failed, so there is nothing to retry: refused, and nothing is touched.
     stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "out").rglob("*")}
@@ -192,13 +193,13 @@ def test_a_single_shard_as_input(ray_head, webvid_dir, finevideo_dir, tmp_path):
     summary = run("webvid", webvid_dir / "00000001.tar", out, seen, limit=50)
     assert (summary.samples, summary.rows) == (5, 5)
     assert seen.total == 5  # a limit above what there is: the total is what there is
-    ids = [r["id"] for r in sink.read_output(str(out)).to_pylist()]
+    ids = [r["id"] for r in vout.read_output(str(out)).to_pylist()]
     assert len(ids) == 5 and all(i.startswith("webvid:00000001.tar#") for i in ids)
     # named as in a run over the whole folder
     assert [f"data/{n}" for n in os.listdir(out / "data")] == [
-        sink.data_file_name("00000001-00000", "train")
+        vout.data_file_name("00000001-00000", "train")
     ]
-    assert sink.read_manifest(storage.location(str(out)))["inputs"]["root"] == str(webvid_dir)
+    assert vout.read_manifest(storage.location(str(out)))["inputs"]["root"] == str(webvid_dir)
     # a shard two levels down: FineVideo's data/*.parquet
     (shard,) = sorted((finevideo_dir / "data").glob("*.parquet"))[:1]
     job = prepare(
@@ -268,4 +269,4 @@ def test_a_conversion_reuses_the_decoder_processes_of_the_one_before(
     run("webvid", webvid_dir, tmp_path / "b")
     after = decoders()
     assert any(after.get(pid, 0) > ticks for pid, ticks in before.items())
-    assert sink.read_output(str(tmp_path / "b")).num_rows == 9
+    assert vout.read_output(str(tmp_path / "b")).num_rows == 9

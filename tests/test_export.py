@@ -1,8 +1,8 @@
 """``vidray export``: records trainers load, frames on disk, splits, validation.
 
-The OUTPUT is built without Ray, through the sink's own ``write_unit``/``commit`` with
-real JPEG frames that carry their frame index (``synth.frame_image``), so a test can
-read back which frame each exported file shows.
+The OUTPUT is built without Ray, through the unit writer (``tests.output.write_unit``)
+and ``commit``, with real JPEG frames that carry their frame index
+(``synth.frame_image``), so a test can read back which frame each exported file shows.
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from vidray import export, sink, synth
+from tests.output import write_unit
+from vidray import export, synth
+from vidray import output as vout
 from vidray.cli import main
 from vidray.io import storage
 
@@ -95,11 +97,9 @@ ROWS = [
 
 def write_output(root: Path, units: list[list[dict]], *, finish: bool = True) -> str:
     out = storage.location(str(root))
-    results = [
-        sink.write_unit(out, f"u-{k:05d}", len(rows), rows, []) for k, rows in enumerate(units)
-    ]
+    results = [write_unit(out, f"u-{k:05d}", len(rows), rows, []) for k, rows in enumerate(units)]
     if finish:
-        sink.commit(out, results, {"source": SOURCE})
+        vout.commit(out, results, {"source": SOURCE})
     return str(root)
 
 

@@ -13,8 +13,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.datasets import image_bytes, same_color
+from tests.output import write_unit
 from tests.test_export import load, run
-from vidray import export, sink
+from vidray import export
+from vidray import output as vout
 from vidray.io import storage
 
 RED, GREEN, BLUE = (200, 40, 40), (40, 190, 60), (30, 60, 210)
@@ -89,8 +91,8 @@ FRAMES = image_row(
 
 def write(root: Path, rows: list[dict], source: str, options: dict | None = None) -> str:
     out = storage.location(str(root))
-    result = sink.write_unit(out, "u-00000", len(rows), rows, [])
-    sink.commit(out, [result], {"source": source, "options": options or {}})
+    result = write_unit(out, "u-00000", len(rows), rows, [])
+    vout.commit(out, [result], {"source": source, "options": options or {}})
     return str(root)
 
 
@@ -195,7 +197,7 @@ def test_frames_index_of_image_rows(tmp_path):
 
 def test_a_version_1_output_without_class_columns_still_exports(tmp_path):
     out = write(tmp_path / "out", CAPTIONS, "mscoco2014")
-    data = Path(out) / sink.committed_data_files(storage.location(out))[0]
+    data = Path(out) / vout.committed_data_files(storage.location(out))[0]
     pq.write_table(pq.read_table(data).drop_columns(["label", "classname"]), data)
     assert run("clip", out, str(tmp_path / "clip")) == 0
     assert len(load(tmp_path / "clip" / "mscoco2014.json")) == 2

@@ -21,9 +21,11 @@ import pytest
 from PIL import Image
 
 from tests.datasets import image_bytes
+from tests.output import write_unit
 from tests.test_export import load, run
 from tests.test_export_images import image_row
-from vidray import export, sink, synth
+from vidray import export, synth
+from vidray import output as vout
 from vidray.export import files as export_files
 from vidray.io import storage
 
@@ -88,9 +90,9 @@ def image_rows(size: tuple[int, int]) -> list[dict]:
 def convert_like(root: Path, options: dict, rows: list[dict], *, overwrite: bool = False) -> str:
     """An OUTPUT as ``vidray convert`` with ``options`` leaves it."""
     out = storage.location(str(root))
-    sink.begin(out, options, overwrite=overwrite)
-    result = sink.write_unit(out, "u-00000", len(rows), rows, [])
-    sink.commit(out, [result], {"source": SOURCE, "options": options})
+    vout.begin(out, options, overwrite=overwrite)
+    result = write_unit(out, "u-00000", len(rows), rows, [])
+    vout.commit(out, [result], {"source": SOURCE, "options": options})
     return str(root)
 
 
@@ -334,7 +336,7 @@ def test_two_real_conversions_exported_into_one_dest(ray_head, webvid_dir, tmp_p
         policy = SamplingPolicy(num_frames=frames)
         convert(ConvertOptions.of(source="webvid", input=str(webvid_dir), output=str(out),
                                size=size, sampling=policy, limit=3, progress=False))  # fmt: skip
-        outputs[name] = (str(out), sink.read_output(str(out)).to_pylist())
+        outputs[name] = (str(out), vout.read_output(str(out)).to_pylist())
     dest = tmp_path / "dest"
     for fmt in ("llava", "llamafactory"):
         for name, (out, _) in outputs.items():

@@ -17,7 +17,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import session_processes, wait_until_gone
-from vidray import sink, synth
+from vidray import output as vout
+from vidray import synth
 from vidray.config import ConvertOptions
 from vidray.io import storage
 from vidray.media.sampling import SamplingPolicy
@@ -25,8 +26,8 @@ from vidray.pipeline import convert
 
 
 def golden(out: Path) -> list[tuple[str, str]]:
-    rows = sink.read_output(str(out)).to_pylist()
-    errors = sink.read_output(str(out), "errors").to_pylist()
+    rows = vout.read_output(str(out)).to_pylist()
+    errors = vout.read_output(str(out), "errors").to_pylist()
     return sorted(
         (r["id"], hashlib.sha256(json.dumps(r, default=bytes.hex).encode()).hexdigest())
         for r in rows + errors
@@ -79,7 +80,7 @@ def start_cli(inp: Path, out: Path, *extra: str) -> subprocess.Popen:
 
 def committed(out: Path) -> int:
     """Units committed so far, as the CLI counts them (shard manifests and ``__units/``)."""
-    return sink.committed_count(storage.location(str(out)))
+    return vout.committed_count(storage.location(str(out)))
 
 
 def wait_for_units(out: Path, n: int, proc: subprocess.Popen) -> None:
@@ -112,7 +113,7 @@ def test_ctrl_c_mid_run_stops_the_local_instance_and_the_rerun_resumes(
     units = assert_interrupted(proc, out)
     assert 2 <= units < 36, "not interrupted half-way"
     assert wait_until_gone(proc.pid) == []  # within 10 s, agents included
-    assert not (out / sink.MARKER).exists()
+    assert not (out / vout.MARKER).exists()
     resumed = convert(options(slow_webvid, out))
     assert resumed.resumed_units >= units
     assert golden(out) == clean[1]
@@ -187,13 +188,13 @@ def test_driver_killed_then_rerun_gives_the_clean_output(ray_head, clean, slow_w
         time.sleep(0.02)
     driver.send_signal(signal.SIGKILL)
     driver.wait()
-    units = set(sink.committed_units(storage.location(str(out))))
+    units = set(vout.committed_units(storage.location(str(out))))
     assert 4 <= len(units) < 36, "the run was not interrupted half-way"
     # A reader listing the output sees committed units only, never a partial file.
     listed = {p.relative_to(out).as_posix() for p in (out / "data").glob("*")}
-    assert listed <= {sink.data_file_name(u, "train") for u in units}
-    assert {p.stem for p in (out / sink.ERRORS_DIR).glob("*")} <= units
-    assert not (out / sink.MARKER).exists()
+    assert listed <= {vout.data_file_name(u, "train") for u in units}
+    assert {p.stem for p in (out / vout.ERRORS_DIR).glob("*")} <= units
+    assert not (out / vout.MARKER).exists()
     stamps = {p.name: p.stat().st_mtime_ns for p in (out / "data").glob("*.parquet")}
 
     resumed = convert(options(slow_webvid, out))
@@ -260,7 +261,7 @@ def test_retry_failed_redoes_only_the_failures(ray_head, slow_webvid, tmp_path):
     try:
         first = convert(opts)
         assert first.errors == {"decode_crash": 2, "decode_error": 1}
-        flaky = {sink.data_file_name(f"00000001-0000{i}", "train") for i in range(10)}
+        flaky = {vout.data_file_name(f"00000001-0000{i}", "train") for i in range(10)}
         untouched = {
             p.name: p.stat().st_mtime_ns
             for p in (out / "data").glob("*.parquet")
@@ -276,7 +277,7 @@ def test_retry_failed_redoes_only_the_failures(ray_head, slow_webvid, tmp_path):
     assert golden(out) == expected
     for name, stamp in untouched.items():
         # the corrupt sample's unit, redone too
-        if f"data/{name}" != sink.data_file_name("00000000-00001", "train"):
+        if f"data/{name}" != vout.data_file_name("00000000-00001", "train"):
             assert (out / "data" / name).stat().st_mtime_ns == stamp
     # same bytes as the clean run, file by file
     for p in sorted((tmp_path / "clean" / "data").glob("*.parquet")):

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vidray import synth
+from tests.datasets import convert_in_process
+from vidray import cli, synth
+from vidray import output as vout
 from vidray.media import decode, routing
 from vidray.media.routing import StreamFacts
 from vidray.media.sampling import SamplingPolicy
@@ -74,15 +76,14 @@ def test_frames_to_decode_counts_from_the_key_frame_before_each_target():
 
 
 def units(out) -> list[dict]:
-    from vidray import sink
     from vidray.io import storage
 
-    records = sink.committed_records(storage.location(str(out)))
+    records = vout.committed_records(storage.location(str(out)))
     return [r.to_json() for r in sorted(records, key=lambda r: r.unit)]
 
 
 def test_auto_without_a_gpu_is_the_cpu_path_and_says_why(tmp_path):
-    from tests.datasets import convert_in_process, star
+    from tests.datasets import star
 
     root = tmp_path / "star"
     star.build(root)
@@ -96,7 +97,7 @@ def test_auto_without_a_gpu_is_the_cpu_path_and_says_why(tmp_path):
 
 
 def test_a_failing_gpu_decoder_ends_as_cpu_rows_and_is_counted(tmp_path):
-    from tests.datasets import convert_in_process, star
+    from tests.datasets import star
 
     root = tmp_path / "star"
     star.build(root)
@@ -115,7 +116,6 @@ def test_a_failing_gpu_decoder_ends_as_cpu_rows_and_is_counted(tmp_path):
 def test_nvdec_on_a_cluster_without_gpus_is_refused_before_anything_is_written(
     ray_head, webvid_dir, tmp_path, capsys
 ):
-    from vidray import cli
 
     out = tmp_path / "out"
     args = ["convert", "webvid", str(webvid_dir), str(out), "--decoder", "nvdec"]

@@ -12,7 +12,7 @@ import pytest
 
 from tests.datasets import image_bytes, mscoco2014, write_bytes
 from tests.layouts import reopen_shard
-from vidray import sink
+from vidray import output as vout
 from vidray.cli import main
 from vidray.config import ConvertOptions
 from vidray.io import storage
@@ -32,7 +32,7 @@ def run(root: Path, out: Path, **kw):
 
 
 def fingerprint(out: Path) -> list[tuple]:
-    rows = sink.read_output(str(out)).to_pylist()
+    rows = vout.read_output(str(out)).to_pylist()
     return sorted(
         (r["id"], r["video"], json.dumps(r["conversations"]), tuple(r["frames"]), r["width"])
         for r in rows
@@ -68,7 +68,7 @@ def test_an_interrupted_run_resumes_and_failed_images_are_retried(ray_head, coco
     assert (first.rows, first.errors) == (5, {"missing_image": 1, "bad_annotation": 1})
     before = fingerprint(out)
     # as a run that died after committing all but its last unit leaves it
-    last = max(sink.committed_records(storage.location(str(out))), key=lambda r: r.unit)
+    last = max(vout.committed_records(storage.location(str(out))), key=lambda r: r.unit)
     reopen_shard(out, last.shard, drop=[last.unit])
     resumed = run(coco, out)
     assert (resumed.units, resumed.resumed_units) == (1, first.units - 1)
@@ -77,10 +77,10 @@ def test_an_interrupted_run_resumes_and_failed_images_are_retried(ray_head, coco
     # the missing image is downloaded at last: only the failed sample is redone
     write_bytes(coco / "train2014" / "COCO_train2014_000000000099.jpg", image_bytes(40, 30))
     run(coco, out, retry_failed=True)
-    rows = {r["id"]: r for r in sink.read_output(str(out)).to_pylist()}
+    rows = {r["id"]: r for r in vout.read_output(str(out)).to_pylist()}
     assert len(rows) == 6
     assert MISSING in rows and (rows[MISSING]["width"], rows[MISSING]["height"]) == (32, 24)
-    assert [e["id"] for e in sink.read_output(str(out), "errors").to_pylist()] == [
+    assert [e["id"] for e in vout.read_output(str(out), "errors").to_pylist()] == [
         "mscoco2014:captions_train.json#5"
     ]
     assert sorted(set(fingerprint(out)) - set(before)) == [

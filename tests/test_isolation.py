@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.media import one_clip
-from vidray import sink, synth
+from vidray import output as vout
+from vidray import synth
 from vidray.config import ConvertOptions
 from vidray.media import decode, isolate
 from vidray.media.isolate import IsolatedDecoder
@@ -112,7 +113,7 @@ def test_poison_in_a_unit_spares_the_rest(ray_head, tmp_path):
     )
     assert summary.units == 1 and summary.samples == 5
     assert summary.errors == {"decode_crash": 1, "timeout": 1}
-    rows = sink.read_output(str(tmp_path / "out")).to_pylist()
+    rows = vout.read_output(str(tmp_path / "out")).to_pylist()
     assert sorted(r["conversations"][1]["value"] for r in rows) == [
         "caption a",
         "caption c",

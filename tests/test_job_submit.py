@@ -6,7 +6,8 @@ import sys
 import time
 from pathlib import Path
 
-from vidray import sink
+from vidray import output as vout
+from vidray.io import storage
 
 REPO = Path(__file__).resolve().parent.parent
 RAY = str(Path(sys.executable).parent / "ray")
@@ -46,7 +47,7 @@ def test_job_submit_converts(ray_head, webvid_dir, tmp_path):
         res.stdout[-3000:] + res.stderr[-3000:] + _dashboard_log_tail(ray_head["temp_dir"])
     )
     assert "10 samples -> 9 rows" in res.stdout
-    manifest = sink.read_manifest(sink.storage.location(str(out)))
+    manifest = vout.read_manifest(storage.location(str(out)))
     assert manifest["counts"]["rows"] == 9 and manifest["counts"]["errors"] == 1
     # nothing secret travels in the job's arguments or output
     assert os.environ["AWS_SECRET_ACCESS_KEY"] not in res.stdout + res.stderr

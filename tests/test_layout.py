@@ -16,7 +16,9 @@ import pytest
 
 from tests.datasets import clevrer, convert_in_process, nextqa, star
 from tests.layouts import reopen_shard, to_layout_3
-from vidray import sink, synth
+from tests.output import write_unit
+from vidray import output as vout
+from vidray import synth
 from vidray.cli import main
 from vidray.io import storage
 from vidray.schema import CLIP_SCHEMA, OUTPUT_SCHEMA
@@ -40,7 +42,7 @@ def converted(name: str, tmp_path: Path, layout: str = "rows", **options) -> Pat
     out = tmp_path / f"out-{layout}-{options.get('split', 'default')}"
     convert_in_process(name, root, out, layout=layout, **options)
     loc = storage.location(str(out))
-    sink.commit(loc, sink.committed_units(loc).values(), {"source": name, "layout": layout})
+    vout.commit(loc, vout.committed_units(loc).values(), {"source": name, "layout": layout})
     return out
 
 
@@ -69,15 +71,15 @@ def test_datasets_and_pyarrow_load_output_as_it_is(name, tmp_path):
     """nextqa and finevideo have unit names like ``OE__train-00000-of-00001-00000``
     (Hugging Face's sharded pattern), star ``STAR_train-00000`` (its split pattern)."""
     out = converted(name, tmp_path)
-    expected = sink.read_output(str(out)).to_pylist()
-    errors = sink.read_output(str(out), "errors").to_pylist()
+    expected = vout.read_output(str(out)).to_pylist()
+    errors = vout.read_output(str(out), "errors").to_pylist()
     if name in ("nextqa", "clevrer", "star"):
         assert errors, "the fixture must have error rows for the test to mean something"
-        assert list((out / sink.ERRORS_DIR).glob("*.parquet"))
+        assert list((out / vout.ERRORS_DIR).glob("*.parquet"))
     # what a crash between staging and commit leaves: never read
-    stale = out / sink.STAGING_DIR / sink.data_file_name("crashed-00000", "train")
+    stale = out / vout.STAGING_DIR / vout.data_file_name("crashed-00000", "train")
     stale.parent.mkdir(parents=True)
-    shutil.copy(out / sink.committed_data_files(storage.location(str(out)))[0], stale)
+    shutil.copy(out / vout.committed_data_files(storage.location(str(out)))[0], stale)
 
     loaded = hf_train(out)
     assert loaded.num_rows == len(expected)
@@ -98,51 +100,51 @@ def test_data_files_match_one_hugging_face_pattern_once(tmp_path):
 
     out = converted("nextqa", tmp_path)
     files = DataFilesDict.from_patterns(get_data_patterns(str(out)), base_path=str(out))
-    committed = sink.committed_data_files(storage.location(str(out)))
+    committed = vout.committed_data_files(storage.location(str(out)))
     assert list(files) == ["train"]
     assert sorted(files["train"]) == sorted(str(out / f) for f in committed)
 
 
 def test_the_split_in_file_names(tmp_path):
-    assert [sink.hf_split(s) for s in ("train", "mc-train", "pretrain", "hd", "long", None)] == [
+    assert [vout.hf_split(s) for s in ("train", "mc-train", "pretrain", "hd", "long", None)] == [
         "train"
     ] * 6
-    assert {sink.hf_split(s) for s in ("val", "validation", "dev", "val_2", "indirect-val")} == {
+    assert {vout.hf_split(s) for s in ("val", "validation", "dev", "val_2", "indirect-val")} == {
         "validation"
     }
-    assert {sink.hf_split(s) for s in ("test", "mc-test", "direct-test")} == {"test"}
+    assert {vout.hf_split(s) for s in ("test", "mc-test", "direct-test")} == {"test"}
     with pytest.raises(ValueError, match="split must be one of"):
-        sink.data_file_name("u", "val")
+        vout.data_file_name("u", "val")
 
     out = converted("nextqa", tmp_path, split="validation")
     assert all(p.name.startswith("validation-") for p in (out / "data").iterdir())
     loaded = datasets.load_dataset(str(out))
     assert list(loaded) == ["validation"]
-    assert ids(loaded["validation"]) == ids(sink.read_output(str(out)).to_pylist())
+    assert ids(loaded["validation"]) == ids(vout.read_output(str(out)).to_pylist())
 
 
 def test_committed_data_files_while_running_and_complete(tmp_path):
     out = converted("clevrer", tmp_path)
     loc = storage.location(str(out))
-    complete = sink.committed_data_files(loc)
-    records = list(sink.committed_records(loc))
+    complete = vout.committed_data_files(loc)
+    records = list(vout.committed_records(loc))
     assert complete == sorted(r.data_file for r in records if r.data_file) and complete
-    (out / sink.MARKER).unlink()  # as while the job still runs
-    assert sink.committed_data_files(loc) == complete
+    (out / vout.MARKER).unlink()  # as while the job still runs
+    assert vout.committed_data_files(loc) == complete
     # a shard not compacted yet: its units' records are in __units/
     record = next(r for r in records if r.data_file)
     reopen_shard(out, record.shard)
-    assert sink.committed_data_files(loc) == complete
+    assert vout.committed_data_files(loc) == complete
     # committed but not yet moved out of staging (a crash between the two): not listed
-    staged = out / sink.STAGING_DIR / record.data_file
+    staged = out / vout.STAGING_DIR / record.data_file
     staged.parent.mkdir(parents=True)
     (out / record.data_file).rename(staged)
-    assert record.data_file not in sink.committed_data_files(loc)
-    sink.publish(loc, sink.committed_units(loc)[record.unit])  # what the next run does
-    assert sink.committed_data_files(loc) == complete
+    assert record.data_file not in vout.committed_data_files(loc)
+    vout.publish(loc, vout.committed_units(loc)[record.unit])  # what the next run does
+    assert vout.committed_data_files(loc) == complete
     # a file no record names (a unit still being written) is not listed
-    (out / sink.UNITS_DIR / f"{record.unit}.json").unlink()
-    assert record.data_file not in sink.committed_data_files(loc)
+    (out / vout.UNITS_DIR / f"{record.unit}.json").unlink()
+    assert record.data_file not in vout.committed_data_files(loc)
 
 
 def test_an_s3_output_reads_with_datasets_and_pyarrow(tmp_path, s3_bucket):
@@ -154,9 +156,9 @@ def test_an_s3_output_reads_with_datasets_and_pyarrow(tmp_path, s3_bucket):
 
     out = converted("nextqa", tmp_path)
     upload_dir(out, s3_bucket, "layout/nextqa")
-    expected = ids(sink.read_output(str(out)).to_pylist())
+    expected = ids(vout.read_output(str(out)).to_pylist())
     uri = f"s3://{s3_bucket}/layout/nextqa"
-    assert ids(sink.read_output(uri).to_pylist()) == expected
+    assert ids(vout.read_output(uri).to_pylist()) == expected
     loaded = datasets.load_dataset("parquet", data_files=f"{uri}/data/train-*.parquet")
     assert ids(loaded["train"]) == expected
     fs = s3fs.S3FileSystem()
@@ -171,11 +173,11 @@ def test_an_s3_output_reads_with_datasets_and_pyarrow(tmp_path, s3_bucket):
 def test_clips_store_frames_once_and_flatten_to_the_rows(name, tmp_path):
     rows_out = converted(name, tmp_path, "rows")
     clips_out = converted(name, tmp_path, "clips")
-    rows = sorted(sink.read_output(str(rows_out)).to_pylist(), key=lambda r: r["id"])
-    flat = sorted(sink.read_output(str(clips_out)).to_pylist(), key=lambda r: r["id"])
+    rows = sorted(vout.read_output(str(rows_out)).to_pylist(), key=lambda r: r["id"])
+    flat = sorted(vout.read_output(str(clips_out)).to_pylist(), key=lambda r: r["id"])
     assert flat == rows  # ids, conversations, frames, timestamps: every column
 
-    stored = sink.read_output(str(clips_out), flat=False)
+    stored = vout.read_output(str(clips_out), flat=False)
     assert stored.schema == CLIP_SCHEMA
     clips = stored.to_pylist()
     # one record per clip, its frames once: as many frame lists as distinct clips
@@ -191,7 +193,7 @@ def test_clips_store_frames_once_and_flatten_to_the_rows(name, tmp_path):
     # (file sizes: benchmarks/bench_layout.py; at this fixture's 32-pixel frames
     # Parquet's dictionary encoding already folds a row group's repeated frames)
 
-    manifest = sink.read_manifest(storage.location(str(clips_out)))
+    manifest = vout.read_manifest(storage.location(str(clips_out)))
     assert manifest["layout"] == "clips"
     assert manifest["counts"]["rows"] == len(rows)
     assert manifest["counts"]["clips"] == len(clips)
@@ -201,8 +203,9 @@ def test_clips_store_frames_once_and_flatten_to_the_rows(name, tmp_path):
 
 def test_clip_ids():
     row = {"source": "star", "video": "a/b.mp4", "clip_start": 1.5, "clip_end": 9.25}
-    assert sink.clip_id(row) == "star:a/b.mp4@1.5-9.25"
-    assert sink.clip_id({**row, "clip_start": None, "clip_end": None}) == "star:a/b.mp4"
+    assert vout.clip_id(vout.OutputRow.from_dict(row)) == "star:a/b.mp4@1.5-9.25"
+    whole = {**row, "clip_start": None, "clip_end": None}
+    assert vout.clip_id(vout.OutputRow.from_dict(whole)) == "star:a/b.mp4"
 
 
 def test_an_export_of_clips_gives_the_records_of_rows(tmp_path):
@@ -233,7 +236,7 @@ def test_layout_is_checked_and_fingerprinted(tmp_path, capsys):
     )
     assert opts.recorded()["layout"] == "rows"
     clips = opts.replace(layout="clips").recorded()
-    sink.begin(storage.location(str(out)), clips)  # as the clips run claimed it
+    vout.begin(storage.location(str(out)), clips)  # as the clips run claimed it
     with pytest.raises(ConvertError, match=r"differs in: layout\)"):
         prepare(opts)
 
@@ -245,28 +248,28 @@ def test_an_output_of_unit_layout_2_is_read_but_not_resumed(tmp_path):
     from vidray.plan import ConvertError, prepare
 
     out = converted("star", tmp_path)
-    expected = ids(sink.read_output(str(out)).to_pylist())
+    expected = ids(vout.read_output(str(out)).to_pylist())
     opts = star_options(tmp_path, out)
     # as vidray 0.2 left it: errors/, _units/, layout 2, no marker (a run under way)
     to_layout_3(out, complete=False)
-    (out / sink.ERRORS_DIR).rename(out / "errors")
-    (out / sink.UNITS_DIR).rename(out / "_units")
+    (out / vout.ERRORS_DIR).rename(out / "errors")
+    (out / vout.UNITS_DIR).rename(out / "_units")
     for record in (out / "_units").glob("*.json"):
         r = json.loads(record.read_text())
         r["error_file"] = r["error_file"] and f"errors/{Path(r['error_file']).name}"
         record.write_text(json.dumps(r))
-    run = {"fingerprint": sink.fingerprint(opts.recorded()), "options": opts.recorded()}
-    (out / sink.RUN_FILE).write_text(json.dumps({**run, "layout": 2}))
+    run = {"fingerprint": vout.fingerprint(opts.recorded()), "options": opts.recorded()}
+    (out / vout.RUN_FILE).write_text(json.dumps({**run, "layout": 2}))
 
-    assert ids(sink.read_output(str(out)).to_pylist()) == expected
-    assert sink.read_output(str(out), "errors").num_rows > 0
+    assert ids(vout.read_output(str(out)).to_pylist()) == expected
+    assert vout.read_output(str(out), "errors").num_rows > 0
     before = sorted(p.relative_to(out) for p in out.rglob("*"))
     with pytest.raises(ConvertError, match=r"holds units of layout 2.*--overwrite"):
         prepare(opts)
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
     # --overwrite clears the old layout's folders too
-    sink.begin(storage.location(str(out)), opts.recorded(), overwrite=True)
-    assert sorted(p.name for p in out.iterdir()) == [sink.RUN_FILE]
+    vout.begin(storage.location(str(out)), opts.recorded(), overwrite=True)
+    assert sorted(p.name for p in out.iterdir()) == [vout.RUN_FILE]
 
 
 def test_an_output_of_unit_layout_3_is_read_and_resumed(tmp_path):
@@ -277,39 +280,39 @@ def test_an_output_of_unit_layout_3_is_read_and_resumed(tmp_path):
 
     out = converted("star", tmp_path)
     loc = storage.location(str(out))
-    expected = ids(sink.read_output(str(out)).to_pylist())
-    errors = sink.read_output(str(out), "errors").num_rows
+    expected = ids(vout.read_output(str(out)).to_pylist())
+    errors = vout.read_output(str(out), "errors").num_rows
     opts = star_options(tmp_path, out)
-    run = {"fingerprint": sink.fingerprint(opts.recorded()), "options": opts.recorded()}
-    (out / sink.RUN_FILE).write_text(json.dumps({**run, "layout": 3}))
+    run = {"fingerprint": vout.fingerprint(opts.recorded()), "options": opts.recorded()}
+    (out / vout.RUN_FILE).write_text(json.dumps({**run, "layout": 3}))
     to_layout_3(out)  # complete: its _SUCCESS lists data_files and error_files
-    files = sink.committed_data_files(loc)
-    assert files == sorted(json.loads((out / sink.MARKER).read_text())["data_files"])
-    assert ids(sink.read_output(str(out)).to_pylist()) == expected
-    assert sink.read_output(str(out), "errors").num_rows == errors > 0
+    files = vout.committed_data_files(loc)
+    assert files == sorted(json.loads((out / vout.MARKER).read_text())["data_files"])
+    assert ids(vout.read_output(str(out)).to_pylist()) == expected
+    assert vout.read_output(str(out), "errors").num_rows == errors > 0
     assert reader.VidrayReader(str(out)).files == files
     assert main(["export", "llava", str(out), str(tmp_path / "llava")]) == 0
 
     to_layout_3(out, complete=False)  # a layout 3 run under way
-    assert ids(sink.read_output(str(out)).to_pylist()) == expected
+    assert ids(vout.read_output(str(out)).to_pylist()) == expected
     job = prepare(opts)
     assert job.complete is None and job.committed.units == len(list(out.glob("__units/*.json")))
-    sink.begin(loc, opts.recorded(), job.committed)
-    manifest = sink.commit(loc, job.committed, {"source": "star"})
-    assert json.loads((out / sink.RUN_FILE).read_text())["layout"] == sink.UNIT_LAYOUT
+    vout.begin(loc, opts.recorded(), job.committed)
+    manifest = vout.commit(loc, job.committed, {"source": "star"})
+    assert json.loads((out / vout.RUN_FILE).read_text())["layout"] == vout.UNIT_LAYOUT
     assert manifest["counts"]["units"] == job.committed.units and "data_files" not in manifest
-    assert not (out / sink.UNITS_DIR).exists() and list(out.glob("__shards/*.jsonl"))
-    assert sink.committed_data_files(loc) == files
-    assert ids(sink.read_output(str(out)).to_pylist()) == expected
+    assert not (out / vout.UNITS_DIR).exists() and list(out.glob("__shards/*.jsonl"))
+    assert vout.committed_data_files(loc) == files
+    assert ids(vout.read_output(str(out)).to_pylist()) == expected
 
 
 def test_error_rows_stay_one_per_question_in_the_clips_layout(tmp_path):
     rows_out = converted("nextqa", tmp_path, "rows")
     clips_out = converted("nextqa", tmp_path, "clips")
-    errors = [sink.read_output(str(o), "errors").to_pylist() for o in (rows_out, clips_out)]
+    errors = [vout.read_output(str(o), "errors").to_pylist() for o in (rows_out, clips_out)]
     assert errors[0] == errors[1] and errors[0]
     assert Counter(e["reason"] for e in errors[1]) == Counter(
-        sink.read_manifest(storage.location(str(clips_out)))["counts"]["errors_by_reason"]
+        vout.read_manifest(storage.location(str(clips_out)))["counts"]["errors_by_reason"]
     )
 
 
@@ -337,17 +340,17 @@ def test_clips_layout_end_to_end_on_ray(ray_head, finevideo_dir, tmp_path):
         return out
 
     rows_out, clips_out = run("rows"), run("clips")
-    manifest = sink.read_manifest(storage.location(str(clips_out)))
+    manifest = vout.read_manifest(storage.location(str(clips_out)))
     assert (manifest["layout"], manifest["split"], manifest["options"]["layout"]) == (
         "clips",
         "train",
         "clips",
     )
     assert (manifest["counts"]["rows"], manifest["counts"]["clips"]) == (18, 6)
-    assert sink.read_output(str(clips_out), flat=False).num_rows == 6
+    assert vout.read_output(str(clips_out), flat=False).num_rows == 6
     key = lambda r: r["id"]  # noqa: E731
-    assert sorted(sink.read_output(str(clips_out)).to_pylist(), key=key) == sorted(
-        sink.read_output(str(rows_out)).to_pylist(), key=key
+    assert sorted(vout.read_output(str(clips_out)).to_pylist(), key=key) == sorted(
+        vout.read_output(str(rows_out)).to_pylist(), key=key
     )
     assert hf_train(clips_out).num_rows == 6 and hf_train(rows_out).num_rows == 18
 
@@ -357,15 +360,15 @@ def test_a_retried_clips_unit_rewrites_what_it_kept(tmp_path):
     regrouped exactly as they were written."""
     out = converted("clevrer", tmp_path, "clips")
     loc = storage.location(str(out))
-    for unit, record in sink.committed_units(loc).items():
+    for unit, record in vout.committed_units(loc).items():
         if not record.data_file:
             continue
         before = pq.read_table(out / record.data_file)
-        kept = sink.read_unit_rows(loc, unit, record.shard)
-        assert sink.read_unit_rows(loc, unit) == []  # its record is in its shard's manifest
+        kept = vout.read_unit_rows(loc, unit, record.shard)
+        assert vout.read_unit_rows(loc, unit) == []  # its record is in its shard's manifest
         stored = [q["id"] for qs in before.column("questions").to_pylist() for q in qs]
-        assert [r["id"] for r in kept] == stored and len(kept) == record.rows
-        again = sink.write_unit(
+        assert [r.id for r in kept] == stored and len(kept) == record.rows
+        again = write_unit(
             storage.location(str(tmp_path / "again")), unit, record.samples, kept, [],
             layout="clips",
         )  # fmt: skip

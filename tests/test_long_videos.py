@@ -11,7 +11,8 @@ import pytest
 
 from tests.datasets import convert_in_process
 from tests.media import distinct_shown, one_clip
-from vidray import records, sink, sources, synth
+from vidray import output as vout
+from vidray import records, sources, synth
 from vidray.io import storage
 from vidray.media import decode, sampling
 from vidray.media.sampling import SamplingPolicy
@@ -111,9 +112,9 @@ def test_work_units_and_results_round_trip_through_arrow():
 
 
 def test_rows_are_written_in_row_groups_bounded_by_bytes(tmp_path, monkeypatch):
-    monkeypatch.setattr(sink, "ROW_GROUP_BYTES", 2**20)
+    monkeypatch.setattr(vout.writer, "ROW_GROUP_BYTES", 2**20)
     out = storage.location(str(tmp_path))
-    writer = sink.UnitWriter(out, "u-00000", "u.json", 0, True)
+    writer = vout.UnitWriter(out, "u-00000", "u.json", 0, True)
     frame = bytes(300 * 1024)
     rows = [
         {
@@ -134,16 +135,16 @@ def test_rows_are_written_in_row_groups_bounded_by_bytes(tmp_path, monkeypatch):
         for i in range(10)
     ]
     for row in rows:
-        writer.add(row)
+        writer.add(vout.OutputRow.from_dict(row))
         # never more than one row group's worth waits in memory
         assert writer._pending_bytes < 2**20
     result = writer.commit(10)
-    name = sink.data_file_name("u-00000", "train")
+    name = vout.data_file_name("u-00000", "train")
     assert (result.rows, result.frames, result.data_file) == (10, 20, name)
     meta = pq.ParquetFile(tmp_path / name).metadata
     # 600 KiB of frames a row, 1 MiB a group: groups of two rows
     assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [2] * 5
-    assert [r["id"] for r in sink.read_output(str(tmp_path)).to_pylist()] == [r["id"] for r in rows]
+    assert [r["id"] for r in vout.read_output(str(tmp_path)).to_pylist()] == [r["id"] for r in rows]
 
 
 def _webvid_tar(path, clips: dict[str, bytes]) -> None:
@@ -194,8 +195,8 @@ def test_units_of_an_earlier_layout_are_refused_not_resumed(tmp_path):
     star.build(root)
     convert_in_process("star", root, out)  # committed units, no marker
     opts = ConvertOptions.of(source="star", input=str(root), output=str(out), progress=False)
-    run = {"fingerprint": sink.fingerprint(opts.recorded()), "options": opts.recorded()}
-    (out / sink.RUN_FILE).write_text(json.dumps(run))  # as vidray 0.1 wrote it
+    run = {"fingerprint": vout.fingerprint(opts.recorded()), "options": opts.recorded()}
+    (out / vout.RUN_FILE).write_text(json.dumps(run))  # as vidray 0.1 wrote it
     before = sorted(p.relative_to(out) for p in out.rglob("*"))
     with pytest.raises(ConvertError) as e:
         prepare(opts)
@@ -205,14 +206,14 @@ def test_units_of_an_earlier_layout_are_refused_not_resumed(tmp_path):
 
 
 def test_a_unit_that_fails_part_way_leaves_no_file(tmp_path, monkeypatch):
-    monkeypatch.setattr(sink, "ROW_GROUP_ROWS", 1)  # the first row opens the staged file
-    writer = sink.UnitWriter(storage.location(str(tmp_path)), "u-00000", "u.json", 0, True)
-    writer.add(
-        {"id": "r", "source": "t", "video": "v", "clip_start": None, "clip_end": None,
+    monkeypatch.setattr(vout.writer, "ROW_GROUP_ROWS", 1)  # the first row opens the staged file
+    writer = vout.UnitWriter(storage.location(str(tmp_path)), "u-00000", "u.json", 0, True)
+    writer.add(vout.OutputRow(
+        **{"id": "r", "source": "t", "video": "v", "clip_start": None, "clip_end": None,
          "conversations": [{"from": "human", "value": "q"}], "query": "q",
          "frames": [b"\xff\xd8"], "frame_timestamps": [0.0], "width": 1, "height": 1,
          "video_duration": None, "video_fps": None}
-    )  # fmt: skip
+    ))  # fmt: skip
     assert list(tmp_path.rglob("*.tmp-*")), "the staged data file is being written"
     writer.abort()
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.test_convert import fingerprint
-from vidray import sink
+from vidray import output as vout
 from vidray.config import ConvertOptions
 from vidray.io import storage
 from vidray.pipeline import ConvertError, convert, prepare
@@ -58,18 +58,18 @@ def test_spellings_of_one_output_resume_each_other(
     monkeypatch.chdir(cwd)
     folder = tmp_path / "x" / "relout"
     done = convert(options(webvid_dir, spell(first, folder, cwd)))
-    assert done.rows == 9 and (folder / sink.MARKER).exists()
+    assert done.rows == 9 and (folder / vout.MARKER).exists()
     rows = fingerprint(folder)
     # Complete: the other spelling finds it so, without converting anything.
     job = prepare(options(webvid_dir, spell(second, folder, cwd)))
     assert job.complete is not None
     # Interrupted before the commit: the other spelling resumes every committed unit.
-    (folder / sink.MARKER).unlink()
-    units = sink.committed_count(storage.location(str(folder)))
+    (folder / vout.MARKER).unlink()
+    units = vout.committed_count(storage.location(str(folder)))
     assert units == 4
     again = convert(options(webvid_dir, spell(second, folder, cwd)))
     assert again.resumed_units == units and again.samples == 0
-    assert fingerprint(folder) == rows and (folder / sink.MARKER).exists()
+    assert fingerprint(folder) == rows and (folder / vout.MARKER).exists()
 
 
 def test_a_different_folder_is_still_another_command(ray_head, webvid_dir, tmp_path):
@@ -90,11 +90,11 @@ def test_an_earlier_run_file_with_a_typed_path_resumes(ray_head, webvid_dir, tmp
     monkeypatch.chdir(tmp_path)
     convert(options(webvid_dir, "out"))
     out = tmp_path / "out"
-    run = json.loads((out / sink.RUN_FILE).read_text())
+    run = json.loads((out / vout.RUN_FILE).read_text())
     assert run["options"]["output"] == str(out)  # recorded where it is
     run["options"]["output"] = "out/"
-    run["fingerprint"] = sink.fingerprint(run["options"])
-    (out / sink.RUN_FILE).write_text(json.dumps(run))
+    run["fingerprint"] = vout.fingerprint(run["options"])
+    (out / vout.RUN_FILE).write_text(json.dumps(run))
     assert prepare(options(webvid_dir, str(out))).complete is not None
 
 
@@ -118,6 +118,6 @@ def test_s3_output_resumes_with_a_trailing_slash(ray_head, webvid_dir, s3_bucket
     with pytest.raises(ConvertError, match=r"differs in: output\)"):
         loc = storage.location(out)
         other = storage.location(out + "-copy")
-        for rel in (sink.RUN_FILE, sink.MARKER):
+        for rel in (vout.RUN_FILE, vout.MARKER):
             loc.fs.copy(loc.join(rel), other.join(rel))
         prepare(options(webvid_dir, out + "-copy/"))

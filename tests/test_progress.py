@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 from tests.layouts import reopen_shard
-from vidray import sink
+from vidray import output as vout
 from vidray.config import ConvertOptions
 from vidray.io import storage
 from vidray.pipeline import convert
@@ -31,7 +31,7 @@ def options(source: str, inp: Path, out: Path, per_file: int) -> ConvertOptions:
 def interrupt(out: Path, units: int) -> int:
     """Leave OUTPUT as a run that died with the last ``units`` units of its last shard
     not committed; the samples those units held."""
-    records = sorted(sink.committed_records(storage.location(str(out))), key=lambda r: r.unit)
+    records = sorted(vout.committed_records(storage.location(str(out))), key=lambda r: r.unit)
     shard = records[-1].shard
     lost = [r for r in records if r.shard == shard][-units:]
     assert len(lost) == units

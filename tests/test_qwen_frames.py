@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from vidray import sink, synth
+from vidray import output as vout
+from vidray import synth
 from vidray.config import ConvertOptions
 from vidray.media.sampling import PixelBudget
 from vidray.pipeline import convert
@@ -146,7 +147,7 @@ def wide_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def frames_of(out: Path) -> list[list[Image.Image]]:
-    rows = sink.read_output(str(out)).to_pylist()
+    rows = vout.read_output(str(out)).to_pylist()
     return [[Image.open(io.BytesIO(f)) for f in r["frames"]] for r in rows]
 
 

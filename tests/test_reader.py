@@ -20,7 +20,8 @@ import pytest
 
 from tests.conftest import upload_dir
 from tests.layouts import reopen_shard
-from vidray import sink, synth
+from vidray import output as vout
+from vidray import synth
 from vidray.config import ConvertOptions
 from vidray.io import storage
 from vidray.pipeline import convert
@@ -45,12 +46,12 @@ def output(ray_head, finevideo_dir, tmp_path_factory) -> Path:
         )
     )
     assert (summary.rows, summary.error_count) == (18, 0)
-    assert len(sink.committed_data_files(storage.location(str(out)))) == 6
+    assert len(vout.committed_data_files(storage.location(str(out)))) == 6
     return out
 
 
 def rows_of(out: Path | str) -> list[dict]:
-    return sink.read_output(str(out)).to_pylist()
+    return vout.read_output(str(out)).to_pylist()
 
 
 def key(sample: dict) -> str:
@@ -79,7 +80,7 @@ def copy_output(out: Path, dest: Path) -> Path:
 def to_clips_layout(out: Path) -> None:
     """Rewrite every data file of ``out`` in the clips layout (CLIP_SCHEMA), grouping
     its rows by clip, with one clip per row group so the reader must read by group."""
-    for rel in sink.committed_data_files(storage.location(str(out))):
+    for rel in vout.committed_data_files(storage.location(str(out))):
         rows = pq.read_table(out / rel).to_pylist()
         clips: dict[tuple, dict] = {}
         for row in rows:
@@ -122,7 +123,7 @@ def test_the_multiset_does_not_depend_on_the_worker_count(output):
 def test_clips_layout_gives_one_sample_per_question(output, tmp_path):
     clips = copy_output(output, tmp_path / "clips")
     to_clips_layout(clips)
-    rel = sink.committed_data_files(storage.location(str(clips)))[0]
+    rel = vout.committed_data_files(storage.location(str(clips)))[0]
     pf = pq.ParquetFile(clips / rel)
     assert pf.schema_arrow.equals(CLIP_SCHEMA) and pf.metadata.num_rows == 1
     expected = Counter(key(r) for r in rows_of(output))
@@ -141,7 +142,7 @@ def test_row_groups_are_read_one_at_a_time(output, tmp_path):
     """A file of several row groups is read group by group: the reader resumes inside
     the second group of a file, and reads a multi-group file whole."""
     out = copy_output(output, tmp_path / "groups")
-    for rel in sink.committed_data_files(storage.location(str(out))):
+    for rel in vout.committed_data_files(storage.location(str(out))):
         table = pq.read_table(out / rel)
         pq.write_table(table, out / rel, row_group_size=1)
     assert pq.ParquetFile(out / rel).num_row_groups == 3
@@ -236,20 +237,20 @@ def test_a_state_that_does_not_fit_is_refused(output):
 
 def test_a_running_job_is_read_as_far_as_it_is_committed(output, tmp_path):
     out = copy_output(output, tmp_path / "running")
-    (out / sink.MARKER).unlink()
+    (out / vout.MARKER).unlink()
     loc = storage.location(str(out))
-    files = sink.committed_data_files(loc)
+    files = vout.committed_data_files(loc)
     # a unit in progress: its file staged, no record
-    (out / sink.STAGING_DIR / "data").mkdir(parents=True)
-    shutil.copy(out / files[0], out / sink.STAGING_DIR / "data" / "zz-00000.parquet")
+    (out / vout.STAGING_DIR / "data").mkdir(parents=True)
+    shutil.copy(out / files[0], out / vout.STAGING_DIR / "data" / "zz-00000.parquet")
     # a data file no record names, and a committed unit not yet moved out of staging
     # (its shard not compacted yet: the unit's record is in __units/)
     shutil.copy(out / files[1], out / "data" / "stray-00000.parquet")
-    staged = next(r for r in sink.committed_records(loc) if r.data_file == files[2])
+    staged = next(r for r in vout.committed_records(loc) if r.data_file == files[2])
     reopen_shard(out, staged.shard)
-    (out / files[2]).rename(out / sink.STAGING_DIR / files[2])
+    (out / files[2]).rename(out / vout.STAGING_DIR / files[2])
     committed = [f for f in files if f != files[2]]
-    assert sink.committed_data_files(loc) == committed
+    assert vout.committed_data_files(loc) == committed
     expected = Counter(key(r) for rel in committed for r in pq.read_table(out / rel).to_pylist())
     shards = read_all(out, 2, 3, seed=4, shuffle_buffer=3)
     assert Counter(key(s) for v in shards.values() for s in v) == expected
@@ -259,7 +260,7 @@ def test_a_running_job_is_read_as_far_as_it_is_committed(output, tmp_path):
     head = [s["id"] for s in itertools.islice(iter(reader), 5)]
     state = json.loads(json.dumps(reader.state_dict()))
     assert state["files"] == committed
-    (out / sink.STAGING_DIR / files[2]).rename(out / files[2])  # the unit is published
+    (out / vout.STAGING_DIR / files[2]).rename(out / files[2])  # the unit is published
     fresh = VidrayReader(str(out), seed=4, frames="jpeg")
     assert len(fresh.files) == 6
     fresh.load_state_dict(state)
@@ -269,7 +270,7 @@ def test_a_running_job_is_read_as_far_as_it_is_committed(output, tmp_path):
 
 def test_not_a_vidray_output_and_bad_arguments_are_clear_errors(output, tmp_path):
     (tmp_path / "data").mkdir()
-    with pytest.raises(ReaderError, match="is not a vidray output"):
+    with pytest.raises(vout.OutputError, match="is not a vidray output"):
         VidrayReader(str(tmp_path))
     with pytest.raises(ValueError, match="frames must be one of pil, numpy, jpeg, got 'png'"):
         VidrayReader(str(output), frames="png")
@@ -334,13 +335,13 @@ def test_ray_read_parquet_over_committed_files_on_s3(ray_head, output, s3_bucket
     upload_dir(output, s3_bucket, "reader/ray")
     # a running job: no _SUCCESS, and a data file no record names
     s3 = boto3.client("s3")
-    first = sink.committed_data_files(storage.location(str(output)))[0]
+    first = vout.committed_data_files(storage.location(str(output)))[0]
     s3.copy_object(
         Bucket=s3_bucket,
         Key="reader/ray/data/stray-00000.parquet",
         CopySource={"Bucket": s3_bucket, "Key": f"reader/ray/{first}"},
     )
-    s3.delete_object(Bucket=s3_bucket, Key=f"reader/ray/{sink.MARKER}")
+    s3.delete_object(Bucket=s3_bucket, Key=f"reader/ray/{vout.MARKER}")
     paths, fs = parquet_files(f"s3://{s3_bucket}/reader/ray")
     assert len(paths) == 6 and all(p.startswith(f"{s3_bucket}/reader/ray/data/") for p in paths)
     rows = ray.data.read_parquet(paths, filesystem=fs).take_all()
@@ -351,8 +352,8 @@ def test_ray_read_parquet_over_the_committed_files(ray_head, output, tmp_path):
     import ray
 
     out = copy_output(output, tmp_path / "ray")
-    (out / sink.MARKER).unlink()
-    files = sink.committed_data_files(storage.location(str(out)))
+    (out / vout.MARKER).unlink()
+    files = vout.committed_data_files(storage.location(str(out)))
     shutil.copy(out / files[0], out / "data" / "stray-00000.parquet")  # no record
     paths, fs = parquet_files(str(out))
     assert len(paths) == 6
@@ -401,7 +402,7 @@ def two_files(ray_head, finevideo_dir, tmp_path_factory) -> Path:
         )
     )
     assert (summary.rows, summary.error_count) == (18, 0)
-    files = sink.committed_data_files(storage.location(str(out)))
+    files = vout.committed_data_files(storage.location(str(out)))
     assert [pq.ParquetFile(out / rel).metadata.num_rows for rel in files] == [9, 9]
     return out
 
@@ -410,7 +411,7 @@ def one_file(out: Path, dest: Path, row_group_size: int | None = None) -> tuple[
     """A copy of ``out`` and its first data file, rewritten in row groups of
     ``row_group_size`` rows if given."""
     copy = copy_output(out, dest)
-    rel = sink.committed_data_files(storage.location(str(copy)))[0]
+    rel = vout.committed_data_files(storage.location(str(copy)))[0]
     if row_group_size is not None:
         pq.write_table(pq.read_table(copy / rel), copy / rel, row_group_size=row_group_size)
     return copy, rel

@@ -23,7 +23,8 @@ import pytest
 from PIL import Image
 
 from tests.test_export import ROWS
-from vidray import charts, report, sink
+from vidray import charts, report
+from vidray import output as vout
 from vidray.cli import main
 from vidray.config import ConvertOptions
 from vidray.io import storage
@@ -162,7 +163,7 @@ def test_report_content(converted, tmp_path, capsys):
     assert 'src="http' not in page and "<link" not in page and "image/png" not in page
     # the sample is deterministic: the rows of smallest sha256(id), each with its frames
     # exactly as stored, captioned by their timestamps, and its conversation
-    rows = sink.read_output(converted).to_pylist()
+    rows = vout.read_output(converted).to_pylist()
     want = sorted(rows, key=lambda r: report._id_rank(r["id"]))[: report.SAMPLE_ROWS]
     assert_sheets(page, want)
     for row in want:
@@ -181,7 +182,7 @@ def test_report_content(converted, tmp_path, capsys):
     assert main(["report", converted, str(tmp_path / "again")]) == 0
     assert (tmp_path / "again" / "index.html").read_text() == page
     # throughput from the unit records' commit times: cumulative samples and rows
-    units = sink.committed_units(storage.location(converted)).values()
+    units = vout.committed_units(storage.location(converted)).values()
     assert all(u.committed_at for u in units)
     assert f"{len(units)} of {len(units)} units timed" in page
     times = sorted(u.committed_at for u in units)
@@ -263,7 +264,7 @@ def test_report_reads_the_clips_layout(tmp_path):
     pq.write_table(
         pa.Table.from_pylist([clip_row], schema=CLIP_SCHEMA), root / "data" / "x.parquet"
     )
-    rows = list(report.iter_rows(storage.location(str(root)), ["data/x.parquet"]))
+    rows = list(vout.iter_rows(storage.location(str(root)), ["data/x.parquet"]))
     assert [r["id"] for r in rows] == ["demo:b:0", "demo:b:1"]
     assert rows == [{"video_duration": None, **r} for r in flatten_clip_row(clip_row)]
     tally = report.tally_rows(rows, "train")

@@ -7,7 +7,7 @@ import boto3
 import pytest
 
 from tests.conftest import upload_dir
-from vidray import sink
+from vidray import output as vout
 from vidray.config import ConvertOptions
 from vidray.media.sampling import SamplingPolicy
 from vidray.pipeline import convert
@@ -28,7 +28,7 @@ def test_finevideo_s3_to_s3(ray_head, finevideo_dir, s3_bucket):
     )
     assert (summary.samples, summary.rows, summary.error_count) == (6, 18, 0)
 
-    rows = sink.read_output(out).to_pylist()
+    rows = vout.read_output(out).to_pylist()
     assert len(rows) == 18
     by_video: dict[str, list[dict]] = {}
     for r in rows:
@@ -105,7 +105,7 @@ def test_transient_s3_faults_change_nothing(ray_head, s3_proxy, finevideo_dir, s
     assert min(s3_proxy.injected[f] for f in ("503", "reset", "slow")) > 0
 
     def content(out: str) -> list[tuple]:
-        rows = sink.read_output(f"s3://{s3_bucket}/{out}").to_pylist()
+        rows = vout.read_output(f"s3://{s3_bucket}/{out}").to_pylist()
         return sorted((r["id"], tuple(r["frames"]), json.dumps(r["conversations"])) for r in rows)
 
     assert content("faulted") == content("clean")

@@ -1,7 +1,7 @@
 """The driver's bookkeeping at scale: planning, resume and commit of 1,000,000 samples in
 100,000 units (100 shards of 1,000 units of 10 samples) against the local S3 server,
-without decoding and without Ray: the driver's own code (``sink.Ledger``,
-``plan.plan_shards``, ``sink.begin``/``sink.commit``) fed with the results a convert
+without decoding and without Ray: the driver's own code (``vout.Ledger``,
+``plan.plan_shards``, ``vout.begin``/``vout.commit``) fed with the results a convert
 stage returns.
 
 What is written is what a real run leaves once its shards are compacted: one manifest
@@ -32,7 +32,7 @@ from collections.abc import Iterator
 import boto3
 import pytest
 
-from vidray import sink
+from vidray import output as vout
 from vidray.io import storage
 from vidray.plan import plan_shards
 from vidray.records import UnitResult
@@ -53,7 +53,7 @@ def shard_name(i: int) -> str:
 
 def result(shard: str, index: int) -> UnitResult:
     """What a convert stage returns for a unit: one unit in ten has an error row."""
-    unit = sink.unit_name(shard, index)
+    unit = vout.unit_name(shard, index)
     failed = index % 10 == 0
     return UnitResult(
         unit=unit,
@@ -64,8 +64,8 @@ def result(shard: str, index: int) -> UnitResult:
         rows=SAMPLES - failed,
         frames=8 * (SAMPLES - failed),
         errors={"decode_error": 1} if failed else {},
-        data_file=sink.data_file_name(unit, "train"),
-        error_file=sink.error_file_name(unit) if failed else None,
+        data_file=vout.data_file_name(unit, "train"),
+        error_file=vout.error_file_name(unit) if failed else None,
         decoders={"cpu": SAMPLES - failed},
         groups={"cpu": SAMPLES},
         committed_at=round(time.time(), 3),
@@ -88,7 +88,7 @@ def stage(shards: list[str], indices: range) -> Iterator[UnitResult]:
 
 def actor_commit(out: storage.Location, r: UnitResult) -> None:
     """What a convert task writes last for a unit: its commit record (``UnitWriter.commit``)."""
-    sink._write_json(out, f"{sink.UNITS_DIR}/{r.unit}.json", r.to_json())
+    vout.write_json(out, f"{vout.UNITS_DIR}/{r.unit}.json", r.to_json())
 
 
 def measured(fn, *args):
@@ -128,7 +128,7 @@ def measured_rss(fn, *args):
 
 
 def resume(out: storage.Location, shards: list[str]):
-    ledger = sink.claimed_units(out, OPTIONS)
+    ledger = vout.claimed_units(out, OPTIONS)
     plan, _ = plan_shards(None, out, shards, None, ledger)  # type: ignore[arg-type]
     return ledger, plan
 
@@ -142,10 +142,10 @@ def out(s3_endpoint: str) -> storage.Location:
 
 def test_a_million_samples_plan_commit_and_resume_in_bounded_memory_and_time(out, capsys):
     shards = [shard_name(i) for i in range(SHARDS)]
-    ledger = sink.claimed_units(out, OPTIONS)
+    ledger = vout.claimed_units(out, OPTIONS)
     plan, _ = plan_shards(None, out, shards, None, ledger)  # type: ignore[arg-type]
     assert len(plan) == SHARDS and all(skip == frozenset() for _, _, skip, _ in plan)
-    sink.begin(out, OPTIONS, ledger)
+    vout.begin(out, OPTIONS, ledger)
 
     # The first run finishes FINISHED shards and begins OPEN more, then dies.
     begun = shards[FINISHED : FINISHED + OPEN]
@@ -170,10 +170,10 @@ def test_a_million_samples_plan_commit_and_resume_in_bounded_memory_and_time(out
     assert resume_peak < RESUME_PEAK, f"resume peaked at {resume_peak / 2**20:.0f} MiB"
 
     def finish() -> dict:
-        sink.begin(out, OPTIONS, ledger)
+        vout.begin(out, OPTIONS, ledger)
         ledger.book(stage(begun, range(BEGUN, UNITS)))
         ledger.book(stage(shards[FINISHED + OPEN :], range(UNITS)))
-        return sink.commit(out, ledger, {"source": "sim"})
+        return vout.commit(out, ledger, {"source": "sim"})
 
     manifest, run_s, run_peak = measured_rss(finish)
     assert run_peak < RUN_PEAK, f"booking and commit peaked at {run_peak / 2**20:.0f} MiB"
@@ -182,13 +182,13 @@ def test_a_million_samples_plan_commit_and_resume_in_bounded_memory_and_time(out
     assert counts["errors_by_reason"] == {"decode_error": SHARDS * UNITS // 10}
     assert counts["rows"] == 1_000_000 - SHARDS * UNITS // 10
     assert [(s["shard"], s["manifest"], s["units"]) for s in manifest["shards"]] == [
-        (s, sink.shard_manifest_name(s), UNITS) for s in shards
+        (s, vout.shard_manifest_name(s), UNITS) for s in shards
     ]
     # _SUCCESS lists shards, not files: its size grows with the shards
-    marker = storage.open_read(out, sink.MARKER).read()
+    marker = storage.open_read(out, vout.MARKER).read()
     assert len(marker) < 200 * SHARDS and "data_files" not in json.loads(marker)
-    assert not storage.list_files(out, (".json",), sink.UNITS_DIR)
-    assert sink.complete_manifest(out, OPTIONS, manifest.get("inputs")) == json.loads(marker)
+    assert not storage.list_files(out, (".json",), vout.UNITS_DIR)
+    assert vout.complete_manifest(out, OPTIONS, manifest.get("inputs")) == json.loads(marker)
 
     # Resuming the complete OUTPUT: every shard compacted, nothing left to plan.
     (ledger, plan), again_s, again_peak = measured(resume, out, shards)
@@ -217,47 +217,47 @@ def committed_result(out: storage.Location, shard: str, index: int, last: int) -
 
 
 def records_on_disk(out: storage.Location) -> list[str]:
-    return [rel.split("/")[-1] for rel in storage.list_files(out, (".json",), sink.UNITS_DIR)]
+    return [rel.split("/")[-1] for rel in storage.list_files(out, (".json",), vout.UNITS_DIR)]
 
 
 def test_a_shard_is_compacted_once_all_its_units_are_in_whatever_their_order(tmp_path):
     out = storage.location(str(tmp_path / "out"))
-    ledger = sink.Ledger(out)
+    ledger = vout.Ledger(out)
     for shard, index in [("a", 2), ("b", 0), ("a", 0), ("b", 2), ("a", 1)]:
         ledger.add(committed_result(out, shard, index, last=2))
     # a is complete: one manifest, its records gone; b (no unit 1 yet) stays open
     assert set(ledger.closed) == {"a"} and set(ledger.open) == {"b"}
-    assert storage.list_files(out, (".jsonl",), sink.SHARDS_DIR) == [sink.shard_manifest_name("a")]
+    assert storage.list_files(out, (".jsonl",), vout.SHARDS_DIR) == [vout.shard_manifest_name("a")]
     assert records_on_disk(out) == ["b-00000.json", "b-00002.json"]
-    assert [r.index for r in sink.shard_records(out, "a").values()] == [0, 1, 2]
-    resumed = sink.Ledger.load(out)
+    assert [r.index for r in vout.shard_records(out, "a").values()] == [0, 1, 2]
+    resumed = vout.Ledger.load(out)
     assert resumed.progress("a") == (range(3), 2)
     assert resumed.progress("b") == (frozenset({0, 2}), 2)
-    assert sink.committed_count(out) == resumed.units == 5
+    assert vout.committed_count(out) == resumed.units == 5
     with pytest.raises(RuntimeError, match="more than once: a-00001"):
         ledger.add(result("a", 1))
 
 
 def test_a_compaction_cut_short_is_finished_by_the_commit(tmp_path):
     out = storage.location(str(tmp_path / "out"))
-    ledger = sink.Ledger(out)
+    ledger = vout.Ledger(out)
     units = [committed_result(out, "a", i, last=1) for i in range(2)]
     ledger.book(units)
     for r in units:  # the driver died between the manifest and the records' removal
         actor_commit(out, r)
-    assert sink.committed_count(out) == 2  # counted once
-    resumed = sink.Ledger.load(out)
+    assert vout.committed_count(out) == 2  # counted once
+    resumed = vout.Ledger.load(out)
     plan, _ = plan_shards(None, out, ["a"], None, resumed)  # type: ignore[arg-type]
     assert plan == [] and resumed.units == 2
-    manifest = sink.commit(out, resumed, {"source": "sim"})
+    manifest = vout.commit(out, resumed, {"source": "sim"})
     assert (manifest["counts"]["units"], manifest["counts"]["samples"]) == (2, 2 * SAMPLES)
-    assert records_on_disk(out) == [] and len(sink.shard_records(out, "a")) == 2
+    assert records_on_disk(out) == [] and len(vout.shard_records(out, "a")) == 2
 
 
 def test_a_retried_unit_reopens_its_shard_and_replaces_its_record(tmp_path):
     out = storage.location(str(tmp_path / "out"))
-    sink.Ledger(out).book(committed_result(out, "a", i, last=1) for i in range(2))
-    ledger = sink.Ledger.load(out)
+    vout.Ledger(out).book(committed_result(out, "a", i, last=1) for i in range(2))
+    ledger = vout.Ledger.load(out)
     assert ledger.totals.errors == {"decode_error": 1}  # unit 0 has an error row
     ledger.expect({"a": {0: ("id",)}})
     fixed = committed_result(out, "a", 0, last=1)
@@ -265,5 +265,5 @@ def test_a_retried_unit_reopens_its_shard_and_replaces_its_record(tmp_path):
     ledger.add(fixed)
     assert set(ledger.closed) == {"a"} and not ledger.open
     assert ledger.totals.errors == {} and ledger.totals.rows == 2 * SAMPLES
-    assert sink.shard_records(out, "a")["a-00000"].error_file is None
+    assert vout.shard_records(out, "a")["a-00000"].error_file is None
     assert records_on_disk(out) == []

@@ -11,7 +11,8 @@ import pytest
 
 from tests.conftest import upload_dir
 from tests.datasets import Expected, builders
-from vidray import sink, sources
+from vidray import output as vout
+from vidray import sources
 from vidray.config import ConvertOptions
 from vidray.io import storage
 from vidray.media.sampling import SamplingPolicy
@@ -65,8 +66,8 @@ def test_source_converts_its_fixture(name, where, built, ray_head, s3_bucket, tm
             **options,
         )
     )
-    rows = sink.read_output(out).to_pylist()
-    errors = sink.read_output(out, "errors").to_pylist()
+    rows = vout.read_output(out).to_pylist()
+    errors = vout.read_output(out, "errors").to_pylist()
 
     ids = [r["id"] for r in rows]
     assert len(ids) == len(set(ids)), "duplicate row ids"
@@ -77,7 +78,7 @@ def test_source_converts_its_fixture(name, where, built, ray_head, s3_bucket, tm
     assert summary.errors == dict(Counter(expected.errors.values()))
     # files the source does not read are named in _SUCCESS, not silently left out
     assert summary.skipped_files == expected.skipped
-    assert sink.read_manifest(storage.location(out))["skipped_files"] == {
+    assert vout.read_manifest(storage.location(out))["skipped_files"] == {
         "count": len(expected.skipped),
         "files": expected.skipped,
     }

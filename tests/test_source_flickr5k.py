@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.datasets import built, convert_in_process
-from vidray import sink
+from vidray import output as vout
 from vidray.io import storage
 from vidray.sources import SourceContext, get
 
@@ -27,7 +27,7 @@ def test_the_double_suffix_files_are_the_splits(fixture, tmp_path):
     rows, errors = convert_in_process(NAME, root, tmp_path / "out")
     assert {r["id"] for r in rows} == expected.rows
     # the unit is named after the file without its last suffix, as every shard is
-    assert sorted(p.stem for p in (tmp_path / "out" / sink.UNITS_DIR).iterdir()) == [
+    assert sorted(p.stem for p in (tmp_path / "out" / vout.UNITS_DIR).iterdir()) == [
         "flickr5k_train.json-00000"
     ]
     (error,) = errors

@@ -19,7 +19,8 @@ import pytest
 from PIL import Image
 
 from tests.datasets import convert_in_process, sharegptvideo
-from vidray import sink, synth
+from vidray import output as vout
+from vidray import synth
 from vidray.cli import main
 from vidray.config import ConvertOptions
 from vidray.media import decode, images
@@ -42,7 +43,7 @@ def short_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def run(inp: Path, out: Path, **kw) -> list[dict]:
     kw.setdefault("progress", False)
     convert(ConvertOptions.of(source="webvid", input=str(inp), output=str(out), **kw))
-    return sink.read_output(str(out)).to_pylist()
+    return vout.read_output(str(out)).to_pylist()
 
 
 def jpeg_size(data: bytes) -> tuple[int, int]:
@@ -108,7 +109,7 @@ def test_budget_options_are_fingerprinted(ray_head, webvid_dir, tmp_path):
         progress=False,
     )  # fmt: skip
     convert(opts)
-    run_file = (out / sink.RUN_FILE).read_text()
+    run_file = (out / vout.RUN_FILE).read_text()
     for word in ('"min_pixels": 100352', '"max_pixels": 602112', '"regular": true',
                  '"frame_multiple": 2'):  # fmt: skip
         assert word in run_file

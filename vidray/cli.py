@@ -590,12 +590,12 @@ def _interrupted(args: argparse.Namespace | None) -> int:
     """Ctrl-C (what the run started is already stopped): say where the run stands."""
     units = 0
     if args is not None and args.command == "convert":
-        from vidray import sink
+        from vidray import output
         from vidray.io import storage
 
         with contextlib.suppress(Exception):
             out = storage.location(args.output)
-            units = sink.committed_count(out)
+            units = output.committed_count(out)
         print(
             f"vidray: interrupted: {units} units committed; run the same command again to resume",
             file=sys.stderr,

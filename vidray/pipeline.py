@@ -4,7 +4,7 @@
       -> read (one Ray task per shard, streaming work units: ``vidray.read``)
       -> convert (Ray Data tasks on kept workers: decode, sample, JPEG, write each unit:
          ``vidray.stage``)
-      -> commit (driver: ``_SUCCESS`` last, ``vidray.sink``)
+      -> commit (driver: ``_SUCCESS`` last, ``vidray.output``)
 
 Here: Ray set-up, the pool's size, progress and the summary.
 """
@@ -17,7 +17,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from vidray import __version__, cluster, read, records, sink, sources
+from vidray import __version__, cluster, output, read, records, sources
 from vidray.config import ConvertOptions, RunOptions
 from vidray.io import storage
 from vidray.plan import ConvertError, Job, build_source, prepare
@@ -94,7 +94,7 @@ def run(job: Job, progress: Progress | None = None) -> Summary:
     workers = sum(p.workers for p in pools)
 
     # The first write of the run: every check passed and Ray is up.
-    sink.begin(out, opts.recorded(), ledger, overwrite=opts.run.overwrite)
+    output.begin(out, opts.recorded(), ledger, overwrite=opts.run.overwrite)
     started = time.monotonic()
     resumed = ledger.units - sum(len(units) for units in job.retry.values())
     summary = Summary(output=out.display(), resumed_units=resumed, shards=len(plan))
@@ -119,7 +119,7 @@ def run(job: Job, progress: Progress | None = None) -> Summary:
         "layout": opts.out.layout,
         "split": stage.file_split,
     }
-    summary.manifest = sink.commit(out, ledger, info)
+    summary.manifest = output.commit(out, ledger, info)
     return summary
 
 
@@ -198,7 +198,7 @@ def _run(
     summary: Summary,
     started: float,
     progress: Progress,
-    ledger: sink.Ledger,
+    ledger: output.Ledger,
 ) -> None:
     """Execute the Ray Data pipeline over ``plan``, one branch per pool over the
     shards dealt to it, their results in one stream, each booked in ``ledger`` as it
@@ -242,7 +242,7 @@ def _run(
             )
         )
     results_ds = branches[0].union(*branches[1:]) if len(branches) > 1 else branches[0]
-    this_run = sink.Totals()
+    this_run = output.Totals()
     for row in results_ds.iter_rows():
         r = records.result_from_row(row)
         ledger.add(r)

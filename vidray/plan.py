@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from vidray import prompts, sink, sources
+from vidray import output, prompts, sources
 from vidray.config import ConvertOptions
 from vidray.io import storage
 from vidray.read import Plan
@@ -33,7 +33,7 @@ def plan_shards(
     loc: storage.Location,
     shards: list[str],
     limit: int | None,
-    committed: sink.Ledger,
+    committed: output.Ledger,
     retry: Retry | None = None,
 ) -> tuple[Plan, int | None]:
     """Each shard to read, with its sample cap (None: all) and its committed units,
@@ -65,7 +65,7 @@ def check_unit_names(shards: list[str]) -> None:
     two inputs differing only in extension would write the same files: refuse."""
     seen: dict[str, str] = {}
     for shard in shards:
-        name = sink.unit_name(shard, 0)
+        name = output.unit_name(shard, 0)
         if name in seen:
             raise ConvertError(
                 f"{seen[name]} and {shard} would name the same output files; "
@@ -122,7 +122,7 @@ class Job:
     #: What ``_SUCCESS`` records of the inputs, to recognise a complete OUTPUT.
     inputs: dict[str, Any]
     #: Units an earlier run of the same command committed.
-    committed: sink.Ledger
+    committed: output.Ledger
     #: ``--retry-failed``: shard -> unit index -> the ids of its failed samples.
     retry: Retry
     #: ``_SUCCESS`` when OUTPUT is already complete for this command and these inputs.
@@ -176,13 +176,13 @@ def prepare(opts: ConvertOptions) -> Job:
         check_unit_names(shards)
         skipped = source.skipped_units(inp)
         options = opts.recorded()
-        committed = sink.claimed_units(out, options, overwrite=run.overwrite)
-        retry, retry_samples = sink.failed_samples(out) if run.retry_failed else ({}, 0)
+        committed = output.claimed_units(out, options, overwrite=run.overwrite)
+        retry, retry_samples = output.failed_samples(out) if run.retry_failed else ({}, 0)
     except (
         sources.UnknownSource,
         prompts.PromptError,
         storage.StorageError,
-        sink.OutputConflict,
+        output.OutputConflict,
         BadInput,
     ) as e:
         raise ConvertError(str(e)) from e
@@ -199,11 +199,11 @@ def prepare(opts: ConvertOptions) -> Job:
     inputs = {"root": inp.uri, "shards": len(shards), "digest": digest}
     complete = None
     if not (run.overwrite or run.retry_failed):
-        complete = sink.complete_manifest(out, options, inputs)
+        complete = output.complete_manifest(out, options, inputs)
     if committed.units and complete is None:
         try:
-            sink.check_layout(out)
-        except sink.OutputConflict as e:
+            output.check_layout(out)
+        except output.OutputConflict as e:
             raise ConvertError(str(e)) from e
     job = Job(
         opts, source, inp, out, shards, inputs, committed, retry, complete, skipped, retry_samples
@@ -219,7 +219,7 @@ def planned_total(
     source: sources.Source,
     inp: storage.Location,
     plan: Plan,
-    committed: sink.Ledger,
+    committed: output.Ledger,
     counted: int | None,
     retry: Retry,
 ) -> int | None:

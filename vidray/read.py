@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import pyarrow as pa
 
-from vidray import records, sink, sources
+from vidray import output, records, sources
 from vidray.io import storage
 from vidray.records import Sample
 from vidray.sources.base import SourceContext
@@ -63,7 +63,7 @@ def read_units(
         samples = itertools.islice(samples, cap)
     for (index, unit), last in _mark_last(enumerate(chunk(samples, samples_per_file))):
         if index not in skip:
-            name = sink.unit_name(shard, index)
+            name = output.unit_name(shard, index)
             work = records.WorkUnit(name, shard, index, last, unit, retry.get(index))
             yield records.units_to_arrow([work])
 

@@ -34,11 +34,11 @@ from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from vidray import sink
 from vidray.io import storage
-from vidray.schema import CLIP_SCHEMA, OUTPUT_SCHEMA, flatten_clip_row, layout_of
+from vidray.output.manifests import committed_data_files
+from vidray.output.names import MARKER
+from vidray.output.read import DataFile, data_files
 
 try:  # The torch part is thin: worker and rank discovery, and the base class.
     import torch.utils.data as _torch_data
@@ -57,7 +57,8 @@ STATE_VERSION = 2
 
 
 class ReaderError(ValueError):
-    """OUTPUT cannot be read, or a state does not fit this reader; one line."""
+    """A state does not fit this reader, or this reader its place; one line. (OUTPUT
+    that cannot be read is ``vidray.output.OutputError``.)"""
 
 
 @dataclass(frozen=True)
@@ -183,10 +184,7 @@ def _n(count: int, noun: str) -> str:
 def _row_group_rows(loc: storage.Location, rel: str) -> list[int]:
     """Rows of each row group of a data file, from its footer."""
     with storage.open_read(loc, rel) as f:
-        try:
-            meta = pq.ParquetFile(f).metadata
-        except (pa.ArrowException, OSError) as e:
-            raise ReaderError(f"{loc.display(rel)}: not a Parquet file: {e}") from e
+        meta = DataFile(loc, rel, f).pf.metadata  # OutputError: not a vidray data file
         return [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
 
 
@@ -211,7 +209,7 @@ class VidrayReader(_Base):
     ``rank``/``world_size`` default to ``torch.distributed``'s when it is initialised
     (else 0/1), and ``worker_id``/``num_workers`` to the DataLoader worker's
     (``torch.utils.data.get_worker_info()``; else 0/1); pass them to use the reader
-    without torch. The files are listed once, here (``sink.committed_data_files``;
+    without torch. The files are listed once, here (``output.read.data_files``;
     under ``torch.distributed`` rank 0's list is broadcast): units committed later are
     read by a new reader. ``files`` overrides the listing.
 
@@ -254,16 +252,9 @@ class VidrayReader(_Base):
         self.worker_id, self.num_workers = worker_id, num_workers
         self.seed, self.shuffle, self.shuffle_buffer = seed, shuffle, shuffle_buffer
         self.frames = frames
-        self.complete = storage.exists(self.loc, sink.MARKER)
+        self.complete = storage.exists(self.loc, MARKER)
         if files is None:
-            if not self.complete and not any(
-                storage.exists(self.loc, rel) for rel in (sink.UNITS_DIR, sink.RUN_FILE)
-            ):
-                raise ReaderError(
-                    f"{self.loc.display()} is not a vidray output (no {sink.MARKER}, "
-                    f"{sink.UNITS_DIR}/ or {sink.RUN_FILE})"
-                )
-            files = sink.committed_data_files(self.loc)
+            files, _ = data_files(self.loc)  # OutputError: not a vidray output
             if rank is None or world_size is None:
                 files = _broadcast_files(files)
             # A complete output's list is _SUCCESS's: a state need not carry it.
@@ -350,44 +341,21 @@ class VidrayReader(_Base):
 
     # ------------------------------------------------------------------ reading
 
-    def _row_group_samples(
-        self, rel: str, pf: pq.ParquetFile, rg: int, rows: tuple[int, int] | None = None
-    ) -> list[dict]:
-        table = pf.read_row_group(rg)
-        if rows is not None:  # a part of split_rows: these rows only
-            table = table.slice(rows[0], rows[1] - rows[0])
-        expected = CLIP_SCHEMA if layout_of(table.schema) == "clips" else OUTPUT_SCHEMA
-        for field in expected:  # files of schema version 1 lack label, classname
-            if field.name not in table.schema.names:
-                if not field.nullable:
-                    raise ReaderError(
-                        f"{self.loc.display(rel)}: not a vidray data file "
-                        f"(no column {field.name!r})"
-                    )
-                table = table.append_column(field, pa.nulls(len(table), field.type))
-        samples = []
-        for row in table.select(expected.names).to_pylist():
-            samples.extend(flatten_clip_row(row))
-        return samples
-
     def _stream(self, parts: list[Part], start: Position) -> Iterator[tuple[Position, dict]]:
         """The samples of ``parts`` from ``start`` on, each with the position of the
         sample after it (``block``/``in_block`` unset)."""
         for fi in range(start.file, len(parts)):
             rel = parts[fi].file
             with storage.open_read(self.loc, rel) as f:
-                try:
-                    pf = pq.ParquetFile(f)
-                except (pa.ArrowException, OSError) as e:
-                    raise ReaderError(f"{self.loc.display(rel)}: not a Parquet file: {e}") from e
+                data = DataFile(self.loc, rel, f)  # OutputError: not a vidray data file
                 groups = parts[fi].groups
                 first = start.row_group if fi == start.file else 0
-                for gi in range(first, pf.num_row_groups if groups is None else len(groups)):
+                for gi in range(first, data.num_row_groups if groups is None else len(groups)):
                     if groups is None:
-                        samples = self._row_group_samples(rel, pf, gi)
+                        samples = data.row_group(gi)
                     else:
                         rg, lo, hi = groups[gi]
-                        samples = self._row_group_samples(rel, pf, rg, (lo, hi))
+                        samples = data.row_group(rg, (lo, hi))
                     skip = start.sample if (fi, gi) == (start.file, start.row_group) else 0
                     for si in range(skip, len(samples)):
                         yield Position(file=fi, row_group=gi, sample=si + 1), samples[si]
@@ -497,5 +465,5 @@ def parquet_files(output: str) -> tuple[list[str], pa.fs.FileSystem]:
     import pyarrow.fs as pafs
 
     loc = storage.location(output)
-    paths = [loc.join(rel) for rel in sink.committed_data_files(loc)]
+    paths = [loc.join(rel) for rel in committed_data_files(loc)]
     return paths, pafs.PyFileSystem(pafs.FSSpecHandler(loc.fs))

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import pyarrow as pa
 
 from vidray.io.storage import FileRef
+from vidray.schema import TURN, Reason
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,13 @@ class Conversation:
     #: Classification sets (Caltech101, mini-ImageNet): the class id and name.
     label: int | None = None
     classname: str | None = None
+
+
+class SampleError(NamedTuple):
+    """Why a sample cannot be converted: its error rows' reason and message."""
+
+    reason: Reason
+    message: str
 
 
 @dataclass
@@ -49,7 +57,7 @@ class Sample:
     data: bytes | None = None
     conversations: list[Conversation] = field(default_factory=list)
     clip: tuple[float | None, float | None] = (None, None)
-    error: tuple[str, str] | None = None  # (reason, message)
+    error: SampleError | None = None
     #: ``s``: ``clip`` in seconds; ``frame``: in frame indices of the stream.
     clip_unit: Literal["s", "frame"] = "s"
     #: ``video``: a video file (or ``data``); ``frames``: a folder of frame images;
@@ -129,11 +137,10 @@ _COUNTS = ("decoders", "cpu_reasons", "groups")
 
 # ------------------------------------------------------------------------ Arrow
 
-_TURN = pa.struct([pa.field("from", pa.string()), pa.field("value", pa.string())])
 _CONVERSATION = pa.struct(
     [
         pa.field("id", pa.string()),
-        pa.field("turns", pa.list_(_TURN)),
+        pa.field("turns", pa.list_(TURN)),
         pa.field("query", pa.string()),
         pa.field("label", pa.int64()),
         pa.field("classname", pa.string()),
@@ -239,7 +246,7 @@ def _sample(d: dict[str, Any]) -> Sample:
             for c in d["conversations"]
         ],
         clip=(d["clip_start"], d["clip_end"]),
-        error=(d["reason"], d["message"]) if d["reason"] else None,
+        error=SampleError(Reason(d["reason"]), d["message"]) if d["reason"] else None,
         clip_unit=d["clip_unit"],
         media=d["media"],
         ref=ref,

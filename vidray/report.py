@@ -6,10 +6,11 @@ errors by reason with example ids and messages, contact sheets of the sampled fr
 histograms of frames per row, clip length and video duration, and the run's
 throughput over time from the unit records' commit times.
 
-Everything is read in one streaming pass over the committed data files (both layouts,
-flattened with ``schema.flatten_clip_row``): memory holds the sample's rows (a few
-dozen frames), counters of rounded values for the histograms (bounded by their range,
-not by the number of rows), and one small record per unit. Charts are inline SVG
+Everything is read in one streaming pass over the committed data files
+(``vidray.output.read``; both layouts, flattened with ``schema.flatten_clip_row``):
+memory holds the sample's rows (a few dozen frames), counters of rounded values for the
+histograms (bounded by their range, not by the number of rows), and one small record
+per unit. Charts are inline SVG
 (``vidray.charts``) and the contact sheets embed the frames' stored JPEG bytes as
 ``data:`` URIs (nothing is decoded or drawn), so ``index.html`` is the whole report: it
 can be mailed, attached to a ticket or opened offline.
@@ -121,27 +122,6 @@ class Errors:
     examples: dict[str, list[dict]] = field(default_factory=lambda: defaultdict(list))
 
 
-def iter_rows(out: Any, files: list[str]) -> Any:
-    """Every column of the data files' rows, a row group's batch at a time, flattened
-    to one row per question (``clips`` layout rows included)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from vidray.io import storage
-    from vidray.schema import flatten_clip_row
-
-    for rel in files:
-        with storage.open_read(out, rel) as f:
-            try:
-                pf = pq.ParquetFile(f)
-            except (pa.ArrowException, OSError) as e:
-                raise ReportError(f"{out.display(rel)}: not a Parquet file: {e}") from None
-            for batch in pf.iter_batches(batch_size=32):
-                for row in batch.to_pylist():
-                    for flat in flatten_clip_row(row):
-                        yield {"video_duration": None, **flat}
-
-
 def read_errors(out: Any, files: list[str]) -> Errors:
     """Error rows by reason and by source, with the first ``ERROR_EXAMPLES`` (id,
     message) of each reason, reading only those columns."""
@@ -164,15 +144,15 @@ def read_errors(out: Any, files: list[str]) -> Errors:
 
 
 def _error_files(out: Any) -> list[str]:
-    from vidray import sink
+    from vidray.output import manifests
 
-    return sink.committed_error_files(out)
+    return manifests.committed_error_files(out)
 
 
 def _units(out: Any) -> list[Any]:
-    from vidray import sink
+    from vidray.output import manifests
 
-    return list(sink.committed_units(out).values())
+    return list(manifests.committed_units(out).values())
 
 
 # --------------------------------------------------------------------------- charts
@@ -425,9 +405,9 @@ def render(
 
 def report(output: str, dest: str | None = None) -> Path:
     """Write ``DEST/index.html`` for OUTPUT; returns its path. Raises ReportError,
-    ExportError or StorageError with a one-line message."""
-    from vidray import export
+    OutputError or StorageError with a one-line message."""
     from vidray.io import storage
+    from vidray.output import read
 
     target = Path((dest or DEFAULT_DEST).removeprefix("file://"))
     if "://" in str(dest or ""):
@@ -438,12 +418,12 @@ def report(output: str, dest: str | None = None) -> Path:
     storage.check_reachable(out)
     if out.scheme == "file" and not os.path.isdir(out.path):
         raise ReportError(f"{out.display()} does not exist")
-    files, manifest = export._data_files(out)
+    files, manifest = read.data_files(out, warn=True)
     source = (manifest or {}).get("source")
     if source is None and files:
-        source = next(iter_rows(out, files[:1]), {}).get("source")
-    rows = iter_rows(out, files)
-    split = export._dataset_split(out, manifest, source) if source else "?"
+        source = (read.first_row(out, files) or {}).get("source")
+    rows = read.iter_rows(out, files)
+    split = read.dataset_split(out, manifest, source) if source else "?"
     tally = tally_rows(rows, split)
     errors = read_errors(out, _error_files(out))
     page = render(output=out.display(), manifest=manifest, tally=tally, errors=errors,
@@ -483,12 +463,12 @@ def add_report_parser(sub: Any) -> None:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from vidray.export import ExportError
     from vidray.io.storage import StorageError
+    from vidray.output import OutputError
 
     try:
         path = report(args.output, args.dest)
-    except (ReportError, ExportError, StorageError, ValueError) as e:
+    except (ReportError, OutputError, StorageError, ValueError) as e:
         print(f"vidray: error: {e}", file=sys.stderr)
         return 2
     print(f"report: {path}")

@@ -6,6 +6,8 @@ inferred from data. ``docs/output-schema.md`` documents the same columns for rea
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 import pyarrow as pa
 
 #: Bump when a column changes meaning or type; written into ``_SUCCESS``.
@@ -98,19 +100,71 @@ ERROR_SCHEMA = pa.schema(
     ]
 )
 
-#: Short codes of ``ERROR_SCHEMA.reason``.
-REASONS = {
-    "missing_video": "the annotation names a video that is not in the input",
-    "missing_image": "the annotation names an image that is not in the input",
-    "missing_annotation": "a video has no annotation next to it",
-    "bad_annotation": "the annotation is malformed or lacks a required field",
-    "bad_member": "a tar member that is not a regular file (link, device, ...)",
-    "decode_error": "the video or image could not be opened or decoded (truncated, corrupt)",
-    "no_video_stream": "the file has no video stream",
-    "bad_span": "the annotated span lies outside the video",
-    "too_large": "the header claims a frame or image size, or duration, beyond vidray's caps",
-    "decode_crash": "the decoder process died on this sample, every attempt",
-    "timeout": "decoding this sample outlived the per-sample time limit, every attempt",
-    "filtered_duration": "the container's duration is outside --min-duration/--max-duration",
-    "bad_size": "--min-pixels/--max-pixels cannot size the frame (aspect above 200, or no fit)",
-}
+
+class Reason(StrEnum):
+    """Short codes of ``ERROR_SCHEMA.reason``, each with its meaning (a ``StrEnum``: a
+    member is its code, the string written in error rows). ``docs/output-schema.md``
+    lists them as ``reason_table()`` gives them."""
+
+    description: str
+
+    def __new__(cls, code: str, description: str) -> Reason:
+        member = str.__new__(cls, code)
+        member._value_ = code
+        member.description = description
+        return member
+
+    MISSING_VIDEO = "missing_video", "the annotation names a video that is not in the input"
+    MISSING_IMAGE = "missing_image", "the annotation names an image that is not in the input"
+    MISSING_ANNOTATION = "missing_annotation", "a video has no annotation next to it"
+    BAD_ANNOTATION = (
+        "bad_annotation",
+        "the annotation is malformed or lacks a required field (e.g. empty `text`, no `qAndA`)",
+    )
+    BAD_MEMBER = (
+        "bad_member",
+        "a tar member that is not a regular file (link, device) or has an unexpected name",
+    )
+    DECODE_ERROR = (
+        "decode_error",
+        "the video or image could not be opened or decoded (a truncated or corrupt image, "
+        "unreadable storage)",
+    )
+    NO_VIDEO_STREAM = "no_video_stream", "the file has no video stream"
+    BAD_SPAN = "bad_span", "the annotated span lies outside the video"
+    TOO_LARGE = (
+        "too_large",
+        "the header claims a frame or image size above 8K (8192x4608 pixels) or a duration above "
+        "24 h, or an image file is above 128 MiB",
+    )
+    DECODE_CRASH = (
+        "decode_crash",
+        "the decoder process died on this video, on every attempt (`--decode-attempts`); every "
+        "span of the video in its unit gets it",
+    )
+    TIMEOUT = (
+        "timeout",
+        "decoding this video outlived `--sample-timeout` per span asked of it, on every attempt",
+    )
+    FILTERED_DURATION = (
+        "filtered_duration",
+        "the container's duration is outside `--min-duration`/`--max-duration` (read from the "
+        "header; nothing is decoded)",
+    )
+    BAD_SIZE = (
+        "bad_size",
+        "`--min-pixels`/`--max-pixels` cannot size the frame or image: its aspect ratio is above "
+        "200 (refused as qwen-vl-utils' `smart_resize` refuses it), or the rule gives a size "
+        "outside the budget",
+    )
+
+
+#: Code -> meaning, of every ``Reason``.
+REASONS = {r.value: r.description for r in Reason}
+
+
+def reason_table() -> str:
+    """The Markdown table of the reasons in ``docs/output-schema.md``."""
+    lines = ["| reason | meaning |", "|---|---|"]
+    lines += [f"| `{r.value}` | {r.description} |" for r in Reason]
+    return "\n".join(lines) + "\n"

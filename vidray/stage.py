@@ -3,7 +3,7 @@
 Each unit's samples are grouped by the video file they read; each group is one call
 to the isolated decoder process, which makes one pass over the video for every span
 asked of it. Rows are written in the unit's sample order, as they are produced
-(``sink.UnitWriter``), and the unit is committed at the end of its call.
+(``output.writer.UnitWriter``), and the unit is committed at the end of its call.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from vidray import records, sink, sources
+from vidray import records, sources
 from vidray.config import (
     ConvertOptions,
     DatasetOptions,
@@ -27,7 +27,11 @@ from vidray.config import (
 from vidray.io import storage
 from vidray.media import decode, images, isolate
 from vidray.media.sampling import chosen_frames
+from vidray.output import names, writer
+from vidray.output.read import read_unit_rows
+from vidray.output.rows import ErrorRow, OutputRow, Turn
 from vidray.records import Sample, UnitResult, WorkUnit
+from vidray.schema import Reason
 from vidray.sources.videos import IMAGE_SUFFIXES
 
 
@@ -46,7 +50,7 @@ class StageConfig:
     videos: str | None = None
     #: Frame rate of frame-image folders (``media == "frames"``).
     frames_fps: float | None = None
-    #: The Hugging Face split in the data files' names (``sink.hf_split`` of the
+    #: The Hugging Face split in the data files' names (``output.names.hf_split`` of the
     #: dataset split); not the dataset split (``dataset.split``).
     file_split: str = "train"
 
@@ -66,7 +70,7 @@ class StageConfig:
             output=output_uri,
             videos=videos,
             frames_fps=frames_fps,
-            file_split=sink.hf_split(split),
+            file_split=names.hf_split(split),
         )
 
     @property
@@ -75,7 +79,7 @@ class StageConfig:
 
 
 #: What converting one sample gives: its data rows and its error rows.
-Converted = tuple[list[dict[str, Any]], list[dict[str, Any]]]
+Converted = tuple[list[OutputRow], list[ErrorRow]]
 
 
 class ConvertStage:
@@ -102,7 +106,7 @@ class ConvertStage:
         return records.results_to_arrow([self.convert_unit(u) for u in units])
 
     def convert_unit(self, unit: WorkUnit) -> UnitResult:
-        writer = sink.UnitWriter(
+        unit_writer = writer.UnitWriter(
             self.out,
             unit.name,
             unit.shard,
@@ -113,30 +117,32 @@ class ConvertStage:
         )
         samples = unit.samples
         todo = set(range(len(samples)))
-        kept: dict[str, dict[str, Any]] = {}
+        kept: dict[str, OutputRow] = {}
         if unit.retry is not None:
             # Keep the unit's converted rows, redo only the samples that failed; a
             # redone sample replaces whatever rows it had: retrying is idempotent.
             redo = set(unit.retry)
             todo = {i for i, s in enumerate(samples) if redo.intersection(s.row_ids)}
-            kept = {r["id"]: r for r in sink.read_unit_rows(self.out, unit.name, unit.shard)}
+            kept = {r.id: r for r in read_unit_rows(self.out, unit.name, unit.shard)}
         self._decoders.clear()
         self._cpu_reasons.clear()
         try:
             for i, converted in self._converted(samples, todo):
                 if converted is None:
                     rows = [kept[rid] for rid in samples[i].row_ids if rid in kept]
-                    errors: list[dict[str, Any]] = []
+                    errors: list[ErrorRow] = []
                 else:
                     rows, errors = converted
                 for row in rows:
-                    writer.add(row)
+                    unit_writer.add(row)
                 for error in errors:
-                    writer.add_error(error)
+                    unit_writer.add_error(error)
             group = {"gpu" if self.gpu else "cpu": len(samples)}
-            return writer.commit(len(samples), dict(self._decoders), dict(self._cpu_reasons), group)
+            return unit_writer.commit(
+                len(samples), dict(self._decoders), dict(self._cpu_reasons), group
+            )
         except BaseException:
-            writer.abort()
+            unit_writer.abort()
             raise
 
     def _converted(
@@ -221,64 +227,62 @@ class ConvertStage:
         span: tuple[float, float],
         times: list[float],
         jpegs: list[bytes],
-    ) -> list[dict[str, Any]]:
+    ) -> list[OutputRow]:
         """One row per conversation. A sample with a span reports it in seconds (a
         span "to the end" says where that was); a whole video has no span."""
         start, end = (None, None) if s.clip == (None, None) else span
         return [
-            {
-                "id": c.id,
-                "source": self.cfg.source,
-                "video": s.video,
-                "clip_start": start,
-                "clip_end": end,
-                "conversations": [{"from": f, "value": v} for f, v in c.turns],
-                "query": c.query,
-                "frames": jpegs,
-                "frame_timestamps": times,
-                "width": size[0],
-                "height": size[1],
-                "video_duration": info.duration,
-                "video_fps": info.fps,
-                "label": c.label,
-                "classname": c.classname,
-            }
+            OutputRow(
+                id=c.id,
+                source=self.cfg.source,
+                video=s.video,
+                clip_start=start,
+                clip_end=end,
+                conversations=_turns(c),
+                query=c.query,
+                frames=jpegs,
+                frame_timestamps=times,
+                width=size[0],
+                height=size[1],
+                video_duration=info.duration,
+                video_fps=info.fps,
+                label=c.label,
+                classname=c.classname,
+            )
             for c in s.conversations
         ]
 
-    def _image_rows(self, s: Sample, stills: images.Stills) -> list[dict[str, Any]]:
+    def _image_rows(self, s: Sample, stills: images.Stills) -> list[OutputRow]:
         """One row per conversation of an image sample: the image(s) in ``frames``, no
         time axis (no timestamps, clip or video facts); the size of the first image."""
         width, height = stills.sizes[0]
         return [
-            {
-                "id": c.id,
-                "source": self.cfg.source,
-                "video": s.video,
-                "clip_start": None,
-                "clip_end": None,
-                "conversations": [{"from": f, "value": v} for f, v in c.turns],
-                "query": c.query,
-                "frames": stills.jpegs,
-                "frame_timestamps": [],
-                "width": width,
-                "height": height,
-                "video_duration": None,
-                "video_fps": None,
-                "label": c.label,
-                "classname": c.classname,
-            }
+            OutputRow(
+                id=c.id,
+                source=self.cfg.source,
+                video=s.video,
+                clip_start=None,
+                clip_end=None,
+                conversations=_turns(c),
+                query=c.query,
+                frames=stills.jpegs,
+                frame_timestamps=[],
+                width=width,
+                height=height,
+                video_duration=None,
+                video_fps=None,
+                label=c.label,
+                classname=c.classname,
+            )
             for c in s.conversations
         ]
 
-    def _errors(self, s: Sample, reason: str, message: str) -> list[dict[str, Any]]:
+    def _errors(self, s: Sample, reason: str, message: str) -> list[ErrorRow]:
         """One error row per conversation the sample carried (one for the sample when
         it carried none), so no question disappears without its id."""
         return [
-            {"id": rid, "source": self.cfg.source, "video": s.video, "reason": reason,
-             "message": message}
-            for rid in s.row_ids
-        ]  # fmt: skip
+            ErrorRow(rid, self.cfg.source, s.video, Reason(reason), message) for rid in s.row_ids
+        ]
 
     def _video(self, s: Sample) -> bytes | storage.FileRef:
         """The sample's video: bytes that travelled inside its shard, or a reference
@@ -287,7 +291,7 @@ class ConvertStage:
             return s.data
         ref = self._ref(s)
         if ref is None:
-            raise decode.DecodeFailure("missing_video", "the sample carries no video")
+            raise decode.DecodeFailure(Reason.MISSING_VIDEO, "the sample carries no video")
         return ref
 
     def _encode_images(self, s: Sample) -> images.Stills:
@@ -304,9 +308,9 @@ class ConvertStage:
                 with storage.open_read(self.videos, s.video) as f:
                     data = [f.read(images.MAX_IMAGE_BYTES + 1)]
             except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as e:
-                raise decode.DecodeFailure("missing_image", f"{where} does not exist") from e
+                raise decode.DecodeFailure(Reason.MISSING_IMAGE, f"{where} does not exist") from e
             except OSError as e:  # permissions, storage gone after its retries
-                raise decode.DecodeFailure("decode_error", f"cannot read {where}: {e}") from e
+                raise decode.DecodeFailure(Reason.DECODE_ERROR, f"cannot read {where}: {e}") from e
             names = [s.video]
         return self.decoder.encode_images(
             data, names=names, size=self.cfg.frames.size, quality=self.cfg.frames.jpeg_quality
@@ -320,7 +324,7 @@ class ConvertStage:
         names = storage.list_files(self.videos, IMAGE_SUFFIXES, s.video)
         if not names:
             raise decode.DecodeFailure(
-                "missing_video", f"{self.videos.display(s.video)} holds no frame images"
+                Reason.MISSING_VIDEO, f"{self.videos.display(s.video)} holds no frame images"
             )
         info = decode.VideoInfo(duration=len(names) / fps, fps=fps, width=0, height=0)
         decode.check_duration(info, self.cfg.dataset.duration_range)
@@ -340,6 +344,10 @@ class ConvertStage:
             size=self.cfg.frames.size,
             quality=self.cfg.frames.jpeg_quality,
         )
+
+
+def _turns(c: records.Conversation) -> list[Turn]:
+    return [{"from": f, "value": v} for f, v in c.turns]
 
 
 def _has_gpu() -> bool:

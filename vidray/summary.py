@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from vidray import sink
+    from vidray import output
 
 
 @dataclass
@@ -57,7 +57,7 @@ class Summary:
             already_complete=True,
         )
 
-    def count(self, totals: sink.Totals) -> None:
+    def count(self, totals: output.Totals) -> None:
         """Take the counts of the units this run converted so far."""
         self.samples, self.rows, self.frames = totals.samples, totals.rows, totals.frames
         self.units = totals.units

@@ -183,7 +183,7 @@ def source_samples(name: str, root: Path, **ctx: Any) -> list[Sample]:
 def convert_in_process(name: str, root: Path, out: Path, **options: Any) -> tuple[list, list]:
     """Convert a fixture without Ray: the pipeline's own reader and decode stage called
     in this process (fast, for per-source tests). Returns (data rows, error rows)."""
-    from vidray import sink
+    from vidray import output as vout
     from vidray.config import ConvertOptions
     from vidray.io import storage
     from vidray.media.sampling import SamplingPolicy
@@ -211,4 +211,4 @@ def convert_in_process(name: str, root: Path, out: Path, **options: Any) -> tupl
                 stage(block)
     finally:
         stage.decoder.close()
-    return sink.read_output(str(out)).to_pylist(), sink.read_output(str(out), "errors").to_pylist()
+    return vout.read_output(str(out)).to_pylist(), vout.read_output(str(out), "errors").to_pylist()

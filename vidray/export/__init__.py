@@ -85,8 +85,7 @@ from vidray.export.owners import (
     record_owners,
 )
 
-# The OUTPUT readers, by these names until the shared OUTPUT reader replaces them
-# (vidray.report calls _data_files and _dataset_split).
+# The OUTPUT readers: vidray.output.read, by the names the export modules call.
 from vidray.export.rows import _data_files, _dataset_split, _first_row, _iter_rows, is_image_row
 from vidray.export.run import export
 from vidray.export.validate import check_record_bytes

@@ -67,12 +67,12 @@ def output_identity(out: Any) -> dict[str, Any]:
     of the command that wrote it (``_vidray_run.json``), so a re-conversion into the same
     path with other options (``--overwrite``) is another OUTPUT, while a job that grows
     its output (more units committed) stays the same one."""
-    from vidray import sink
+    from vidray import output
     from vidray.io import storage
 
     run = None
-    if storage.exists(out, sink.RUN_FILE):
-        with storage.open_read(out, sink.RUN_FILE) as f:
+    if storage.exists(out, output.RUN_FILE):
+        with storage.open_read(out, output.RUN_FILE) as f:
             run = json.load(f).get("fingerprint")
     return {"output": out.display(), "run": run}
 

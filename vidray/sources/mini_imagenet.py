@@ -10,6 +10,7 @@ from typing import Any
 
 from vidray.io import storage
 from vidray.records import Sample
+from vidray.schema import Reason
 from vidray.sources.annotations import ANNOTATION_SUFFIXES, AnnotationSource, Item, classification
 from vidray.sources.base import SourceContext, UnsupportedLayout
 from vidray.sources.videos import IMAGE_SUFFIXES
@@ -84,7 +85,7 @@ class MiniImageNet(AnnotationSource):
             if wnid not in classes:
                 message = f"class folder {wnid!r} is not in {CLASSNAMES}"
                 yield Sample(
-                    self.sample_id(rel), rel, error=("bad_annotation", message), media="image"
+                    self.sample_id(rel), rel, error=(Reason.BAD_ANNOTATION, message), media="image"
                 )
                 continue
             label, classname = classes[wnid]
