@@ -373,7 +373,7 @@ def test_retry_redoes_the_samples_of_the_failed_question_ids(tmp_path, monkeypat
         stage.decoder.close()
     assert [line.split(" ", 2)[2] for line in log.read_text().splitlines()] == ["(3.0, 9.0)"]
     after = vout.read_unit_rows(storage.location(str(out)), "STAR_train-00000")
-    assert [r["id"] for r in after] == [r["id"] for r in before]
+    assert [r.id for r in after] == [r.id for r in before]
     # retrying a sample that had succeeded replaces its row instead of adding one
     retry = {0: ("star:Sequence_T2_7",)}
     try:
@@ -384,4 +384,4 @@ def test_retry_redoes_the_samples_of_the_failed_question_ids(tmp_path, monkeypat
     finally:
         stage.decoder.close()
     again = vout.read_unit_rows(storage.location(str(out)), "STAR_train-00000")
-    assert [r["id"] for r in again] == [r["id"] for r in before]
+    assert [r.id for r in again] == [r.id for r in before]
