@@ -36,6 +36,7 @@ from PIL import Image
 from vidray.media import routing, sampling
 from vidray.media.decoder import DecodeFailure, Fetched, VideoInfo, check_fetch_args
 from vidray.media.sampling import TIME_EPS
+from vidray.schema import Reason
 
 #: Without a keyframe index, targets further apart than this are reached by seeking.
 SEEK_GAP_S = 4.0
@@ -107,10 +108,10 @@ class CpuVideo:
             f = io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
             self._container = av.open(f, mode="r", hwaccel=hwaccel)
         except (av.error.FFmpegError, ValueError, OSError) as e:
-            raise DecodeFailure("decode_error", f"cannot open container: {e}") from e
+            raise DecodeFailure(Reason.DECODE_ERROR, f"cannot open container: {e}") from e
         if not self._container.streams.video:
             self._container.close()
-            raise DecodeFailure("no_video_stream", "the file has no video stream")
+            raise DecodeFailure(Reason.NO_VIDEO_STREAM, "the file has no video stream")
         self._stream = self._container.streams.video[0]
         # One thread: decode workers already run one per core, and ``skip_frame`` set
         # before a packet must apply to that packet (frame threading would delay it).
@@ -239,7 +240,7 @@ class CpuVideo:
                 for i, t, frame in self._shown(rest, allow_seek=False):
                     yield rest[i], t, frame
         except av.error.FFmpegError as e:
-            raise DecodeFailure("decode_error", f"decoding failed: {e}") from e
+            raise DecodeFailure(Reason.DECODE_ERROR, f"decoding failed: {e}") from e
 
     def _flush(self) -> None:
         self._stream.codec_context.flush_buffers()
@@ -315,7 +316,7 @@ class CpuVideo:
             if not needs_seek:
                 # End of stream: the last frame stays on screen until the end.
                 if prev is None:
-                    raise DecodeFailure("decode_error", "no frame could be decoded")
+                    raise DecodeFailure(Reason.DECODE_ERROR, "no frame could be decoded")
                 while cursor[0] < n:
                     yield (cursor[0], *prev)
                     cursor[0] += 1

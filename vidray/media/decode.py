@@ -18,6 +18,7 @@ from typing import IO
 from vidray.io import storage
 from vidray.media import cpu, factory, routing, sampling
 from vidray.media.decoder import DecodeFailure, VideoInfo
+from vidray.schema import Reason
 
 __all__ = ["DecodeFailure", "VideoInfo"]
 
@@ -29,11 +30,11 @@ MAX_DURATION_S = 24 * 3600.0
 def _check_caps(info: VideoInfo) -> None:
     if info.width * info.height > MAX_PIXELS:
         raise DecodeFailure(
-            "too_large", f"frame size {info.width}x{info.height} exceeds {MAX_PIXELS} pixels"
+            Reason.TOO_LARGE, f"frame size {info.width}x{info.height} exceeds {MAX_PIXELS} pixels"
         )
     if info.duration is not None and info.duration > MAX_DURATION_S:
         raise DecodeFailure(
-            "too_large", f"duration {info.duration:.0f} s exceeds {MAX_DURATION_S:.0f} s"
+            Reason.TOO_LARGE, f"duration {info.duration:.0f} s exceeds {MAX_DURATION_S:.0f} s"
         )
 
 
@@ -42,11 +43,11 @@ def check_duration(info: VideoInfo, duration_range: tuple[float | None, float | 
     if low is None and high is None:
         return
     if info.duration is None:
-        raise DecodeFailure("decode_error", "the container reports no duration to filter on")
+        raise DecodeFailure(Reason.DECODE_ERROR, "the container reports no duration to filter on")
     if (low is not None and info.duration < low) or (high is not None and info.duration > high):
         bounds = f"[{low if low is not None else 0:g}, {high if high is not None else 'inf'}]"
         raise DecodeFailure(
-            "filtered_duration", f"duration {info.duration:.3f} s is outside {bounds} s"
+            Reason.FILTERED_DURATION, f"duration {info.duration:.3f} s is outside {bounds} s"
         )
 
 
@@ -58,7 +59,9 @@ def clip_span(
     start, end = clip
     if unit == "frame":
         if not info.fps:
-            raise DecodeFailure("decode_error", "a span in frames needs the stream's frame rate")
+            raise DecodeFailure(
+                Reason.DECODE_ERROR, "a span in frames needs the stream's frame rate"
+            )
         start = None if start is None else start / info.fps
         end = None if end is None else end / info.fps
     elif unit != "s":
@@ -66,12 +69,13 @@ def clip_span(
     start = start if start is not None else 0.0
     end = end if end is not None else info.duration
     if end is None:
-        raise DecodeFailure("decode_error", "the container reports no duration")
+        raise DecodeFailure(Reason.DECODE_ERROR, "the container reports no duration")
     if start < 0 or not end > start:
-        raise DecodeFailure("bad_span", f"empty or negative span [{start:g}, {end:g}] s")
+        raise DecodeFailure(Reason.BAD_SPAN, f"empty or negative span [{start:g}, {end:g}] s")
     if info.duration is not None and end > info.duration + 1e-3:
         raise DecodeFailure(
-            "bad_span", f"span [{start:g}, {end:g}] s ends after the video ({info.duration:.3f} s)"
+            Reason.BAD_SPAN,
+            f"span [{start:g}, {end:g}] s ends after the video ({info.duration:.3f} s)",
         )
     return start, end
 
@@ -166,7 +170,7 @@ def sample_clips(
         try:
             return data.open()
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as e:
-            raise DecodeFailure("missing_video", f"{data.display()} does not exist") from e
+            raise DecodeFailure(Reason.MISSING_VIDEO, f"{data.display()} does not exist") from e
 
     with source() as f, cpu.CpuVideo(f) as video:
         info = video.probe()

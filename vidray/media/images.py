@@ -21,6 +21,7 @@ from PIL import Image
 from vidray.media import sampling
 from vidray.media.decode import MAX_PIXELS
 from vidray.media.decoder import DecodeFailure, VideoInfo, pillow_error
+from vidray.schema import Reason
 
 #: An image file above this many bytes is refused unread (``too_large``): the largest
 #: photos of the image sets are a few MiB; an 8K frame as PNG is under 100 MiB.
@@ -54,7 +55,7 @@ def encode_images(
     video).
     """
     if not images:
-        raise DecodeFailure("decode_error", "the sample holds no image")
+        raise DecodeFailure(Reason.DECODE_ERROR, "the sample holds no image")
     jpegs: list[bytes] = []
     sizes: list[tuple[int, int]] = []
     for data, name in zip(images, names, strict=True):
@@ -89,7 +90,7 @@ def sample_frames(
     ``encode_images``. ``times`` and ``info`` come from the folder listing; the
     frame size in the returned info is the first image's."""
     if not images:
-        raise DecodeFailure("decode_error", "the frame folder holds no images")
+        raise DecodeFailure(Reason.DECODE_ERROR, "the frame folder holds no images")
     names = [f"frame {k}" for k in range(len(images))]
     stills = encode_images(images, names=names, size=size, quality=quality, one_size=True)
     with Image.open(io.BytesIO(images[0])) as first:  # decoded above: the header only
@@ -100,7 +101,7 @@ def sample_frames(
 def _decode(data: bytes, name: str) -> Image.Image:
     if len(data) > MAX_IMAGE_BYTES:
         raise DecodeFailure(
-            "too_large", f"image {name} is {len(data)} bytes, above {MAX_IMAGE_BYTES}"
+            Reason.TOO_LARGE, f"image {name} is {len(data)} bytes, above {MAX_IMAGE_BYTES}"
         )
     try:
         with warnings.catch_warnings():
@@ -110,13 +111,15 @@ def _decode(data: bytes, name: str) -> Image.Image:
                 width, height = image.size  # from the header: nothing decoded yet
                 if width * height > MAX_PIXELS:
                     raise DecodeFailure(
-                        "too_large",
+                        Reason.TOO_LARGE,
                         f"image {name} is {width}x{height}, above {MAX_PIXELS} pixels",
                     )
                 image.load()
                 return image.convert("RGB")
     except Image.DecompressionBombError as e:
-        raise DecodeFailure("too_large", f"image {name}: {e}") from e
+        raise DecodeFailure(Reason.TOO_LARGE, f"image {name}: {e}") from e
     except (OSError, ValueError, SyntaxError, EOFError) as e:
         # Pillow's words: "cannot identify image file", "image file is truncated", ...
-        raise DecodeFailure("decode_error", f"image {name} is unreadable: {pillow_error(e)}") from e
+        raise DecodeFailure(
+            Reason.DECODE_ERROR, f"image {name} is unreadable: {pillow_error(e)}"
+        ) from e

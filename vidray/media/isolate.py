@@ -34,6 +34,7 @@ from typing import IO, Any
 from vidray.io import storage
 from vidray.media import decode, images
 from vidray.media.decode import DecodeFailure
+from vidray.schema import Reason
 
 #: Bytes the child's heap keeps free at its top (glibc's ``MALLOC_TOP_PAD_``; its
 #: default is 128 KiB). Decoding allocates and frees buffers of hundreds of KiB for
@@ -133,7 +134,7 @@ class IsolatedDecoder:
         return self._call("stills", stills, kwargs, self.timeout_s)
 
     def _call(self, op: str, data: Any, kwargs: dict[str, Any], limit: float) -> Any:
-        failure = ("decode_crash", "")
+        failure = (Reason.DECODE_CRASH, "")
         gpu_timed_out = False
         attempt = 0
         while attempt < self.attempts:
@@ -145,7 +146,7 @@ class IsolatedDecoder:
                 status, payload = _recv(child.stdout.fileno(), time.monotonic() + limit)
             except TimeoutError:
                 self._kill()
-                failure = ("timeout", f"no answer within {limit:g} s")
+                failure = (Reason.TIMEOUT, f"no answer within {limit:g} s")
                 if _may_use_gpu(op, kwargs):
                     # An NVDEC hang: this video on the CPU, without costing an attempt.
                     kwargs = {**kwargs, "decoder": "cpu"}
@@ -155,7 +156,7 @@ class IsolatedDecoder:
             except (EOFError, BrokenPipeError):
                 code = child.wait()
                 self._child = None
-                failure = ("decode_crash", f"the decoder process died (exit status {code})")
+                failure = (Reason.DECODE_CRASH, f"the decoder process died (exit status {code})")
                 continue
             if status == "restart":  # its CUDA context is lost: a fresh child next time
                 self._kill()
@@ -205,7 +206,7 @@ def serve(handle: Any = None) -> None:
         except DecodeFailure as e:
             _send(out, ("fail", (e.reason, e.message)))
         except Exception as e:  # a bug or an unexpected library error: still one sample
-            _send(out, ("fail", ("decode_error", f"{type(e).__name__}: {e}")))
+            _send(out, ("fail", (Reason.DECODE_ERROR, f"{type(e).__name__}: {e}")))
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from vidray.media.failure import DecodeFailure
+from vidray.schema import Reason
 
 #: Two times closer than this (seconds) are the same instant.
 TIME_EPS = 1e-6
@@ -254,7 +255,7 @@ def budget_size(width: float, height: float, budget: PixelBudget) -> tuple[int, 
     ratio = max(width, height) / min(width, height)
     if ratio > MAX_RATIO:
         raise DecodeFailure(
-            "bad_size",
+            Reason.BAD_SIZE,
             f"aspect ratio {float(ratio):.1f} of a {shape} frame is above {MAX_RATIO}, "
             "which --min-pixels/--max-pixels (smart_resize) refuse",
         )
@@ -271,7 +272,7 @@ def budget_size(width: float, height: float, budget: PixelBudget) -> tuple[int, 
         w = math.ceil(width * beta / f) * f
     if not lo <= h * w <= hi:
         raise DecodeFailure(
-            "bad_size",
+            Reason.BAD_SIZE,
             f"smart_resize gives {w}x{h} for a {shape} frame, outside [{lo}, {hi}] pixels; "
             "widen --min-pixels/--max-pixels",
         )

@@ -18,6 +18,7 @@ from typing import IO, Any, ClassVar, Literal
 
 from vidray.io import shards, storage
 from vidray.records import Conversation, Sample
+from vidray.schema import Reason
 from vidray.sources.base import BadAnnotation, BadSplit, Source, SourceContext
 from vidray.sources.text import IMAGE_TOKEN, render_choice
 from vidray.sources.videos import VIDEO_SUFFIXES, MissingVideo, find_by_stem, index_by_stem
@@ -247,7 +248,7 @@ class AnnotationSource(Source):
                     raise BadAnnotation("the record holds no question or caption")
             except BadAnnotation as e:
                 sid = self.sample_id(ref)
-                groups[("error", ref)] = Sample(sid, ref, error=("bad_annotation", str(e)))
+                groups[("error", ref)] = Sample(sid, ref, error=(Reason.BAD_ANNOTATION, str(e)))
                 continue
             for item in items:
                 try:
@@ -321,7 +322,7 @@ class AnnotationSource(Source):
                 _conversation(self.sample_id(i.key), i.qa, i.query or i.qa[0][0], i) for i in group
             ]
         media = first.media or self.media
-        missing = "missing_image" if media == "image" else "missing_video"
+        missing = Reason.MISSING_IMAGE if media == "image" else Reason.MISSING_VIDEO
         return Sample(
             sid,
             first.video,

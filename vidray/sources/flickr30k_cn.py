@@ -14,6 +14,7 @@ from typing import IO, Any
 from vidray import prompts
 from vidray.io import shards, storage
 from vidray.records import Sample
+from vidray.schema import Reason
 from vidray.sources.annotations import Item
 from vidray.sources.base import BadAnnotation
 from vidray.sources.image_captions import ImageCaptions, in_folder
@@ -125,7 +126,7 @@ class Flickr30kCN(ImageCaptions):
             data = decode_b64(f.read(size))
         except ValueError as e:
             message = f"image {image_id} in {self._tsv} is not a base64 image: {e}"
-            return dataclasses.replace(sample, error=("decode_error", message))
+            return dataclasses.replace(sample, error=(Reason.DECODE_ERROR, message))
         return dataclasses.replace(sample, images=[data])
 
     def items(self, unit: str, key: str, record: Any) -> Iterable[Item]:

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 from vidray.io import shards, storage
 from vidray.records import Conversation, Sample
+from vidray.schema import Reason
 from vidray.sources.base import BadAnnotation, Source
 
 #: A tar member video above this size is not carried in its sample: the decoder
@@ -49,25 +50,25 @@ class TarShardSource(Source):
         sid = self.sample_id(ref)
         if self.video_ext in group.rejected or self.meta_ext in group.rejected:
             reason = group.rejected.get(self.video_ext) or group.rejected[self.meta_ext]
-            return Sample(sid, ref, error=("bad_member", reason))
+            return Sample(sid, ref, error=(Reason.BAD_MEMBER, reason))
         has_video = self.video_ext in group.files or self.video_ext in group.ranges
         has_meta = self.meta_ext in group.files
         if not has_video and not has_meta:
             found = ", ".join(f"{group.key}.{ext}" for ext in sorted(group.files))
-            return Sample(sid, ref, error=("bad_member", f"unexpected member(s) {found}"))
+            return Sample(sid, ref, error=(Reason.BAD_MEMBER, f"unexpected member(s) {found}"))
         if not has_meta:
-            return Sample(sid, ref, error=("missing_annotation", f"no {group.key}.json"))
+            return Sample(sid, ref, error=(Reason.MISSING_ANNOTATION, f"no {group.key}.json"))
         if not has_video:
-            return Sample(sid, ref, error=("missing_video", f"no {group.key}.mp4"))
+            return Sample(sid, ref, error=(Reason.MISSING_VIDEO, f"no {group.key}.mp4"))
         try:
             meta = json.loads(group.files[self.meta_ext])
             if not isinstance(meta, dict):
                 raise BadAnnotation("annotation is not a JSON object")
             convs = self.conversations(sid, meta)
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            return Sample(sid, ref, error=("bad_annotation", f"invalid JSON: {e}"))
+            return Sample(sid, ref, error=(Reason.BAD_ANNOTATION, f"invalid JSON: {e}"))
         except BadAnnotation as e:
-            return Sample(sid, ref, error=("bad_annotation", str(e)))
+            return Sample(sid, ref, error=(Reason.BAD_ANNOTATION, str(e)))
         if self.video_ext in group.ranges:
             offset, size = group.ranges[self.video_ext]
             member = storage.FileRef(loc.uri, unit, offset, size)
@@ -108,10 +109,10 @@ class ParquetShardSource(Source):
                 try:
                     convs = self.conversations(sid, row)
                 except BadAnnotation as e:
-                    yield Sample(sid, ref, error=("bad_annotation", str(e)))
+                    yield Sample(sid, ref, error=(Reason.BAD_ANNOTATION, str(e)))
                     continue
                 data = row[self.video_column]
                 if not data:
-                    yield Sample(sid, ref, error=("missing_video", "empty video cell"))
+                    yield Sample(sid, ref, error=(Reason.MISSING_VIDEO, "empty video cell"))
                     continue
                 yield Sample(sid, ref, data=data, conversations=convs)
