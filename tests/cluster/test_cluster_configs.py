@@ -1,7 +1,7 @@
 """The cluster configs: Ray's launcher schema accepts aws.yaml, Ray's own config
 validation the fake multi-node one, every config has a CPU and a GPU worker group that
 start at 0, and the gpu extra they install resolves from the lock file. (The fake
-multi-node config also runs, autoscaling: tests/test_autoscaling.py.)"""
+multi-node config also runs, autoscaling: tests/cluster/test_autoscaling.py.)"""
 
 import json
 import os
@@ -35,7 +35,7 @@ def test_fake_multinode_config_passes_rays_own_validation():
     config = yaml.safe_load((REPO / "cluster/fake-multinode.yaml").read_text())
     validate_config(config)
     # Ray's fake multi-node provider, as an external one that `ray up` can drive
-    # (tests/test_fake_cluster_up.py)
+    # (tests/cluster/test_fake_cluster_up.py)
     assert config["provider"]["type"] == "external"
     assert config["provider"]["module"] == "vidray.fake_provider.LaunchableFakeProvider"
     types = config["available_node_types"]

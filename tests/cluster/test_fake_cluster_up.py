@@ -1,7 +1,7 @@
 """The cluster launcher path: ``ray up`` starts cluster/fake-multinode.yaml (its head on
 a private port and temp dir), a requested resource makes the autoscaler add a worker
 node, and ``ray down`` stops the cluster's processes and no others (never ``ray stop``,
-which stops every Ray instance on the machine). tests/test_autoscaling.py runs the same
+which stops every Ray instance on the machine). tests/cluster/test_autoscaling.py runs the same
 config's autoscaling under a conversion, its head started by hand."""
 
 from __future__ import annotations

@@ -299,4 +299,4 @@ def own_cluster_report(module: str, inp: Path, work: Path) -> dict:
 
 
 # A node lost mid-run (a spot loss on an autoscaling cluster) is tested where the
-# autoscaler terminates a busy worker through its node provider: tests/test_autoscaling.py.
+# autoscaler terminates a busy worker through its node provider: tests/cluster/test_autoscaling.py.

@@ -239,4 +239,4 @@ def test_shards_are_dealt_to_the_pools_by_their_workers():
 
 # The mixed pools on a real multi-node cluster (a GPU pool on a GPU node next to a CPU
 # pool, the GPU pool's CPU fallback and its reason) run on the autoscaling cluster:
-# tests/test_autoscaling.py.
+# tests/cluster/test_autoscaling.py.
