@@ -1,6 +1,6 @@
 """Output bytes of the two layouts (``--layout rows`` and ``--layout clips``) on
 QA-heavy datasets: CLEVRER, NExT-QA and FineVideo, built with the test fixtures'
-generators (``tests/datasets/``, ``vidray.synth``) but with as many questions per video
+generators (``tests/helpers/datasets/``, ``vidray.synth``) but with as many questions per video
 as the real datasets have (CLEVRER about 15, NExT-QA about 10, FineVideo about 5;
 docs/formats.md) and frames at the default ``--size 336``, 8 frames a clip.
 
@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.datasets import clevrer, nextqa, write_json, write_parquet
+from tests.helpers.datasets import clevrer, nextqa, write_json, write_parquet
 from vidray import output as vout
 from vidray import synth
 from vidray.config import ConvertOptions

@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.test_scale import OPTIONS, UNITS, result
+from tests.cluster.test_scale import OPTIONS, UNITS, result
 from vidray import output as vout
 from vidray.io import storage
 from vidray.plan import plan_shards

@@ -3,7 +3,7 @@
 # machines: their image's python3 holds torch and torchvision). Nothing is downloaded
 # there: the `av` wheel uv.lock pins for that Python is carried in .gpu-wheels/
 # (made here by benchmarks/gpu_wheels.sh) and installed with --no-index. It checks
-# that the CUDA driver and NVDEC's library load, runs the GPU tests (tests/test_gpu.py
+# that the CUDA driver and NVDEC's library load, runs the GPU tests (tests/media/test_gpu.py
 # -k on_the_gpu, and the pixel path's tests in tests/media/) and the GPU benchmark.
 # About 4-6 minutes; run from anywhere in the repository. PYTHON picks another
 # interpreter; BENCH_FILES sizes the benchmark (16).
@@ -47,6 +47,6 @@ print("torch", torch.__version__, torch.cuda.get_device_name(0), "| av", av.__ve
 assert "cuda" in hwdevices_available(), "this PyAV's FFmpeg has no CUDA hwaccel"
 PY
 # --noconftest: the GPU tests need neither Ray nor the S3 server the conftest starts.
-"$py" -m pytest -q -rs -p no:cacheprovider --noconftest tests/test_gpu.py -k on_the_gpu
+"$py" -m pytest -q -rs -p no:cacheprovider --noconftest tests/media/test_gpu.py -k on_the_gpu
 "$py" -m pytest -q -p no:cacheprovider --noconftest tests/media/test_nvdec_cpu.py
 "$py" benchmarks/bench_gpu.py --files "${BENCH_FILES:-16}"

@@ -33,7 +33,7 @@ os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
 for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
     os.environ.pop(var, None)
 
-from tests.faultproxy import FaultProxy  # noqa: E402
+from tests.helpers.faultproxy import FaultProxy  # noqa: E402
 from vidray import cluster, synth  # noqa: E402
 from vidray.cluster import proc_stat, proc_table  # noqa: E402  (the tests' /proc readers)
 

@@ -68,7 +68,7 @@ def hash_tree(root: Path) -> dict[str, str]:
 
 
 def fixtures(root: Path) -> dict[str, tuple[Path, dict[str, Any]]]:
-    from tests.datasets import builders
+    from tests.helpers.datasets import builders
     from vidray import synth
 
     out: dict[str, tuple[Path, dict[str, Any]]] = {}

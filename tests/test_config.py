@@ -169,7 +169,7 @@ RUN_CHANGES = {
     "gpus_per_worker": 0.25,
     "sample_timeout_s": 5.0,
     "decode_attempts": 4,
-    "decoder_module": "tests.poison_child",
+    "decoder_module": "tests.helpers.poison_child",
     "progress": False,
     "overwrite": True,
 }

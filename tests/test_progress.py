@@ -9,7 +9,7 @@ import io
 import re
 from pathlib import Path
 
-from tests.layouts import reopen_shard
+from tests.helpers.layouts import reopen_shard
 from vidray import output as vout
 from vidray.config import ConvertOptions
 from vidray.io import storage

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_export import ROWS, run, write_output
-from tests.test_export_images import CAPTIONS, CLASSES, FRAMES, write
-from tests.test_export_ownership import ordered
+from tests.export.test_export import ROWS, run, write_output
+from tests.export.test_export_images import CAPTIONS, CLASSES, FRAMES, write
+from tests.export.test_export_ownership import ordered
 from vidray import export
 from vidray.cli import UsageError, build_parser
 

@@ -36,7 +36,7 @@ def test_a_sticky_cuda_error_restarts_the_child(tmp_path, monkeypatch):
     listed = tmp_path / "sticky.txt"
     listed.write_text(hashlib.sha256(bad).hexdigest())
     monkeypatch.setenv("VIDRAY_TEST_STICKY", str(listed))
-    d = IsolatedDecoder(timeout_s=30.0, attempts=1, module="tests.cuda_sticky_child")
+    d = IsolatedDecoder(timeout_s=30.0, attempts=1, module="tests.helpers.cuda_sticky_child")
     try:
         first_child = d._start().pid
         hit = d.sample_clips(bad, **KW)
@@ -52,7 +52,7 @@ def test_a_sticky_cuda_error_restarts_the_child(tmp_path, monkeypatch):
 
 def test_an_nvdec_hang_falls_back_to_the_cpu_for_that_video():
     data = video(4)
-    d = IsolatedDecoder(timeout_s=2.0, attempts=1, module="tests.nvdec_hang_child")
+    d = IsolatedDecoder(timeout_s=2.0, attempts=1, module="tests.helpers.nvdec_hang_child")
     try:
         result = d.sample_clips(data, **KW)
         assert (result.decoder, result.route) == ("cpu", "nvdec_failed:timeout")
@@ -62,7 +62,7 @@ def test_an_nvdec_hang_falls_back_to_the_cpu_for_that_video():
 
 
 def test_a_hang_on_the_cpu_is_still_a_timeout():
-    d = IsolatedDecoder(timeout_s=1.0, attempts=1, module="tests.poison_child")
+    d = IsolatedDecoder(timeout_s=1.0, attempts=1, module="tests.helpers.poison_child")
     try:
         with pytest.raises(decode.DecodeFailure) as e:
             d.sample_clips(b"HANG" + b"\0" * 100, **KW)

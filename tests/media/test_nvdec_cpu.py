@@ -2,7 +2,7 @@
 (``nvdec.frame_rgb``, ``nvdec.encode_frame``), fed CPU DLPack planes of real
 PyAV-decoded frames (NV12 and P010, tagged BT.601, BT.709, BT.2020 and untagged,
 limited and full range), held to the GPU test's tolerance against the CPU decoder's
-frames (``tests/test_gpu.py``: a mean absolute difference of at most 2 of 255). Only
+frames (``tests/media/test_gpu.py``: a mean absolute difference of at most 2 of 255). Only
 the hardware decode and nvJPEG need a GPU."""
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.datasets import builders
+from tests.helpers.datasets import builders
 from vidray import sources
 from vidray.io import storage
 from vidray.sources.annotations import AnnotationSource

@@ -1,0 +1,214 @@
+"""Fixtures in each dataset's native layout: one module per source, named after it.
+
+Each module defines ``build(root: Path) -> Expected``: it writes a small copy of the
+dataset as published (field names and quirks included, per the project's format notes)
+under ``root`` and says exactly which rows and error rows a conversion must produce.
+``tests/sources/test_source_fixtures.py`` converts every one of them with Ray, from local disk
+and from the local S3 server.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import importlib
+import io
+import json
+import pkgutil
+import struct
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from vidray import synth
+
+if TYPE_CHECKING:
+    import pytest
+
+    from vidray.sources.base import Sample
+
+
+@dataclass
+class Expected:
+    """What converting a fixture must give."""
+
+    #: Ids of the data rows, exactly.
+    rows: set[str]
+    #: Error row id -> reason, exactly.
+    errors: dict[str, str] = field(default_factory=dict)
+    #: Extra ``ConvertOptions`` fields (``videos`` is given relative to the fixture
+    #: root and made absolute / turned into an S3 URI by the test).
+    options: dict[str, Any] = field(default_factory=dict)
+    #: Optional deeper check of the data rows (a list of dicts).
+    check: Callable[[list[dict[str, Any]]], None] | None = None
+    #: Annotation-type files the source does not read, as ``_SUCCESS`` reports them.
+    skipped: list[str] = field(default_factory=list)
+
+
+@functools.cache
+def mp4(seconds: float = 4.0, fps: int = 10, seed: int = 0) -> bytes:
+    """A real H.264 mp4 of ``seconds`` at ``fps`` with the frame index drawn in."""
+    return synth.encode_mp4(
+        synth.VideoSpec(num_frames=round(seconds * fps), fps=fps, width=96, height=64, seed=seed)
+    )
+
+
+@functools.cache
+def image_bytes(
+    width: int = 64,
+    height: int = 48,
+    color: tuple[int, int, int] = (200, 40, 40),
+    fmt: str = "JPEG",
+) -> bytes:
+    """A real JPEG or PNG of ``color`` with mild noise (so a cut file loses image data,
+    not only padding); its mean colour stays ``color`` within a few levels."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(sum(color) + width * 7 + height)
+    noise = rng.integers(-12, 13, size=(height, width, 3))
+    pixels = np.clip(np.array(color)[None, None, :] + noise, 0, 255).astype("uint8")
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
+    return buf.getvalue()
+
+
+def write_image(
+    path: Path, width: int = 64, height: int = 48, color: tuple[int, int, int] = (200, 40, 40)
+) -> Path:
+    """A real image at ``path``, PNG or JPEG after its suffix."""
+    fmt = "PNG" if path.suffix.lower() == ".png" else "JPEG"
+    return write_bytes(path, image_bytes(width, height, color, fmt))
+
+
+def truncated(data: bytes) -> bytes:
+    """The first half of a file: an interrupted download."""
+    return data[: len(data) // 2]
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG whose header claims ``width`` x ``height`` and that holds no pixels: what
+    a hostile or broken file looks like to a decoder before it reads any data."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
+
+
+def mean_color(jpeg: bytes) -> tuple[int, int, int]:
+    """The mean colour of an encoded image, to tell which image a row holds."""
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(io.BytesIO(jpeg)) as image:
+        pixels = np.asarray(image.convert("RGB"), dtype="float64")
+    r, g, b = pixels.reshape(-1, 3).mean(axis=0)
+    return round(r), round(g), round(b)
+
+
+def same_color(jpeg: bytes, color: tuple[int, int, int], tolerance: int = 8) -> bool:
+    return all(abs(a - b) <= tolerance for a, b in zip(mean_color(jpeg), color, strict=True))
+
+
+def write_bytes(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def write_video(path: Path, seconds: float = 4.0, fps: int = 10, seed: int = 0) -> Path:
+    return write_bytes(path, mp4(seconds, fps, seed))
+
+
+def write_json(path: Path, value: Any) -> Path:
+    return write_bytes(path, json.dumps(value, indent=1).encode())
+
+
+def write_jsonl(path: Path, records: list[Any], raw_lines: tuple[str, ...] = ()) -> Path:
+    lines = [json.dumps(r) for r in records] + list(raw_lines)
+    return write_bytes(path, ("\n".join(lines) + "\n").encode())
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
+def write_parquet(path: Path, rows: list[dict[str, Any]], schema: pa.Schema | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), path)
+    return path
+
+
+def builders() -> dict[str, Callable[[Path], Expected]]:
+    """Source name -> fixture builder, one per module of this package."""
+    found = {}
+    for info in pkgutil.iter_modules(__path__):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        found[info.name.replace("_", "-")] = module.build
+    return dict(sorted(found.items()))
+
+
+def built(name: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Expected]:
+    """Source ``name``'s fixture built in a fresh temporary folder: (root, Expected)."""
+    module = importlib.import_module(f"{__name__}.{name.replace('-', '_')}")
+    root = tmp_path_factory.mktemp(name)
+    return root, module.build(root)
+
+
+def source_samples(name: str, root: Path, **ctx: Any) -> list[Sample]:
+    """Every sample of every annotation unit of the split ``ctx`` picks, read from
+    ``root`` by source ``name`` with ``SourceContext.of(**ctx)`` (no decoding)."""
+    from vidray import sources
+    from vidray.io import storage
+
+    src = sources.get(name, sources.SourceContext.of(**ctx))
+    loc = storage.location(str(root))
+    return [s for unit in src.units(loc) for s in src.samples(loc, unit)]
+
+
+def convert_in_process(name: str, root: Path, out: Path, **options: Any) -> tuple[list, list]:
+    """Convert a fixture without Ray: the pipeline's own reader and decode stage called
+    in this process (fast, for per-source tests). Returns (data rows, error rows)."""
+    from vidray import output as vout
+    from vidray.config import ConvertOptions
+    from vidray.io import storage
+    from vidray.media.sampling import SamplingPolicy
+    from vidray.plan import build_source
+    from vidray.read import read_units
+    from vidray.stage import ConvertStage, StageConfig
+
+    if "videos" in options:
+        options["videos"] = str(root / options["videos"])
+    options.setdefault("sampling", SamplingPolicy(num_frames=4))
+    options.setdefault("size", 32)
+    opts = ConvertOptions.of(
+        source=name,
+        input=str(root),
+        output=str(out),
+        samples_per_file=3,
+        progress=False,
+        **options,
+    )
+    source = build_source(opts)
+    stage = ConvertStage(StageConfig.from_options(opts, str(out), source, str(root)))
+    try:
+        for unit in source.units(storage.location(str(root))):
+            for block in read_units(name, source.ctx, str(root), unit, None, 3):
+                stage(block)
+    finally:
+        stage.decoder.close()
+    return vout.read_output(str(out)).to_pylist(), vout.read_output(str(out), "errors").to_pylist()

@@ -1,0 +1,68 @@
+"""OpenVid-1M: ``data/train/OpenVid-1M.csv`` and ``OpenVidHD.csv`` + ``video_folder/``.
+
+The CSV has the published header (column names with spaces), captions with commas
+and quotes, and ``video`` cells that already end in ``.mp4``; the parts are unzipped
+flat into ``video_folder/`` as the recipe does.
+
+Layout source: formats.md's OpenVid-1M row; not re-checked against a primary file in
+issue 9.
+"""
+
+from pathlib import Path
+
+from tests.helpers.datasets import Expected, write_csv, write_video
+from vidray.sources import SourceContext
+
+HEADER = [
+    "video",
+    "caption",
+    "aesthetic score",
+    "motion score",
+    "temporal consistency score",
+    "camera motion",
+    "frame",
+    "fps",
+    "seconds",
+]
+CELEB = "celebv_--Jiv5iYqT8_0"
+PANDA = "Q8d_a3bCv1k_12_0to120"
+CAPTION = 'A woman, smiling, says "hello" to the camera in a bright room.'
+
+
+def row(video: str, caption: str) -> list:
+    return [video, caption, 5.31, 1.02, 0.997, "static", 40, 10.0, 4.0]
+
+
+def build(root: Path) -> Expected:
+    write_video(root / "video_folder" / f"{CELEB}.mp4", seconds=4.0)
+    write_video(root / "video_folder" / f"{PANDA}.mp4", seconds=3.0, seed=1)
+    write_csv(
+        root / "data" / "train" / "OpenVid-1M.csv",
+        HEADER,
+        [
+            row(f"{CELEB}.mp4", CAPTION),
+            row(f"{PANDA}.mp4", "The camera pans over green hills under a cloudy sky."),
+            # listed, but its part was never unzipped
+            row("pexels_8815_missing.mp4", "A river flows between rocks."),
+            # malformed: no caption
+            row("mixkit_42.mp4", "  "),
+        ],
+    )
+    write_csv(root / "data" / "train" / "OpenVidHD.csv", HEADER, [row(f"{CELEB}.mp4", CAPTION)])
+
+    def check(rows: list[dict]) -> None:
+        r = {r["id"]: r for r in rows}[f"openvid:{CELEB}"]
+        instruction = SourceContext().instruction(f"openvid:{CELEB}")
+        assert [t["value"] for t in r["conversations"]] == [f"<image>\n{instruction}", CAPTION]
+        assert r["query"] == instruction
+        assert r["video"] == f"{CELEB}.mp4"
+        assert (r["clip_start"], r["clip_end"]) == (None, None)
+
+    return Expected(
+        rows={f"openvid:{CELEB}", f"openvid:{PANDA}"},
+        errors={
+            "openvid:pexels_8815_missing": "missing_video",
+            "openvid:data/train/OpenVid-1M.csv#3": "bad_annotation",
+        },
+        check=check,
+    )
