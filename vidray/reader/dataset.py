@@ -1,55 +1,32 @@
-"""A streaming reader of an OUTPUT for trainers: one sample per conversation.
-
-``VidrayReader(OUTPUT)`` iterates the committed data files of an output (local,
-``file://`` or ``s3://``), one Parquet row group at a time, and yields one sample per
-conversation (question) in either layout (``rows`` or ``clips``). It is a PyTorch
-``IterableDataset`` when torch is importable, a plain iterable otherwise.
-
-Sharding is by file: an epoch's files (shuffled by ``seed`` and epoch) are dealt
-round-robin to the ``world_size * num_workers`` readers, reader ``rank * num_workers +
-worker_id`` taking every n-th. With fewer files than readers, whole files would leave
-readers with nothing (a DDP rank without batches waits on the others for ever), so the
-rows are split instead: the epoch's row groups (shuffled) are laid end to end and cut
-into one even run of rows per reader (``split_rows``); a row group at a cut is read by
-both its readers, each keeping its rows. Inside a reader, samples are shuffled in blocks of
-``shuffle_buffer`` samples: a block is read whole, then yielded in a permutation drawn
-from (seed, epoch, reader, block). That is Mosaic streaming's shuffle-block scheme, chosen
-over a sliding buffer (Hugging Face ``datasets``) because it makes the position exact:
-a state is (epoch, the file, row group and sample where the current block starts, the
-samples of the block already yielded), so a restart re-reads at most one block and
-neither repeats nor skips a sample. (``datasets`` restores a shuffled stream without the
-buffer's content and refills it; huggingface/datasets#7444.)
-"""
+"""``VidrayReader``: the committed samples of OUTPUT, sharded, shuffled in blocks and
+resumable from its state."""
 
 from __future__ import annotations
 
 import hashlib
-import io
-import itertools
 import json
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
 from vidray.io import storage
-from vidray.output.manifests import committed_data_files
 from vidray.output.names import MARKER
 from vidray.output.read import DataFile, data_files
+from vidray.reader.distributed import _Base, _broadcast_files, _torch_rank, _torch_worker
+from vidray.reader.files import _row_group_rows
+from vidray.reader.frames import FRAME_MODES, FrameMode, decode_frames
+from vidray.reader.parts import (
+    Part,
+    Position,
+    Shard,
+    _replace_in_block,
+    deal_files,
+    part_rows,
+    split_rows,
+)
 
-try:  # The torch part is thin: worker and rank discovery, and the base class.
-    import torch.utils.data as _torch_data
-
-    _Base: type = _torch_data.IterableDataset
-except ImportError:  # pragma: no cover - torch is in the ``gpu`` extra only
-    _torch_data = None
-    _Base = object
-
-FrameMode = Literal["pil", "numpy", "jpeg"]
-FRAME_MODES: tuple[str, ...] = ("pil", "numpy", "jpeg")
 #: Bumped when the meaning of a state's fields changes. 2: ``position.file`` indexes the
 #: reader's parts (whole files, or runs of rows when files are fewer than readers); a
 #: state of version 1 fits where the split is by file.
@@ -61,146 +38,17 @@ class ReaderError(ValueError):
     that cannot be read is ``vidray.output.OutputError``.)"""
 
 
-@dataclass(frozen=True)
-class Shard:
-    """Which reader of the ``world_size * num_workers`` this one is."""
-
-    rank: int
-    world_size: int
-    worker_id: int
-    num_workers: int
-
-    @property
-    def index(self) -> int:
-        return self.rank * self.num_workers + self.worker_id
-
-    @property
-    def count(self) -> int:
-        return self.world_size * self.num_workers
-
-
-@dataclass(frozen=True)
-class Part:
-    """What a reader reads of one file: every row group (``groups`` None), or rows
-    ``[start, stop)`` of some row groups, ``(row_group, start, stop)`` each, in order."""
-
-    file: str
-    groups: tuple[tuple[int, int, int], ...] | None = None
-
-
-@dataclass(frozen=True)
-class Position:
-    """Where a reader is in its epoch: the block it is in, where that block starts
-    (index in the reader's parts, index in the part's row groups, sample within the
-    row group's samples) and how many of the block's samples were yielded."""
-
-    block: int = 0
-    file: int = 0
-    row_group: int = 0
-    sample: int = 0
-    in_block: int = 0
-
-
 def _check_index(name: str, value: int | None, low: int = 0) -> None:
     if value is not None and (not isinstance(value, int) or value < low):
         raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-
-
-def _torch_worker() -> tuple[int, int]:
-    info = _torch_data.get_worker_info() if _torch_data is not None else None
-    return (0, 1) if info is None else (info.id, info.num_workers)
-
-
-def _torch_rank() -> tuple[int, int]:
-    try:
-        import torch.distributed as dist
-    except ImportError:
-        return 0, 1
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
-def _broadcast_files(files: list[str]) -> list[str]:
-    """Rank 0's file list on every rank (ranks that list a running job at different
-    moments could see different units and so overlap or miss files)."""
-    try:
-        import torch.distributed as dist
-    except ImportError:
-        return files
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return files
-    box = [files]
-    dist.broadcast_object_list(box, src=0)
-    return box[0]
 
 
 def _digest(files: list[str]) -> str:
     return hashlib.sha256(json.dumps(files).encode()).hexdigest()
 
 
-# ---------------------------------------------------------------------- assignment
-
-
-def deal_files(files: list[str], shard: Shard) -> list[Part]:
-    """Whole files, round-robin: reader ``shard.index`` takes every ``shard.count``-th."""
-    return [Part(rel) for rel in files[shard.index :: shard.count]]
-
-
-def split_rows(groups: list[tuple[str, int, int]], count: int) -> list[list[Part]]:
-    """The rows of ``groups`` (``(file, row_group, rows)`` in reading order), laid end to
-    end and cut into ``count`` runs that differ by at most one row: reader ``i`` takes
-    rows ``[i * N // count, (i + 1) * N // count)`` of the ``N``. A row group across a cut
-    goes to both readers, each with its rows; consecutive row groups of one file make one
-    part."""
-    total = sum(rows for _, _, rows in groups)
-    cuts = [i * total // count for i in range(count + 1)]
-    shares: list[list[Part]] = []
-    for lo, hi in itertools.pairwise(cuts):
-        parts: list[Part] = []
-        offset = 0
-        for rel, rg, rows in groups:
-            start, stop = max(lo, offset) - offset, min(hi, offset + rows) - offset
-            offset += rows
-            if start >= stop:
-                continue
-            if parts and parts[-1].file == rel:
-                parts[-1] = Part(rel, (*(parts[-1].groups or ()), (rg, start, stop)))
-            else:
-                parts.append(Part(rel, ((rg, start, stop),)))
-        shares.append(parts)
-    return shares
-
-
-def part_rows(part: Part) -> int:
-    """Rows of a part of ``split_rows`` (not of a whole file: its row groups are unread)."""
-    return sum(stop - start for _, start, stop in part.groups or ())
-
-
 def _n(count: int, noun: str) -> str:
     return f"{count} {noun}" + ("" if count == 1 else "s")
-
-
-def _row_group_rows(loc: storage.Location, rel: str) -> list[int]:
-    """Rows of each row group of a data file, from its footer."""
-    with storage.open_read(loc, rel) as f:
-        meta = DataFile(loc, rel, f).pf.metadata  # OutputError: not a vidray data file
-        return [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
-
-
-def decode_frames(frames: list[bytes], mode: str) -> list[Any]:
-    """JPEG bytes as they are (``jpeg``), as RGB ``PIL.Image``s (``pil``) or as
-    ``HxWx3`` uint8 arrays (``numpy``)."""
-    if mode == "jpeg":
-        return list(frames)
-    from PIL import Image
-
-    images = []
-    for data in frames:
-        with Image.open(io.BytesIO(data)) as im:
-            rgb = im.convert("RGB")
-        images.append(np.asarray(rgb) if mode == "numpy" else rgb)
-    return images
 
 
 class VidrayReader(_Base):
@@ -452,18 +300,3 @@ class VidrayReader(_Base):
         self.epoch = int(state["epoch"])
         self.position = Position(**state["position"])
         self._state_shard = None if state["shard"] is None else Shard(**state["shard"])
-
-
-def _replace_in_block(pos: Position, in_block: int) -> Position:
-    return Position(pos.block, pos.file, pos.row_group, pos.sample, in_block)
-
-
-def parquet_files(output: str) -> tuple[list[str], pa.fs.FileSystem]:
-    """The committed data files of OUTPUT as paths on a pyarrow filesystem, for
-    ``ray.data.read_parquet(paths, filesystem=fs)`` (or ``pyarrow.dataset``): the
-    files the reader reads, through vidray's storage (its S3 settings included)."""
-    import pyarrow.fs as pafs
-
-    loc = storage.location(output)
-    paths = [loc.join(rel) for rel in committed_data_files(loc)]
-    return paths, pafs.PyFileSystem(pafs.FSSpecHandler(loc.fs))
