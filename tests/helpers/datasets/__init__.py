@@ -4,7 +4,9 @@ Each module defines ``build(root: Path) -> Expected``: it writes a small copy of
 dataset as published (field names and quirks included, per the project's format notes)
 under ``root`` and says exactly which rows and error rows a conversion must produce.
 ``tests/sources/test_source_fixtures.py`` converts every one of them with Ray, from local disk
-and from the local S3 server.
+and from the local S3 server, and holds every row to :func:`check_rows`. A per-source test
+module declares ``SOURCE = "<name>"`` and gets the built fixture (``fixture``), a fresh copy
+(``fresh``) and :class:`Harness` (``harness``) from ``tests/sources/conftest.py``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from vidray import synth
 if TYPE_CHECKING:
     import pytest
 
+    from vidray.records import Conversation
     from vidray.sources.base import Sample
 
 
@@ -48,6 +51,15 @@ class Expected:
     check: Callable[[list[dict[str, Any]]], None] | None = None
     #: Annotation-type files the source does not read, as ``_SUCCESS`` reports them.
     skipped: list[str] = field(default_factory=list)
+
+    def assert_rows(self, rows: list[dict[str, Any]], errors: list[dict[str, Any]]) -> None:
+        """``rows`` and ``errors`` (one conversion's) are exactly the promised ones, each
+        id once."""
+        ids = [r["id"] for r in rows]
+        assert len(ids) == len(set(ids)), "duplicate row ids"
+        assert set(ids) == self.rows
+        assert len(errors) == len(self.errors), "duplicate error ids"
+        assert reasons(errors) == self.errors
 
 
 @functools.cache
@@ -212,3 +224,100 @@ def convert_in_process(name: str, root: Path, out: Path, **options: Any) -> tupl
     finally:
         stage.decoder.close()
     return vout.read_output(str(out)).to_pylist(), vout.read_output(str(out), "errors").to_pylist()
+
+
+def reasons(errors: list[dict[str, Any]]) -> dict[str, str]:
+    """Error row id -> reason."""
+    return {e["id"]: e["reason"] for e in errors}
+
+
+def by_id(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Rows (data or error rows) indexed by id; an id seen twice fails."""
+    indexed = {r["id"]: r for r in rows}
+    assert len(indexed) == len(rows), "duplicate ids"
+    return indexed
+
+
+def check_rows(name: str, rows: list[dict[str, Any]], errors: list[dict[str, Any]]) -> None:
+    """What every source's output must satisfy, whatever its fixture: ids unique, rows
+    of this source with JPEG frames, image rows without a time axis, video rows with one
+    ascending timestamp per frame inside their clip, conversations that alternate
+    human/gpt from one ``<image>`` in the first turn, and error rows with a message."""
+    from vidray import sources
+
+    by_id(rows)
+    by_id(errors)
+    images = getattr(sources.REGISTRY[name], "media", "video") == "image"
+    for r in rows:
+        assert r["source"] == name
+        assert r["frames"] and all(f.startswith(b"\xff\xd8") for f in r["frames"])
+        stamps = r["frame_timestamps"]
+        if images:  # image rows: no time axis
+            assert stamps == []
+            assert (r["clip_start"], r["clip_end"], r["video_duration"], r["video_fps"]) == (
+                (None,) * 4
+            )
+        else:
+            assert len(r["frames"]) == len(stamps), r["id"]
+            assert stamps == sorted(stamps), f"{r['id']}: frame timestamps not ascending"
+            assert r["label"] is None and r["classname"] is None
+        turns = r["conversations"]
+        assert turns and len(turns) % 2 == 0, f"{r['id']}: odd number of turns"
+        assert [t["from"] for t in turns] == ["human", "gpt"] * (len(turns) // 2), r["id"]
+        assert turns[0]["value"].startswith("<image>\n")
+        assert all(t["value"].strip() for t in turns)
+        assert sum(t["value"].count("<image>") for t in turns) == 1
+        if r["clip_start"] is not None:
+            assert r["clip_end"] > r["clip_start"]
+            # frames come from inside the span (the frame shown at a target may start
+            # up to one frame interval before it)
+            assert min(stamps) >= r["clip_start"] - 0.5
+            assert max(stamps) < r["clip_end"]
+    for e in errors:
+        assert e["source"] == name and e["reason"] and e["message"], e
+
+
+@dataclass(frozen=True)
+class Harness:
+    """One source's per-source test helpers (``harness`` in a module that sets ``SOURCE``)."""
+
+    name: str
+
+    def samples(self, root: Path, **ctx: Any) -> list[Sample]:
+        """Every sample the split ``ctx`` picks (see :func:`source_samples`)."""
+        return source_samples(self.name, root, **ctx)
+
+    def ids(self, root: Path, split: str | None = None, **ctx: Any) -> list[str]:
+        """The id of every conversation of every sample, in order; an error sample
+        without conversations counts once by its own id (and one with conversations
+        once per conversation, by its own id)."""
+        return [
+            c.id if not s.error else s.id
+            for s in self.samples(root, split=split, **ctx)
+            for c in (s.conversations or [s])
+        ]
+
+    def conversation_ids(self, root: Path, **ctx: Any) -> list[str]:
+        """The id of every conversation of every sample, in order (error samples' too)."""
+        return [c.id for s in self.samples(root, **ctx) for c in s.conversations]
+
+    def conversations(self, root: Path, **ctx: Any) -> dict[str, Conversation]:
+        """Conversation id -> conversation, over every sample."""
+        return {c.id: c for s in self.samples(root, **ctx) for c in s.conversations}
+
+    def sample_of(self, root: Path, **ctx: Any) -> dict[str, Sample]:
+        """Conversation id -> the sample it belongs to."""
+        return {c.id: s for s in self.samples(root, **ctx) for c in s.conversations}
+
+    def convert(self, root: Path, out: Path, **options: Any) -> tuple[list, list]:
+        """:func:`convert_in_process`, every row held to :func:`check_rows`."""
+        rows, errors = convert_in_process(self.name, root, out, **options)
+        check_rows(self.name, rows, errors)
+        return rows, errors
+
+    def convert_by_id(
+        self, root: Path, out: Path, **options: Any
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+        """:meth:`convert`, data rows and error rows each indexed by id."""
+        rows, errors = self.convert(root, out, **options)
+        return by_id(rows), by_id(errors)
