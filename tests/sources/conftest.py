@@ -55,3 +55,9 @@ def fresh(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Path, Expecte
 @pytest.fixture
 def harness(request: pytest.FixtureRequest) -> Harness:
     return Harness(module_source(request))
+
+
+@pytest.fixture
+def root(fixture: tuple[Path, Expected]) -> Path:
+    """The root of ``fixture`` (read it, never write it)."""
+    return fixture[0]

@@ -14,8 +14,8 @@ def test_caption_instructions_are_seeded_per_row(harness, fixture):
     """Seed bug (every caption source): ``random.sample`` without a seed. Here the
     instruction is drawn from the row id and ``--seed`` alone."""
     root, _ = fixture
-    first = {c.id: c for s in harness.samples(root, prompts=POOL, seed=5) for c in s.conversations}
-    again = {c.id: c for s in harness.samples(root, prompts=POOL, seed=5) for c in s.conversations}
+    first = harness.conversations(root, prompts=POOL, seed=5)
+    again = harness.conversations(root, prompts=POOL, seed=5)
     assert len(first) == 6  # the missing video's sentence keeps its id too
     assert {k: c.query for k, c in first.items()} == {k: c.query for k, c in again.items()}
     for cid, conv in first.items():
@@ -89,6 +89,6 @@ def test_multiturn_gathers_sentences_of_the_same_span(harness, fixture, tmp_path
 
 def test_row_ids_are_stable(harness, fixture):
     root, _ = fixture
-    ids = [c.id for s in harness.samples(root) for c in s.conversations]
-    assert ids == [c.id for s in harness.samples(root, seed=9) for c in s.conversations]
+    ids = harness.conversation_ids(root)
+    assert ids == harness.conversation_ids(root, seed=9)
     assert len(ids) == len(set(ids))

@@ -78,7 +78,7 @@ def test_question_mark_is_appended_once(harness, fixture):
     """Seed bug: ``f"<video>{question}?"`` appends ``?`` blindly, so a question that
     has one ends in ``??`` and trailing spaces end up before it."""
     root, _ = fixture
-    conv = {c.id: c for s in harness.samples(root) for c in s.conversations}
+    conv = harness.conversations(root)
     assert conv["activitynet-qa:v_Mzt-E6pxuUI_5"].turns[0] == (
         "human",
         "<image>\nwhat color is the child's shirt?",
@@ -146,8 +146,8 @@ def test_multiturn_gathers_the_questions_of_a_video(harness, fixture, tmp_path):
 
 def test_row_ids_are_the_question_ids_and_stable(harness, fixture):
     root, _ = fixture
-    first = [c.id for s in harness.samples(root) for c in s.conversations]
-    assert first == [c.id for s in harness.samples(root, seed=7) for c in s.conversations]
+    first = harness.conversation_ids(root)
+    assert first == harness.conversation_ids(root, seed=7)
     assert sorted(first) == sorted(
         f"activitynet-qa:{q}"
         for q in (

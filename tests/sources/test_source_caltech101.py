@@ -14,7 +14,7 @@ def test_the_coop_split_names_the_images_their_labels_and_class_names(harness, f
     """CoOp's class names are not the folders': ``Faces/`` is ``face``; the label is the
     split's, and an image in no split (``BACKGROUND_Google``) is not read at all."""
     root, _ = fixture
-    convs = {c.id: c for s in harness.samples(root) for c in s.conversations}
+    convs = harness.conversations(root)
     assert sorted(convs) == [
         "caltech101:Faces/image_0001.jpg",
         "caltech101:Leopards/image_0001.jpg",
@@ -37,7 +37,7 @@ def test_prompts_use_coops_class_names_and_the_column_keeps_that_name(harness, f
     ``_`` into spaces) and renames folders such as ``Motorbikes`` to ``motorbike``
     where the split did not; the ``classname`` column is the name the prompt used."""
     root, _ = fixture
-    convs = {c.id: c for s in harness.samples(root) for c in s.conversations}
+    convs = harness.conversations(root)
     guitar = convs["caltech101:electric_guitar/image_0001.jpg"]
     assert guitar.turns[1] == ("gpt", "a photo of a electric guitar.")
     assert (guitar.label, guitar.classname) == (3, "electric guitar")

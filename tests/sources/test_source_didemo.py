@@ -60,8 +60,8 @@ def test_caption_instructions_are_seeded_per_row(harness, fixture):
     """Seed bug (every caption source): ``random.sample`` without a seed. Here the
     instruction is drawn from the row id and ``--seed``: stable across runs."""
     root, _ = fixture
-    first = {c.id: c for s in harness.samples(root, prompts=POOL, seed=11) for c in s.conversations}
-    again = {c.id: c for s in harness.samples(root, prompts=POOL, seed=11) for c in s.conversations}
+    first = harness.conversations(root, prompts=POOL, seed=11)
+    again = harness.conversations(root, prompts=POOL, seed=11)
     assert {k: c.query for k, c in first.items()} == {k: c.query for k, c in again.items()}
     for cid, conv in first.items():
         assert conv.query == prompts.draw(POOL, cid, 11)

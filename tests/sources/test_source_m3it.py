@@ -47,7 +47,7 @@ def test_video_task_frames_become_the_rows_images(harness, fixture, tmp_path):
 def test_a_missing_instruction_is_drawn_from_instructions_json(harness, fixture):
     root, _ = fixture
     for seed in (0, 1, 2):
-        convs = {c.id: c for s in harness.samples(root, seed=seed) for c in s.conversations}
+        convs = harness.conversations(root, seed=seed)
         pool = ("Write a short caption for the image.", "Describe the image.")
         cid = "m3it:captioning/textcap/train#1"
         assert convs[cid].query == prompts.draw(pool, cid, seed)
@@ -73,7 +73,7 @@ def test_corrupt_images_are_error_rows(harness, fixture, tmp_path):
 
 def test_splits_read_their_own_files(harness, fixture):
     root, _ = fixture
-    ids = [c.id for s in harness.samples(root, split="val") for c in s.conversations]
+    ids = harness.conversation_ids(root, split="val")
     assert ids == ["m3it:captioning/textcap/val#0"]
 
 

@@ -54,7 +54,7 @@ def test_every_task_file_is_read_and_choices_use_the_run_template(harness, fixtu
     multiple-choice ones rendered with ``--mc-template``."""
     root, _ = fixture
     template = "Q: {question}\nOptions:\n{options}\nAnswer with the letter."
-    conv = {c.id: c for s in harness.samples(root, mc_template=template) for c in s.conversations}
+    conv = harness.conversations(root, mc_template=template)
     assert {cid.split(":")[1].split("#")[0] for cid in conv} == {
         "1_plotQA",
         "2_needle",
@@ -96,8 +96,8 @@ def test_one_fixed_dev_split_no_random_cut(harness, fixture):
     every run. MLVU ships a dev set only; here it is one split, ``dev``, with the same
     rows in the same order on every run."""
     root, _ = fixture
-    first = [c.id for s in harness.samples(root) for c in s.conversations]
-    assert first == [c.id for s in harness.samples(root, split="dev") for c in s.conversations]
+    first = harness.conversation_ids(root)
+    assert first == harness.conversation_ids(root, split="dev")
     assert len(first) == 6  # the question on a missing video is found missing later
     for split in ("train", "test"):
         with pytest.raises(BadSplit):

@@ -43,12 +43,12 @@ def test_the_answer_is_its_lettered_option(harness, fixture):
     """Seed behaviour: the answer text is matched by splitting option strings on spaces;
     here the answer is matched to its option whatever the spacing or case."""
     root, _ = fixture
-    convs = {c.id: c for s in harness.samples(root) for c in s.conversations}
+    convs = harness.conversations(root)
     assert convs["star:Sequence_T2_7"].turns[1] == ("gpt", "D. The phone.")
     assert convs["star:Interaction_T1_14"].turns[1] == ("gpt", "A. The cup.")
 
 
 def test_val_split(harness, fixture):
     root, _ = fixture
-    ids = [c.id for s in harness.samples(root, split="val") for c in s.conversations]
+    ids = harness.conversation_ids(root, split="val")
     assert ids == ["star:Interaction_T1_500"]
