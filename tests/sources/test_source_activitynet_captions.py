@@ -76,8 +76,7 @@ def test_val_splits_have_distinct_ids(harness, fixture):
 
 def test_multiturn_gathers_sentences_of_the_same_span(harness, fixture, tmp_path):
     root, _ = fixture
-    rows, _ = harness.convert(root, tmp_path / "out", qa_mode="multiturn")
-    by_id = {r["id"]: r for r in rows}
+    by_id = harness.rows_by_id(root, tmp_path / "out", qa_mode="multiturn")
     row = by_id["activitynet-captions:train.json#v_QOlSCBRmfWY.mp4@0.5-2.5"]
     assert [t["value"] for t in row["conversations"]][1::2] == [
         "A woman is seen speaking to the camera.",

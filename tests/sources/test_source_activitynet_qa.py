@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers.datasets import (
+    reasons,
     write_json,
     write_video,
 )
@@ -113,9 +114,9 @@ def test_duration_rule_is_the_shared_min_duration_option(harness, fixture, tmp_p
         "activitynet-qa:v_okC18bPTils_3",
         "activitynet-qa:v_okC18bPTils_0",
     }
-    reasons = {e["id"]: e["reason"] for e in errors}
-    assert reasons["activitynet-qa:v_ALjodjboELk_2"] == "filtered_duration"
-    assert reasons["activitynet-qa:v_Mzt-E6pxuUI_5"] == "filtered_duration"
+    reason = reasons(errors)
+    assert reason["activitynet-qa:v_ALjodjboELk_2"] == "filtered_duration"
+    assert reason["activitynet-qa:v_Mzt-E6pxuUI_5"] == "filtered_duration"
 
 
 def test_splits_read_their_own_q_and_a_files(harness, fixture):
@@ -130,8 +131,7 @@ def test_splits_read_their_own_q_and_a_files(harness, fixture):
 
 def test_multiturn_gathers_the_questions_of_a_video(harness, fixture, tmp_path):
     root, _ = fixture
-    rows, _ = harness.convert(root, tmp_path / "out", qa_mode="multiturn")
-    by_id = {r["id"]: r for r in rows}
+    by_id = harness.rows_by_id(root, tmp_path / "out", qa_mode="multiturn")
     row = by_id["activitynet-qa:dataset/train_q.json#v_okC18bPTils.mp4"]
     assert [t["value"] for t in row["conversations"]] == [
         "<image>\nare all the people in the video men?",

@@ -71,8 +71,7 @@ def test_splits(harness, fixture, tmp_path):
 
 def test_multiturn_joins_the_questions_of_a_clip(harness, fixture, tmp_path):
     root, _ = fixture
-    rows, _ = harness.convert(root, tmp_path / "out", qa_mode="multiturn")
-    by_id = {r["id"]: r for r in rows}
+    by_id = harness.rows_by_id(root, tmp_path / "out", qa_mode="multiturn")
     turns = by_id[f"cinepile:v2/train-00000-of-00003.parquet#The Matrix_watch?v={MATRIX}.mp4"][
         "conversations"
     ]

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.helpers.datasets import clevrer, write_json
+from tests.helpers.datasets import clevrer, reasons, write_json
 from vidray.io import storage
 from vidray.sources import SourceContext, get
 from vidray.sources.base import BadSplit
@@ -97,7 +97,7 @@ def test_multiturn_one_row_per_scene(harness, root, tmp_path):
         "2",
     ]
     assert turns[7]["value"] == "B. The sphere and the cylinder collide"
-    assert {e["id"]: e["reason"] for e in errors} == {
+    assert reasons(errors) == {
         "clevrer:2:0": "missing_video",
         "clevrer:train.json#1/1": "bad_annotation",
         "clevrer:train.json#3/0": "bad_annotation",

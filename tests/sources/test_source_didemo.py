@@ -78,8 +78,7 @@ def test_splits(harness, fixture):
 
 def test_multiturn_gathers_descriptions_of_the_same_moment(harness, fixture, tmp_path):
     root, _ = fixture
-    rows, _ = harness.convert(root, tmp_path / "out", qa_mode="multiturn")
-    by_id = {r["id"]: r for r in rows}
+    by_id = harness.rows_by_id(root, tmp_path / "out", qa_mode="multiturn")
     row = by_id["didemo:train_data.json#10015567@N08_3655084291_d8b58466fa.mp4@0-5"]
     assert [t["value"] for t in row["conversations"]][1::2] == [
         "the dog jumps into the water",

@@ -1,5 +1,6 @@
 """LLaVA-Video-178K: every file kind read, no record dropped, dialogues restorable."""
 
+from tests.helpers.datasets import reasons
 from tests.helpers.datasets.llava_video import ACADEMIC, CHARADES, HOUND_FILE, PARQUET_COPY
 from vidray.io import storage
 from vidray.sources import get
@@ -81,7 +82,7 @@ def test_multiturn_restores_the_dialogue(harness, fixture, tmp_path):
     assert r["query"] == "What is the man holding?"
     assert "llava-video:0_30_s_academic_v0_1_cap_processed#0:0" in by_id
     assert f"llava-video:{OE}#0:0" not in by_id
-    assert {e["id"]: e["reason"] for e in errors}[f"llava-video:{OE}#3:0"] == "missing_video"
+    assert reasons(errors)[f"llava-video:{OE}#3:0"] == "missing_video"
 
 
 def test_ids_are_deterministic(harness, fixture):

@@ -23,8 +23,7 @@ def test_video_path_keeps_the_task_folder(harness, fixture, tmp_path):
     videos = {c.id: s.video for s in harness.samples(root) for c in s.conversations}
     assert videos["mlvu:1_plotQA#0"] == "1_plotQA/movie101_66.mp4"
     assert videos["mlvu:8_sub_scene#0"] == "8_sub_scene/movie101_66.mp4"
-    rows, _ = harness.convert(root, tmp_path / "out")
-    by_id = {r["id"]: r for r in rows}
+    by_id = harness.rows_by_id(root, tmp_path / "out")
     assert by_id["mlvu:8_sub_scene#0"]["frames"] != by_id["mlvu:1_plotQA#0"]["frames"]
 
 
@@ -106,8 +105,7 @@ def test_one_fixed_dev_split_no_random_cut(harness, fixture):
 
 def test_multiturn_gathers_the_questions_of_a_video(harness, fixture, tmp_path):
     root, _ = fixture
-    rows, _ = harness.convert(root, tmp_path / "out", qa_mode="multiturn")
-    by_id = {r["id"]: r for r in rows}
+    by_id = harness.rows_by_id(root, tmp_path / "out", qa_mode="multiturn")
     values = [
         t["value"]
         for t in by_id["mlvu:MLVU/json/1_plotQA.json#1_plotQA/movie101_66.mp4"]["conversations"]

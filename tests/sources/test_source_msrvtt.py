@@ -85,8 +85,7 @@ def test_json_start_and_end_times_are_not_a_span(harness, fixture):
 
 def test_multiturn_gathers_the_captions_of_a_clip(harness, fixture, tmp_path):
     root, _ = fixture
-    rows, _ = harness.convert(root, tmp_path / "out", qa_mode="multiturn")
-    by_id = {r["id"]: r for r in rows}
+    by_id = harness.rows_by_id(root, tmp_path / "out", qa_mode="multiturn")
     turns = by_id["msrvtt:MSRVTT_data.json#video0.mp4"]["conversations"]
     assert [t["value"] for t in turns[1::2]] == [
         "a man is playing a guitar on stage",

@@ -2,6 +2,7 @@
 
 import pytest
 
+from tests.helpers.datasets import reasons
 from tests.helpers.datasets.nextqa import DOG, GIRL
 from vidray.io import storage
 from vidray.sources import SourceContext, get
@@ -39,9 +40,7 @@ def test_multiple_choice_split(harness, fixture, tmp_path):
         "D. throw the ball",
     ]
     assert r["query"] == "what does the girl do after picking up the ball"
-    assert {e["id"]: e["reason"] for e in errors} == {
-        "nextqa:MC/test-00000-of-00001.parquet#1": "bad_annotation"
-    }
+    assert reasons(errors) == {"nextqa:MC/test-00000-of-00001.parquet#1": "bad_annotation"}
 
 
 def test_keys_are_unique_across_configurations_and_splits(harness, fixture):
@@ -57,8 +56,7 @@ def test_keys_are_unique_across_configurations_and_splits(harness, fixture):
 
 def test_multiturn_joins_the_questions_of_a_video(harness, fixture, tmp_path):
     root, _ = fixture
-    rows, _ = harness.convert(root, tmp_path / "out", qa_mode="multiturn")
-    by_id = {r["id"]: r for r in rows}
+    by_id = harness.rows_by_id(root, tmp_path / "out", qa_mode="multiturn")
     assert set(by_id) == {
         f"nextqa:OE/train-00000-of-00001.parquet#0101/{GIRL}.mp4",
         f"nextqa:OE/train:{DOG}:0",

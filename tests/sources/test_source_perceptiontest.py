@@ -36,8 +36,7 @@ def test_string_answer_id_is_an_index():
 
 def test_multiturn_joins_the_questions_of_a_video(harness, fixture, tmp_path):
     root, _ = fixture
-    rows, _ = harness.convert(root, tmp_path / "out", qa_mode="multiturn")
-    by_id = {r["id"]: r for r in rows}
+    by_id = harness.rows_by_id(root, tmp_path / "out", qa_mode="multiturn")
     assert set(by_id) == {
         "perceptiontest:mc_question_val/validation-00000-of-00001.parquet#video_10909.mp4",
         "perceptiontest:video_7000:0",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.helpers.datasets import sharegptvideo, write_jsonl
+from tests.helpers.datasets import reasons, sharegptvideo, write_jsonl
 from tests.helpers.datasets.sharegptvideo import ROOT, A, B, record
 from vidray import sources, synth
 from vidray.io import storage
@@ -161,6 +161,4 @@ def test_flat_frame_folder_of_the_setup_scripts(harness, tmp_path):
     r = next(r for r in converted if r["id"] == f"{PRE}/{A}")
     assert r["video"] == A
     assert [synth.read_index_jpeg(f) for f in r["frames"]] == [1, 3, 5, 7]
-    assert {e["id"]: e["reason"] for e in errors}[f"{PRE}/{sharegptvideo.EMPTY}"] == (
-        "missing_video"
-    )
+    assert reasons(errors)[f"{PRE}/{sharegptvideo.EMPTY}"] == ("missing_video")

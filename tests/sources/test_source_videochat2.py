@@ -65,8 +65,7 @@ def test_media_tokens_are_removed(harness, root):
 
 
 def test_multiturn_rebuilds_the_dialogue(harness, root, tmp_path):
-    rows, _ = harness.convert(root, tmp_path / "out", qa_mode="multiturn")
-    by_id = {r["id"]: r for r in rows}
+    by_id = harness.rows_by_id(root, tmp_path / "out", qa_mode="multiturn")
     chat = [t["value"] for t in by_id[f"{CHAT}#1019435.mp4"]["conversations"]]
     # the record's instruction leads its first turn only
     assert chat == [

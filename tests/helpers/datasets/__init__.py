@@ -30,8 +30,6 @@ import pyarrow.parquet as pq
 from vidray import synth
 
 if TYPE_CHECKING:
-    import pytest
-
     from vidray.records import Conversation
     from vidray.sources.base import Sample
 
@@ -174,13 +172,6 @@ def builders() -> dict[str, Callable[[Path], Expected]]:
     return dict(sorted(found.items()))
 
 
-def built(name: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Expected]:
-    """Source ``name``'s fixture built in a fresh temporary folder: (root, Expected)."""
-    module = importlib.import_module(f"{__name__}.{name.replace('-', '_')}")
-    root = tmp_path_factory.mktemp(name)
-    return root, module.build(root)
-
-
 def source_samples(name: str, root: Path, **ctx: Any) -> list[Sample]:
     """Every sample of every annotation unit of the split ``ctx`` picks, read from
     ``root`` by source ``name`` with ``SourceContext.of(**ctx)`` (no decoding)."""
@@ -231,7 +222,7 @@ def reasons(errors: list[dict[str, Any]]) -> dict[str, str]:
     return {e["id"]: e["reason"] for e in errors}
 
 
-def by_id(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def indexed(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Rows (data or error rows) indexed by id; an id seen twice fails."""
     indexed = {r["id"]: r for r in rows}
     assert len(indexed) == len(rows), "duplicate ids"
@@ -245,8 +236,8 @@ def check_rows(name: str, rows: list[dict[str, Any]], errors: list[dict[str, Any
     human/gpt from one ``<image>`` in the first turn, and error rows with a message."""
     from vidray import sources
 
-    by_id(rows)
-    by_id(errors)
+    indexed(rows)
+    indexed(errors)
     images = getattr(sources.REGISTRY[name], "media", "video") == "image"
     for r in rows:
         assert r["source"] == name
@@ -264,9 +255,9 @@ def check_rows(name: str, rows: list[dict[str, Any]], errors: list[dict[str, Any
         turns = r["conversations"]
         assert turns and len(turns) % 2 == 0, f"{r['id']}: odd number of turns"
         assert [t["from"] for t in turns] == ["human", "gpt"] * (len(turns) // 2), r["id"]
-        assert turns[0]["value"].startswith("<image>\n")
-        assert all(t["value"].strip() for t in turns)
-        assert sum(t["value"].count("<image>") for t in turns) == 1
+        assert turns[0]["value"].startswith("<image>\n"), r["id"]
+        assert all(t["value"].strip() for t in turns), f"{r['id']}: an empty turn"
+        assert sum(t["value"].count("<image>") for t in turns) == 1, f"{r['id']}: <image> not once"
         if r["clip_start"] is not None:
             assert r["clip_end"] > r["clip_start"]
             # frames come from inside the span (the frame shown at a target may start
@@ -315,9 +306,17 @@ class Harness:
         check_rows(self.name, rows, errors)
         return rows, errors
 
-    def convert_by_id(
-        self, root: Path, out: Path, **options: Any
+    def rows_by_id(self, root: Path, out: Path, **options: Any) -> dict[str, dict[str, Any]]:
+        """:meth:`convert`'s data rows indexed by id."""
+        return indexed(self.convert(root, out, **options)[0])
+
+    def convert_expected(
+        self, fixture: tuple[Path, Expected], out: Path, **options: Any
     ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
-        """:meth:`convert`, data rows and error rows each indexed by id."""
-        rows, errors = self.convert(root, out, **options)
-        return by_id(rows), by_id(errors)
+        """Convert a built fixture with its own options (and ``options``), hold the result
+        to its :class:`Expected` (rows and error reasons exactly), and return the data
+        rows and the error rows, each indexed by id."""
+        root, expected = fixture
+        rows, errors = self.convert(root, out, **{**expected.options, **options})
+        expected.assert_rows(rows, errors)
+        return indexed(rows), indexed(errors)
