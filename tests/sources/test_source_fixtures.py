@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 
 from tests.conftest import upload_dir
-from tests.helpers.datasets import builders, check_rows
+from tests.helpers.datasets import builders, check_rows, indexed
 from vidray import output as vout
 from vidray import sources
 from vidray.config import ConvertOptions
@@ -67,4 +67,4 @@ def test_source_converts_its_fixture(name, where, built_fixture, ray_head, s3_bu
     }
     check_rows(name, rows, errors)
     assert expected.check is not None, "a fixture must check some rows' text exactly"
-    expected.check(rows)
+    expected.check(indexed(rows))

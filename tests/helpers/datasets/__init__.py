@@ -45,8 +45,8 @@ class Expected:
     #: Extra ``ConvertOptions`` fields (``videos`` is given relative to the fixture
     #: root and made absolute / turned into an S3 URI by the test).
     options: dict[str, Any] = field(default_factory=dict)
-    #: Optional deeper check of the data rows (a list of dicts).
-    check: Callable[[list[dict[str, Any]]], None] | None = None
+    #: Deeper check of the data rows, given them indexed by id (see :func:`assert_row`).
+    check: Callable[[dict[str, dict[str, Any]]], None] | None = None
     #: Annotation-type files the source does not read, as ``_SUCCESS`` reports them.
     skipped: list[str] = field(default_factory=list)
 
@@ -215,6 +215,27 @@ def convert_in_process(name: str, root: Path, out: Path, **options: Any) -> tupl
     finally:
         stage.decoder.close()
     return vout.read_output(str(out)).to_pylist(), vout.read_output(str(out), "errors").to_pylist()
+
+
+def turns(row: dict[str, Any]) -> list[str]:
+    """The values of a row's conversation turns, in order."""
+    return [t["value"] for t in row["conversations"]]
+
+
+_ANY: Any = object()
+
+
+def assert_row(
+    row: dict[str, Any], turns: list[str] = _ANY, clip: tuple[Any, Any] = _ANY, **columns: Any
+) -> None:
+    """``row``'s turn values are ``turns``, its ``(clip_start, clip_end)`` is ``clip``, and
+    each named column holds its value (each only when given)."""
+    if turns is not _ANY:
+        assert [t["value"] for t in row["conversations"]] == turns, row["id"]
+    if clip is not _ANY:
+        assert (row["clip_start"], row["clip_end"]) == clip, row["id"]
+    for column, value in columns.items():
+        assert row[column] == value, f"{row['id']}: {column}"
 
 
 def reasons(errors: list[dict[str, Any]]) -> dict[str, str]:

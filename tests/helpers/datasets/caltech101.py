@@ -55,8 +55,7 @@ def build(root: Path) -> Expected:
         },
     )
 
-    def check(rows: list[dict]) -> None:
-        by_id = {r["id"]: r for r in rows}
+    def check(by_id: dict[str, dict]) -> None:
         face = by_id["caltech101:Faces/image_0001.jpg"]
         assert face["conversations"] == [
             {"from": "human", "value": "<image>\nWhat is in this photo?"},

@@ -7,7 +7,7 @@ Layout source: formats.md's CLEVRER row; not re-checked against a primary file i
 
 from pathlib import Path
 
-from tests.helpers.datasets import Expected, write_json, write_video
+from tests.helpers.datasets import Expected, assert_row, write_json, write_video
 
 MC_PROMPT = "\nPlease choose the right answer from the following options:\n"
 
@@ -116,16 +116,18 @@ def build(root: Path) -> Expected:
         ],
     )
 
-    def check(rows: list[dict]) -> None:
-        by_id = {r["id"]: r for r in rows}
+    def check(by_id: dict[str, dict]) -> None:
         r = by_id["clevrer:0:0"]
-        assert [t["value"] for t in r["conversations"]] == [
-            "<image>\nWhat is the shape of the gray object?",
-            "cube",
-        ]
-        assert r["query"] == "What is the shape of the gray object?"
-        assert (r["clip_start"], r["clip_end"]) == (None, None)
-        assert r["video"] == "video_00000-01000/video_00000.mp4"
+        assert_row(
+            r,
+            turns=[
+                "<image>\nWhat is the shape of the gray object?",
+                "cube",
+            ],
+            query="What is the shape of the gray object?",
+            clip=(None, None),
+            video="video_00000-01000/video_00000.mp4",
+        )
         r = by_id["clevrer:0:2"]
         assert r["conversations"][0]["value"] == (
             "<image>\nWhich of the following is responsible for the collision between the "

@@ -47,8 +47,7 @@ def build(root: Path) -> Expected:
         ],
     )
 
-    def check(rows: list[dict]) -> None:
-        by_id = {r["id"]: r for r in rows}
+    def check(by_id: dict[str, dict]) -> None:
         r = by_id[f"flickr30k:{IMAGES}/1000092795.jpg#1"]
         assert r["conversations"][1]["value"] == "Two men in green shirts."
         assert same_color(r["frames"][0], RED)

@@ -41,8 +41,7 @@ def build(root: Path) -> Expected:
         root / "flickr5k_test.json", [{"image": f"{IMAGES}/1002.png", "caption": ["Green."]}]
     )
 
-    def check(rows: list[dict]) -> None:
-        by_id = {r["id"]: r for r in rows}
+    def check(by_id: dict[str, dict]) -> None:
         door = by_id[f"flickr5k:{IMAGES}/1002.png#1"]
         assert door["conversations"][1]["value"] == "A door."
         assert same_color(door["frames"][0], GREEN)

@@ -137,8 +137,7 @@ def build(root: Path) -> Expected:
         ],
     )
 
-    def check(rows: list[dict]) -> None:
-        by_id = {r["id"]: r for r in rows}
+    def check(by_id: dict[str, dict]) -> None:
         cap = by_id["m3it:captioning/textcap/train#0"]
         assert cap["conversations"] == [
             {"from": "human", "value": "<image>\nWrite a short caption for the image."},

@@ -30,8 +30,7 @@ def build(root: Path) -> Expected:
     write_image(root / "val" / "n01491361" / "n0149136100000001.jpg", 64, 48, BLUE)
     write_image(root / "test" / "n01440764" / "n0144076400000001.png", 64, 48, GREEN)
 
-    def check(rows: list[dict]) -> None:
-        by_id = {r["id"]: r for r in rows}
+    def check(by_id: dict[str, dict]) -> None:
         shark = by_id["mini-imagenet:train/n01484850/n0148485000000001.JPEG"]
         assert (shark["label"], shark["classname"]) == (2, "great white shark")
         assert shark["conversations"][1]["value"] == "a photo of a great white shark."

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.helpers.datasets import Expected, write_csv, write_json, write_video
+from tests.helpers.datasets import Expected, assert_row, write_csv, write_json, write_video
 from vidray import prompts
 
 
@@ -66,18 +66,20 @@ def build(root: Path) -> Expected:
     write_video(clips / "video2.mp4", seconds=3.0, seed=2)
     write_video(clips / "video4.mp4", seconds=3.0, seed=4)
 
-    def check(rows: list[dict]) -> None:
-        by_id = {r["id"]: r for r in rows}
+    def check(by_id: dict[str, dict]) -> None:
         r = by_id["msrvtt:video0:0"]
         instruction = prompts.draw(prompts.BUILTIN_PROMPTS, "msrvtt:video0:0", 0)
-        assert [t["value"] for t in r["conversations"]] == [
-            f"<image>\n{instruction}",
-            "a man is playing a guitar on stage",
-        ]
-        assert r["query"] == instruction
-        assert r["video"] == "video0.mp4"
-        assert (r["clip_start"], r["clip_end"]) == (None, None)
-        assert r["frames"] == by_id["msrvtt:video0:1"]["frames"]
+        assert_row(
+            r,
+            turns=[
+                f"<image>\n{instruction}",
+                "a man is playing a guitar on stage",
+            ],
+            query=instruction,
+            video="video0.mp4",
+            clip=(None, None),
+            frames=by_id["msrvtt:video0:1"]["frames"],
+        )
         assert by_id["msrvtt:video0:1"]["conversations"][1]["value"] == "a musician performs a song"
 
     return Expected(

@@ -46,8 +46,7 @@ def build(root: Path) -> Expected:
     )
     write_json(root / "STAR_val.json", [record("Interaction_T1_500", "ZS9XR", 0, 1, "The cup.")])
 
-    def check(rows: list[dict]) -> None:
-        by_id = {r["id"]: r for r in rows}
+    def check(by_id: dict[str, dict]) -> None:
         r = by_id["star:Interaction_T1_13"]
         assert r["conversations"][1]["value"] == "C. The book."
         assert (
