@@ -60,6 +60,10 @@ class Expected:
         assert reasons(errors) == self.errors
 
 
+#: The colours of the fixture images (a row's image is told by its mean colour).
+RED, GREEN, BLUE = (200, 40, 40), (40, 190, 60), (30, 60, 210)
+
+
 @functools.cache
 def mp4(seconds: float = 4.0, fps: int = 10, seed: int = 0) -> bytes:
     """A real H.264 mp4 of ``seconds`` at ``fps`` with the frame index drawn in."""
@@ -137,6 +141,13 @@ def write_bytes(path: Path, data: bytes) -> Path:
 
 def write_video(path: Path, seconds: float = 4.0, fps: int = 10, seed: int = 0) -> Path:
     return write_bytes(path, mp4(seconds, fps, seed))
+
+
+def write_videos(folder: Path, seconds: dict[str, float], first_seed: int = 0) -> None:
+    """A real mp4 per name (a path under ``folder``) of that many seconds, their seeds
+    ``first_seed``, ``first_seed + 1``, ... in the order given (so each shows other pixels)."""
+    for seed, (name, length) in enumerate(seconds.items(), start=first_seed):
+        write_video(folder / name, seconds=length, seed=seed)
 
 
 def write_json(path: Path, value: Any) -> Path:

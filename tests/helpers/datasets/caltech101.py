@@ -12,6 +12,9 @@ as spaces (``trainers/coop.py``).
 from pathlib import Path
 
 from tests.helpers.datasets import (
+    BLUE,
+    GREEN,
+    RED,
     Expected,
     image_bytes,
     same_color,
@@ -22,7 +25,6 @@ from tests.helpers.datasets import (
 )
 
 IMAGES = "101_ObjectCategories"
-RED, GREEN, BLUE = (200, 40, 40), (40, 190, 60), (30, 60, 210)
 
 
 def build(root: Path) -> Expected:

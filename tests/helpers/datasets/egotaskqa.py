@@ -13,7 +13,7 @@ tests build them with ``write_mp4_layouts``.
 
 from pathlib import Path
 
-from tests.helpers.datasets import Expected, assert_row, write_json, write_video
+from tests.helpers.datasets import Expected, assert_row, write_json, write_videos
 from tests.helpers.datasets.sharegptvideo import write_frames
 
 VIDEO = "1_1"
@@ -105,6 +105,5 @@ def write_mp4_layouts(root: Path) -> Path:
     """(?) The recipe's mp4 layouts under ``root/qa_videos``: a clip cut to an interval
     (``|`` in its name) and a full video (5 s at 10 fps) for the others."""
     videos = root / "qa_videos"
-    write_video(videos / f"{VIDEO}|P1|24|72.mp4", seconds=2.0)
-    write_video(videos / f"{VIDEO}.mp4", seconds=5.0, seed=1)
+    write_videos(videos, {f"{VIDEO}|P1|24|72.mp4": 2.0, f"{VIDEO}.mp4": 5.0})
     return videos

@@ -7,9 +7,8 @@ list).
 
 from pathlib import Path
 
-from tests.helpers.datasets import Expected, same_color, write_image, write_json
+from tests.helpers.datasets import BLUE, GREEN, RED, Expected, same_color, write_image, write_json
 
-RED, GREEN, BLUE = (200, 40, 40), (40, 190, 60), (30, 60, 210)
 IMAGES = "flickr30k-images"
 
 

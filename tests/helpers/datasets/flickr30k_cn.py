@@ -21,6 +21,9 @@ import base64
 from pathlib import Path
 
 from tests.helpers.datasets import (
+    BLUE,
+    GREEN,
+    RED,
     Expected,
     image_bytes,
     same_color,
@@ -31,7 +34,6 @@ from tests.helpers.datasets import (
 )
 from vidray import prompts
 
-RED, GREEN, BLUE = (200, 40, 40), (40, 190, 60), (30, 60, 210)
 IMAGES = "flickr30k-images"
 TSV = "train_imgs.tsv"
 

@@ -9,6 +9,9 @@ other sets of the same Kaggle collection. Here the test split was renamed to
 from pathlib import Path
 
 from tests.helpers.datasets import (
+    BLUE,
+    GREEN,
+    RED,
     Expected,
     image_bytes,
     same_color,
@@ -18,7 +21,6 @@ from tests.helpers.datasets import (
     write_json,
 )
 
-RED, GREEN, BLUE = (200, 40, 40), (40, 190, 60), (30, 60, 210)
 IMAGES = "flickr5k-images"
 
 

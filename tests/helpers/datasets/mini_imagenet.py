@@ -7,9 +7,8 @@ with spaces). The file names follow MTL's ``<wnid><8-digit index>.jpg``.
 
 from pathlib import Path
 
-from tests.helpers.datasets import Expected, same_color, write_bytes, write_image
+from tests.helpers.datasets import BLUE, GREEN, RED, Expected, same_color, write_bytes, write_image
 
-RED, GREEN, BLUE = (200, 40, 40), (40, 190, 60), (30, 60, 210)
 CLASSNAMES = """\
 n01440764 tench
 n01443537 goldfish

@@ -11,9 +11,8 @@ captions): it is reported as skipped, not read twice.
 
 from pathlib import Path
 
-from tests.helpers.datasets import Expected, same_color, write_image, write_json
+from tests.helpers.datasets import BLUE, GREEN, RED, Expected, same_color, write_image, write_json
 
-RED, GREEN, BLUE = (200, 40, 40), (40, 190, 60), (30, 60, 210)
 TRAIN = "train2014/COCO_train2014_{:012d}.jpg"
 VAL = "val2014/COCO_val2014_{:012d}.jpg"
 

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.helpers.datasets import Expected, assert_row, write_csv, write_json, write_video
+from tests.helpers.datasets import (
+    Expected,
+    assert_row,
+    write_csv,
+    write_json,
+    write_video,
+    write_videos,
+)
 from vidray import prompts
 
 
@@ -61,9 +68,7 @@ def build(root: Path) -> Expected:
         [["ret0", "msr2", "video2", "a man, smiling, talks to the camera"]],
     )
     clips = root / "videos" / "all"
-    write_video(clips / "video0.mp4", seconds=4.0)
-    write_video(clips / "video1.mp4", seconds=3.0, seed=1)
-    write_video(clips / "video2.mp4", seconds=3.0, seed=2)
+    write_videos(clips, {"video0.mp4": 4.0, "video1.mp4": 3.0, "video2.mp4": 3.0})
     write_video(clips / "video4.mp4", seconds=3.0, seed=4)
 
     def check(by_id: dict[str, dict]) -> None:

@@ -10,7 +10,7 @@ issue 9.
 
 from pathlib import Path
 
-from tests.helpers.datasets import Expected, assert_row, write_csv, write_video
+from tests.helpers.datasets import Expected, assert_row, write_csv, write_videos
 from vidray.sources import SourceContext
 
 HEADER = [
@@ -34,8 +34,7 @@ def row(video: str, caption: str) -> list:
 
 
 def build(root: Path) -> Expected:
-    write_video(root / "video_folder" / f"{CELEB}.mp4", seconds=4.0)
-    write_video(root / "video_folder" / f"{PANDA}.mp4", seconds=3.0, seed=1)
+    write_videos(root / "video_folder", {f"{CELEB}.mp4": 4.0, f"{PANDA}.mp4": 3.0})
     write_csv(
         root / "data" / "train" / "OpenVid-1M.csv",
         HEADER,

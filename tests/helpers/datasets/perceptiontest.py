@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from tests.helpers.datasets import Expected, assert_row, write_parquet, write_video
+from tests.helpers.datasets import Expected, assert_row, write_parquet, write_videos
 
 VAL = "mc_question_val/validation-00000-of-00001.parquet"
 TEST = "mc_question_test/test-00000-of-00001.parquet"
@@ -42,8 +42,7 @@ def row(video: str, qid: str, answer_id: str, options: list[str] = OPTIONS) -> d
 
 
 def build(root: Path) -> Expected:
-    write_video(root / "videos" / "video_10909.mp4", seconds=4.0)
-    write_video(root / "videos" / "video_7000.MP4", seconds=3.0, seed=1)
+    write_videos(root / "videos", {"video_10909.mp4": 4.0, "video_7000.MP4": 3.0})
     write_parquet(
         root / VAL,
         [

@@ -7,7 +7,13 @@ gathered under ``videos/``; TGIF videos are real GIFs."""
 
 from pathlib import Path
 
-from tests.helpers.datasets import Expected, assert_row, write_bytes, write_json, write_video
+from tests.helpers.datasets import (
+    Expected,
+    assert_row,
+    write_bytes,
+    write_json,
+    write_videos,
+)
 from vidray import synth
 
 TGIF = "tumblr_nk172bbdPI1u1lr18o1_250.gif"
@@ -24,9 +30,15 @@ def gif(seconds: float = 3.0, fps: int = 10, seed: int = 0) -> bytes:
 
 def build(root: Path) -> Expected:
     write_bytes(root / "videos" / TGIF, gif())
-    write_video(root / "videos/000001_000050/1066664.mp4", seconds=3.0, seed=1)
-    write_video(root / "videos/1019435.mp4", seconds=2.0, seed=2)
-    write_video(root / "videos/split_videos/GLd3aX16zBg.mp4", seconds=4.0, seed=3)
+    write_videos(
+        root,
+        {
+            "videos/000001_000050/1066664.mp4": 3.0,
+            "videos/1019435.mp4": 2.0,
+            "videos/split_videos/GLd3aX16zBg.mp4": 4.0,
+        },
+        first_seed=1,
+    )
     write_json(
         root / "video/vqa/tgif_frame_qa/train.json",
         [
