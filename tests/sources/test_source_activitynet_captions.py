@@ -3,7 +3,7 @@ spans checked against the decoded video."""
 
 from __future__ import annotations
 
-from tests.helpers.datasets import write_json
+from tests.helpers.datasets import turn_values, write_json
 from vidray import prompts
 
 SOURCE = "activitynet-captions"
@@ -78,7 +78,7 @@ def test_multiturn_gathers_sentences_of_the_same_span(harness, fixture, tmp_path
     root, _ = fixture
     by_id = harness.rows_by_id(root, tmp_path / "out", qa_mode="multiturn")
     row = by_id["activitynet-captions:train.json#v_QOlSCBRmfWY.mp4@0.5-2.5"]
-    assert [t["value"] for t in row["conversations"]][1::2] == [
+    assert turn_values(row)[1::2] == [
         "A woman is seen speaking to the camera.",
         "She stands in a kitchen.",
     ]

@@ -7,6 +7,7 @@ import pytest
 
 from tests.helpers.datasets import (
     reasons,
+    turn_values,
     write_json,
     write_video,
 )
@@ -133,7 +134,7 @@ def test_multiturn_gathers_the_questions_of_a_video(harness, fixture, tmp_path):
     root, _ = fixture
     by_id = harness.rows_by_id(root, tmp_path / "out", qa_mode="multiturn")
     row = by_id["activitynet-qa:dataset/train_q.json#v_okC18bPTils.mp4"]
-    assert [t["value"] for t in row["conversations"]] == [
+    assert turn_values(row) == [
         "<image>\nare all the people in the video men?",
         "no",
         "what is the man in white doing?",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers.datasets import write_json
+from tests.helpers.datasets import turn_values, write_json
 from vidray import prompts
 from vidray.sources.base import BadAnnotation
 from vidray.sources.didemo import consensus
@@ -80,7 +80,7 @@ def test_multiturn_gathers_descriptions_of_the_same_moment(harness, fixture, tmp
     root, _ = fixture
     by_id = harness.rows_by_id(root, tmp_path / "out", qa_mode="multiturn")
     row = by_id["didemo:train_data.json#10015567@N08_3655084291_d8b58466fa.mp4@0-5"]
-    assert [t["value"] for t in row["conversations"]][1::2] == [
+    assert turn_values(row)[1::2] == [
         "the dog jumps into the water",
         "a dog leaps off the dock",
     ]

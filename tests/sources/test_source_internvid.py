@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.helpers import datasets
 from tests.helpers.datasets import internvid, write_jsonl, write_video
 from vidray import sources
 from vidray.io import storage
@@ -14,8 +15,7 @@ SOURCE = "internvid"
 
 
 def rows_of(found: list[Sample]) -> dict[str, tuple]:
-    """row id -> (video, clip, turns, query) of every conversation."""
-    return {c.id: (s.video, s.clip, c.turns, c.query) for s in found for c in s.conversations}
+    return datasets.rows_of(found, clip=True)
 
 
 def test_milliseconds_are_kept(harness, tmp_path):

@@ -1,6 +1,6 @@
 """LLaVA-Video-178K: every file kind read, no record dropped, dialogues restorable."""
 
-from tests.helpers.datasets import reasons
+from tests.helpers.datasets import reasons, turn_values
 from tests.helpers.datasets.llava_video import ACADEMIC, CHARADES, HOUND_FILE, PARQUET_COPY
 from vidray.io import storage
 from vidray.sources import get
@@ -71,7 +71,7 @@ def test_multiturn_restores_the_dialogue(harness, fixture, tmp_path):
     assert len(ids) == len(set(ids))
     by_id = {r["id"]: r for r in rows}
     r = by_id[f"llava-video:{ACADEMIC}/{OE}.json#{ACADEMIC}/{CHARADES}"]
-    assert [t["value"] for t in r["conversations"]] == [
+    assert turn_values(r) == [
         "<image>\nWhat is the man holding?",
         "He is holding a cup.",
         "Where does he sit?",

@@ -3,7 +3,7 @@ up to their frame, a drawn-instruction caption row; multi-turn and stable ids.""
 
 from __future__ import annotations
 
-from tests.helpers.datasets import moviechat, write_json
+from tests.helpers.datasets import moviechat, turn_values, write_json
 
 SOURCE = "moviechat"
 
@@ -79,7 +79,7 @@ def test_multiturn_one_row_per_video_and_moment(harness, root, tmp_path):
         "moviechat:jsons/1.json#1.mp4@0-20",  # the two questions at frame 20
         "moviechat:1:breakpoint:2",  # alone at frame 35
     }
-    whole = [t["value"] for t in by_id["moviechat:jsons/1.json#1.mp4"]["conversations"]]
+    whole = turn_values(by_id["moviechat:jsons/1.json#1.mp4"])
     assert whole[:4] == [
         "<image>\nWhere does the story take place?",
         "In a diner.",
@@ -88,7 +88,7 @@ def test_multiturn_one_row_per_video_and_moment(harness, root, tmp_path):
     ]
     assert whole[5] == moviechat.CAPTION and len(whole) == 6
     moment = by_id["moviechat:jsons/1.json#1.mp4@0-20"]
-    assert [t["value"] for t in moment["conversations"]] == [
+    assert turn_values(moment) == [
         "<image>\nWhat is the man doing now?",
         "Ordering.",
         "Who is he talking to?",

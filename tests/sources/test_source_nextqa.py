@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.helpers.datasets import reasons
+from tests.helpers.datasets import reasons, turn_values
 from tests.helpers.datasets.nextqa import DOG, GIRL
 from vidray.io import storage
 from vidray.sources import SourceContext, get
@@ -33,7 +33,7 @@ def test_multiple_choice_split(harness, fixture, tmp_path):
     rows, errors = harness.convert(root, tmp_path / "out", split="mc-test")
     (r,) = rows
     assert r["id"] == f"nextqa:MC/test:{GIRL}:0"
-    assert [t["value"] for t in r["conversations"]] == [
+    assert turn_values(r) == [
         "<image>\nwhat does the girl do after picking up the ball\n"
         "Please choose the right answer from the following options:\n"
         "A. sit down\nB. wave\nC. run away\nD. throw the ball\nE. cry",

@@ -4,22 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers.datasets import (
-    openvid,
-    write_csv,
-    write_video,
-)
+from tests.helpers.datasets import openvid, rows_of, write_csv, write_video
 from vidray import sources
 from vidray.io import storage
 from vidray.sources import SourceContext
-from vidray.sources.base import BadSplit, Sample
+from vidray.sources.base import BadSplit
 
 SOURCE = "openvid"
-
-
-def rows_of(found: list[Sample]) -> dict[str, tuple]:
-    """row id -> (video, turns, query) of every conversation."""
-    return {c.id: (s.video, c.turns, c.query) for s in found for c in s.conversations}
 
 
 def test_mp4_is_not_appended_to_names_that_have_it(harness, tmp_path):

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-from tests.helpers.datasets import reasons, sharegptvideo, write_jsonl
+from tests.helpers.datasets import reasons, rows_of, sharegptvideo, write_jsonl
 from tests.helpers.datasets.sharegptvideo import ROOT, A, B, record
 from vidray import sources, synth
 from vidray.io import storage
 from vidray.sources import SourceContext
 from vidray.sources import sharegptvideo as module
-from vidray.sources.base import Sample
 
 SOURCE = "sharegptvideo"
 
 PRE = "sharegptvideo:video_caption_pretrain"
 QA = "sharegptvideo:chatgpt_qa_900k"
-
-
-def rows_of(found: list[Sample]) -> dict[str, tuple]:
-    """row id -> (video, turns, query) of every conversation."""
-    return {c.id: (s.video, c.turns, c.query) for s in found for c in s.conversations}
 
 
 def test_frames_are_the_folder_images_at_two_fps(harness, tmp_path):

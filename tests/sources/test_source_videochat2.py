@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers.datasets import videochat2, write_json
+from tests.helpers.datasets import turn_values, videochat2, write_json
 from vidray.io import storage
 from vidray.sources import SourceContext, get
 from vidray.sources.base import BadSplit
@@ -66,7 +66,7 @@ def test_media_tokens_are_removed(harness, root):
 
 def test_multiturn_rebuilds_the_dialogue(harness, root, tmp_path):
     by_id = harness.rows_by_id(root, tmp_path / "out", qa_mode="multiturn")
-    chat = [t["value"] for t in by_id[f"{CHAT}#1019435.mp4"]["conversations"]]
+    chat = turn_values(by_id[f"{CHAT}#1019435.mp4"])
     # the record's instruction leads its first turn only
     assert chat == [
         f"<image>\n{videochat2.CHAT_I}\nWhat is the man doing?",
@@ -75,7 +75,7 @@ def test_multiturn_rebuilds_the_dialogue(harness, root, tmp_path):
         "Yes, at the end.",
     ]
     # two records on one GIF: one row, each record's instruction with its question
-    gif = [t["value"] for t in by_id[f"{TGIF}#{videochat2.TGIF}"]["conversations"]]
+    gif = turn_values(by_id[f"{TGIF}#{videochat2.TGIF}"])
     assert gif == [
         f"<image>\n{videochat2.TGIF_I}\nWhat is the cat doing?",
         "jumping",

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from tests.helpers.datasets import vript, write_jsonl
-from vidray.sources.base import Sample
+from tests.helpers.datasets import rows_of, vript, write_jsonl
 
 SOURCE = "vript"
 
 LONG_FILE = "vript_captions/vript_long_videos_captions.jsonl"
 SHORT_FILE = "vript_captions/vript_short_videos_captions.jsonl"
-
-
-def rows_of(found: list[Sample]) -> dict[str, tuple]:
-    """row id -> (video, turns, query) of every conversation."""
-    return {c.id: (s.video, c.turns, c.query) for s in found for c in s.conversations}
 
 
 def test_each_record_gives_exactly_one_row(harness, tmp_path):

@@ -228,7 +228,7 @@ def convert_in_process(name: str, root: Path, out: Path, **options: Any) -> tupl
     return vout.read_output(str(out)).to_pylist(), vout.read_output(str(out), "errors").to_pylist()
 
 
-def turns(row: dict[str, Any]) -> list[str]:
+def turn_values(row: dict[str, Any]) -> list[str]:
     """The values of a row's conversation turns, in order."""
     return [t["value"] for t in row["conversations"]]
 
@@ -242,11 +242,19 @@ def assert_row(
     """``row``'s turn values are ``turns``, its ``(clip_start, clip_end)`` is ``clip``, and
     each named column holds its value (each only when given)."""
     if turns is not _ANY:
-        assert [t["value"] for t in row["conversations"]] == turns, row["id"]
+        assert turn_values(row) == turns, row["id"]
     if clip is not _ANY:
         assert (row["clip_start"], row["clip_end"]) == clip, row["id"]
     for column, value in columns.items():
         assert row[column] == value, f"{row['id']}: {column}"
+
+
+def rows_of(found: list[Sample], clip: bool = False) -> dict[str, tuple]:
+    """Conversation id -> (video, turns, query) of every conversation of ``found``
+    (with ``clip``: (video, clip, turns, query))."""
+    if clip:
+        return {c.id: (s.video, s.clip, c.turns, c.query) for s in found for c in s.conversations}
+    return {c.id: (s.video, c.turns, c.query) for s in found for c in s.conversations}
 
 
 def reasons(errors: list[dict[str, Any]]) -> dict[str, str]:

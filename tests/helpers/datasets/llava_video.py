@@ -14,6 +14,7 @@ from pathlib import Path
 from tests.helpers.datasets import (
     Expected,
     assert_row,
+    turn_values,
     write_bytes,
     write_json,
     write_parquet,
@@ -146,7 +147,7 @@ def build(root: Path) -> Expected:
         )
         assert r["clip_start"] is None and r["clip_end"] is None
         r = by_id["llava-video:0_30_s_academic_mc_v0_1_qa_processed#0:0"]
-        assert [t["value"] for t in r["conversations"]] == ["<image>\n" + MC_QUESTION, "B."]
+        assert turn_values(r) == ["<image>\n" + MC_QUESTION, "B."]
         assert r["query"] == MC_QUESTION
         r = by_id["llava-video:0_30_s_academic_v0_1_cap_processed#1:0"]
         assert_row(

@@ -7,7 +7,14 @@ survey.
 
 from pathlib import Path
 
-from tests.helpers.datasets import Expected, assert_row, write_bytes, write_json, write_video
+from tests.helpers.datasets import (
+    Expected,
+    assert_row,
+    turn_values,
+    write_bytes,
+    write_json,
+    write_video,
+)
 from vidray import prompts
 
 CAPTION = "A man walks into a diner, orders coffee and argues with the waitress."
@@ -85,7 +92,7 @@ def build(root: Path) -> Expected:
         assert (by_id["moviechat:1:breakpoint:2"]["clip_end"]) == 3.5
         r = by_id["moviechat:1:caption"]
         instruction = prompts.draw(prompts.BUILTIN_PROMPTS, "moviechat:1:caption", 0)
-        assert [t["value"] for t in r["conversations"]] == [f"<image>\n{instruction}", CAPTION]
+        assert turn_values(r) == [f"<image>\n{instruction}", CAPTION]
         assert r["query"] == instruction
         assert r["frames"] == by_id["moviechat:1:global:1"]["frames"]
 
