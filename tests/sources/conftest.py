@@ -2,7 +2,12 @@
 ``test_source_fixtures.py`` and the ``test_source_<name>.py`` modules), and for a module
 that declares ``SOURCE = "<name>"``: ``fixture`` (that shared ``(root, Expected)``, not to
 be written to), ``fresh`` (a private copy built for the test, free to change) and ``harness``
-(:class:`tests.helpers.datasets.Harness` for the source)."""
+(:class:`tests.helpers.datasets.Harness` for the source).
+
+A new source is its adapter (``vidray/sources/<name>.py``) and its fixture builder
+(``tests/helpers/datasets/<name>.py``, ``build(root) -> Expected``): ``test_source_fixtures.py``
+converts that fixture with Ray from local disk and S3 and holds the output to ``Expected``
+and to ``check_rows``. Only the source's own quirks need a ``test_source_<name>.py``."""
 
 from __future__ import annotations
 
