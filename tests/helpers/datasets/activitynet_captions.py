@@ -68,10 +68,7 @@ def build(root: Path) -> Expected:
         )
         assert_row(
             r,
-            turns=[
-                f"<image>\n{instruction}",
-                "She stands in a kitchen.",
-            ],
+            turns=[f"<image>\n{instruction}", "She stands in a kitchen."],
             query=instruction,
             clip=(0.5, 2.5),
             frames=by_id["activitynet-captions:v_QOlSCBRmfWY:0"]["frames"],

@@ -79,10 +79,7 @@ def build(root: Path) -> Expected:
         r = by_id["activitynet-qa:v_okC18bPTils_0"]
         assert_row(
             r,
-            turns=[
-                "<image>\nwhat is the man in white doing?",
-                "dance",
-            ],
+            turns=["<image>\nwhat is the man in white doing?", "dance"],
             query="what is the man in white doing?",
             video="v_okC18bPTils.mp4",
             clip=(None, None),

@@ -125,10 +125,7 @@ def build(root: Path) -> Expected:
         r = by_id["clevrer:0:0"]
         assert_row(
             r,
-            turns=[
-                "<image>\nWhat is the shape of the gray object?",
-                "cube",
-            ],
+            turns=["<image>\nWhat is the shape of the gray object?", "cube"],
             query="What is the shape of the gray object?",
             clip=(None, None),
             video="video_00000-01000/video_00000.mp4",

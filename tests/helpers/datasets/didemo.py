@@ -95,10 +95,7 @@ def build(root: Path) -> Expected:
         instruction = prompts.draw(prompts.BUILTIN_PROMPTS, "didemo:3001", 0)
         assert_row(
             r,
-            turns=[
-                f"<image>\n{instruction}",
-                "the dog jumps into the water",
-            ],
+            turns=[f"<image>\n{instruction}", "the dog jumps into the water"],
             query=instruction,
             video="10015567@N08_3655084291_d8b58466fa.mp4",
             clip=(0.0, 5.0),

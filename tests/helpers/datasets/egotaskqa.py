@@ -73,10 +73,7 @@ def build(root: Path) -> Expected:
         r = by_id["egotaskqa:direct/train:0"]
         assert_row(
             r,
-            turns=[
-                "<image>\nWhat is the person holding?",
-                "knife",
-            ],
+            turns=["<image>\nWhat is the person holding?", "knife"],
             query="What is the person holding?",
             video=f"{VIDEO}/fpv1",
         )

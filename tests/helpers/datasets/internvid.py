@@ -66,10 +66,7 @@ def build(root: Path) -> Expected:
         instruction = SourceContext().instruction(rid)
         assert_row(
             r,
-            turns=[
-                f"<image>\n{instruction}",
-                "a man opens a wooden door",
-            ],
+            turns=[f"<image>\n{instruction}", "a man opens a wooden door"],
             query=instruction,
             clip=(0.5, 2.25),
         )

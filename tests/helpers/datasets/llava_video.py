@@ -138,10 +138,7 @@ def build(root: Path) -> Expected:
         r = by_id["llava-video:0_30_s_academic_oe_v0_1_qa_processed#0:1"]
         assert_row(
             r,
-            turns=[
-                "<image>\nWhere does he sit?",
-                "On a chair by the window.",
-            ],
+            turns=["<image>\nWhere does he sit?", "On a chair by the window."],
             query="Where does he sit?",
             video=f"{ACADEMIC}/{CHARADES}",
         )
@@ -152,22 +149,13 @@ def build(root: Path) -> Expected:
         r = by_id["llava-video:0_30_s_academic_v0_1_cap_processed#1:0"]
         assert_row(
             r,
-            turns=[
-                "<image>\n" + describe,
-                "A boy plays with a ball in a garden.",
-            ],
+            turns=["<image>\n" + describe, "A boy plays with a ball in a garden."],
             query=describe,
         )
         r = by_id["llava-video:sharegptvideo_qa_255k_processed#0:0"]
         assert r["video"] == f"{HOUND}/{FRAMES}/{HOUND_VID}"
         assert r["video_fps"] == 2.0 and r["video_duration"] == 4.0
-        assert_row(
-            r,
-            turns=[
-                "<image>\nWhat is the man holding?",
-                "A guitar.",
-            ],
-        )
+        assert_row(r, turns=["<image>\nWhat is the man holding?", "A guitar."])
         r = by_id["llava-video:30_60_s_youtube_oe_v0_1_qa_processed#0:0"]
         assert r["video"] == f"{YOUTUBE}/{YTB}"
         assert r["conversations"][1]["value"] == "The shop signs."

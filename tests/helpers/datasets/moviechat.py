@@ -71,10 +71,7 @@ def build(root: Path) -> Expected:
         r = by_id["moviechat:1:global:0"]
         assert_row(
             r,
-            turns=[
-                "<image>\nWhere does the story take place?",
-                "In a diner.",
-            ],
+            turns=["<image>\nWhere does the story take place?", "In a diner."],
             query="Where does the story take place?",
             clip=(None, None),
             video="1.mp4",
@@ -82,10 +79,7 @@ def build(root: Path) -> Expected:
         r = by_id["moviechat:1:breakpoint:0"]
         assert_row(
             r,
-            turns=[
-                "<image>\nWhat is the man doing now?",
-                "Ordering.",
-            ],
+            turns=["<image>\nWhat is the man doing now?", "Ordering."],
             clip=(0.0, 2.0),
             frames=by_id["moviechat:1:breakpoint:1"]["frames"],
         )

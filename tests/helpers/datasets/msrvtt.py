@@ -76,10 +76,7 @@ def build(root: Path) -> Expected:
         instruction = prompts.draw(prompts.BUILTIN_PROMPTS, "msrvtt:video0:0", 0)
         assert_row(
             r,
-            turns=[
-                f"<image>\n{instruction}",
-                "a man is playing a guitar on stage",
-            ],
+            turns=[f"<image>\n{instruction}", "a man is playing a guitar on stage"],
             query=instruction,
             video="video0.mp4",
             clip=(None, None),

@@ -105,10 +105,7 @@ def build(root: Path) -> Expected:
         r = by_id[f"nextqa:OE/train:{GIRL}:0"]
         assert_row(
             r,
-            turns=[
-                "<image>\nwhat does the girl do after picking up the ball",
-                "throw it",
-            ],
+            turns=["<image>\nwhat does the girl do after picking up the ball", "throw it"],
             query="what does the girl do after picking up the ball",
             video=f"0101/{GIRL}.mp4",
             frames=by_id[f"nextqa:OE/train:{GIRL}:1"]["frames"],

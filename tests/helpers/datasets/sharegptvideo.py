@@ -113,10 +113,7 @@ def build(root: Path) -> Expected:
         r = by_id[f"sharegptvideo:video_caption_pretrain/{A}"]
         assert_row(
             r,
-            turns=[
-                "<image>\nDescribe the video in detail.",
-                "A man plays a guitar.",
-            ],
+            turns=["<image>\nDescribe the video in detail.", "A man plays a guitar."],
             query="Describe the video in detail.",
             video=f"train_300k/{A}",
         )
@@ -126,20 +123,9 @@ def build(root: Path) -> Expected:
         assert r["conversations"][0]["value"] == "<image>\nGive a detailed caption of the video."
         assert r["video"] == f"train_600k/{B}"
         r0, r1 = (by_id[f"sharegptvideo:chatgpt_qa_900k/{B}_0#{k}"] for k in (0, 1))
+        assert_row(r0, turns=["<image>\nWhat does the show?", "The sea."])
         assert_row(
-            r0,
-            turns=[
-                "<image>\nWhat does the show?",
-                "The sea.",
-            ],
-        )
-        assert_row(
-            r1,
-            turns=[
-                "<image>\nIs it windy?",
-                "Yes, the waves are high.",
-            ],
-            query="Is it windy?",
+            r1, turns=["<image>\nIs it windy?", "Yes, the waves are high."], query="Is it windy?"
         )
         qa0, qa1 = (by_id[f"sharegptvideo:chatgpt_qa_900k/{A}_{k}"] for k in (0, 1))
         assert qa0["frames"] == qa1["frames"]

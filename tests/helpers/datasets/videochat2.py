@@ -124,10 +124,7 @@ def build(root: Path) -> Expected:
         r = by_id[f"{tgif}#0:0"]
         assert_row(
             r,
-            turns=[
-                f"<image>\n{TGIF_I}\nWhat is the cat doing?",
-                "jumping",
-            ],
+            turns=[f"<image>\n{TGIF_I}\nWhat is the cat doing?", "jumping"],
             query="What is the cat doing?",
             video=TGIF,
             video_duration=3.0,
@@ -137,23 +134,12 @@ def build(root: Path) -> Expected:
         assert r1["frames"] == r["frames"]
         r = by_id["videochat2:video/caption/webvid/train.json#0:0"]
         assert_row(
-            r,
-            turns=[
-                f"<image>\n{CAPTION_I}",
-                "Aerial view of a river in autumn.",
-            ],
-            query=CAPTION_I,
+            r, turns=[f"<image>\n{CAPTION_I}", "Aerial view of a river in autumn."], query=CAPTION_I
         )
         r = by_id["videochat2:video/caption/youcook2/train.json#0:0"]
         assert (r["clip_start"], r["clip_end"]) == (1.0, 3.0)
         r = by_id["videochat2:video/conversation/videochat1/train.json#0:1"]
-        assert_row(
-            r,
-            turns=[
-                f"<image>\n{CHAT_I}\nDoes he fall?",
-                "Yes, at the end.",
-            ],
-        )
+        assert_row(r, turns=[f"<image>\n{CHAT_I}\nDoes he fall?", "Yes, at the end."])
 
     return Expected(
         rows={

@@ -82,10 +82,7 @@ def build(root: Path) -> Expected:
         instruction = SourceContext().instruction(rid)
         assert_row(
             r,
-            turns=[
-                f"<image>\n{instruction}",
-                "Dough is folded by two hands in a glass bowl.",
-            ],
+            turns=[f"<image>\n{instruction}", "Dough is folded by two hands in a glass bowl."],
             query=instruction,
             video=f"{LONG}/{LONG}-Scene-003.mp4",
         )
