@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 
 from tests.conftest import upload_dir
-from tests.helpers.datasets import builders, check_rows, indexed
+from tests.helpers.datasets import builders, check_rows, convert_in_process, indexed
 from vidray import output as vout
 from vidray import sources
 from vidray.config import ConvertOptions
@@ -68,3 +68,52 @@ def test_source_converts_its_fixture(name, where, built_fixture, ray_head, s3_bu
     check_rows(name, rows, errors)
     assert expected.check is not None, "a fixture must check some rows' text exactly"
     expected.check(indexed(rows))
+
+
+def _descending(row: dict) -> None:
+    row["frame_timestamps"] = row["frame_timestamps"][::-1]
+
+
+def _frame_dropped(row: dict) -> None:
+    row["frames"] = row["frames"][1:]
+
+
+def _odd_turns(row: dict) -> None:
+    row["conversations"] = row["conversations"][:1]
+
+
+def _two_humans(row: dict) -> None:
+    row["conversations"][1] = {**row["conversations"][1], "from": "human"}
+
+
+def _second_image(row: dict) -> None:
+    row["conversations"][1] = {**row["conversations"][1], "value": "<image> again"}
+
+
+def _empty_turn(row: dict) -> None:
+    row["conversations"][1] = {**row["conversations"][1], "value": " "}
+
+
+@pytest.mark.parametrize(
+    "spoil",
+    [_descending, _frame_dropped, _odd_turns, _two_humans, _second_image, _empty_turn],
+)
+def test_check_rows_refuses_a_spoiled_row(spoil, built_fixture, tmp_path):
+    """Each generic check can fail: one video row of a real conversion, spoiled one way,
+    is refused, while the rows as converted pass."""
+    root, _ = built_fixture("nextqa")
+    rows, errors = convert_in_process("nextqa", root, tmp_path / "out")
+    check_rows("nextqa", rows, errors)
+    spoil(rows[0])
+    with pytest.raises(AssertionError):
+        check_rows("nextqa", rows, errors)
+
+
+def test_check_rows_refuses_repeated_ids_and_silent_errors(built_fixture, tmp_path):
+    root, _ = built_fixture("nextqa")
+    rows, errors = convert_in_process("nextqa", root, tmp_path / "out")
+    assert errors
+    with pytest.raises(AssertionError, match="duplicate ids"):
+        check_rows("nextqa", [*rows, rows[0]], errors)
+    with pytest.raises(AssertionError):
+        check_rows("nextqa", rows, [{**errors[0], "message": ""}])
