@@ -5,12 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers.datasets import (
-    reasons,
-    turn_values,
-    write_json,
-    write_video,
-)
+from tests.helpers.datasets import reasons, turn_values, write_json, write_video
 from vidray.io import storage
 from vidray.sources.base import BadSplit, Sample
 

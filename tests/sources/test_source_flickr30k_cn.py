@@ -9,10 +9,7 @@ import io
 
 import pytest
 
-from tests.helpers.datasets import (
-    image_bytes,
-    same_color,
-)
+from tests.helpers.datasets import image_bytes, same_color
 from tests.helpers.datasets.flickr30k_cn import BLUE, TSV
 from vidray import prompts
 from vidray.io import storage

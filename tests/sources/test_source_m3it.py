@@ -7,10 +7,7 @@ import base64
 
 import pytest
 
-from tests.helpers.datasets import (
-    image_bytes,
-    same_color,
-)
+from tests.helpers.datasets import image_bytes, same_color
 from tests.helpers.datasets.m3it import FRAME_COLORS
 from vidray import prompts
 from vidray.io import storage

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers.datasets import (
-    write_json,
-    write_video,
-)
+from tests.helpers.datasets import write_json, write_video
 from vidray.sources.base import BadSplit
 
 SOURCE = "mlvu"

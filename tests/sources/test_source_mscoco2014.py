@@ -3,10 +3,7 @@ caption, each image decoded once for all of its captions."""
 
 from __future__ import annotations
 
-from tests.helpers.datasets import (
-    write_image,
-    write_json,
-)
+from tests.helpers.datasets import write_image, write_json
 from vidray import prompts
 from vidray.io import storage
 from vidray.sources import get

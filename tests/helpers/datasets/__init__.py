@@ -93,11 +93,17 @@ def image_bytes(
 
 
 def write_image(
-    path: Path, width: int = 64, height: int = 48, color: tuple[int, int, int] = (200, 40, 40)
+    path: Path,
+    width: int = 64,
+    height: int = 48,
+    color: tuple[int, int, int] = (200, 40, 40),
+    cut: bool = False,
 ) -> Path:
-    """A real image at ``path``, PNG or JPEG after its suffix."""
+    """A real image at ``path``, PNG or JPEG after its suffix; with ``cut``, only its
+    first half (see :func:`truncated`)."""
     fmt = "PNG" if path.suffix.lower() == ".png" else "JPEG"
-    return write_bytes(path, image_bytes(width, height, color, fmt))
+    data = image_bytes(width, height, color, fmt)
+    return write_bytes(path, truncated(data) if cut else data)
 
 
 def truncated(data: bytes) -> bytes:

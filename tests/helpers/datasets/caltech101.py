@@ -11,18 +11,7 @@ as spaces (``trainers/coop.py``).
 
 from pathlib import Path
 
-from tests.helpers.datasets import (
-    BLUE,
-    GREEN,
-    RED,
-    Expected,
-    image_bytes,
-    same_color,
-    truncated,
-    write_bytes,
-    write_image,
-    write_json,
-)
+from tests.helpers.datasets import BLUE, GREEN, RED, Expected, same_color, write_image, write_json
 
 IMAGES = "101_ObjectCategories"
 
@@ -38,7 +27,7 @@ def build(root: Path) -> Expected:
     # in no split (CoOp ignores it): never read, never a row
     write_image(images / "BACKGROUND_Google" / "image_0001.jpg")
     # a download cut short
-    write_bytes(images / "Leopards" / "image_0001.jpg", truncated(image_bytes(64, 48, RED)))
+    write_image(images / "Leopards" / "image_0001.jpg", 64, 48, RED, cut=True)
     write_json(
         root / "split_zhou_Caltech101.json",
         {

@@ -7,13 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.helpers.datasets import (
-    Expected,
-    assert_row,
-    write_bytes,
-    write_json,
-    write_videos,
-)
+from tests.helpers.datasets import Expected, assert_row, write_bytes, write_json, write_videos
 from vidray import prompts, synth
 
 A = "10015567@N08_3655084291_d8b58466fa.mov"  # downloaded as .mp4

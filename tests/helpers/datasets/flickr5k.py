@@ -8,18 +8,7 @@ other sets of the same Kaggle collection. Here the test split was renamed to
 
 from pathlib import Path
 
-from tests.helpers.datasets import (
-    BLUE,
-    GREEN,
-    RED,
-    Expected,
-    image_bytes,
-    same_color,
-    truncated,
-    write_bytes,
-    write_image,
-    write_json,
-)
+from tests.helpers.datasets import BLUE, GREEN, RED, Expected, same_color, write_image, write_json
 
 IMAGES = "flickr5k-images"
 
@@ -27,7 +16,7 @@ IMAGES = "flickr5k-images"
 def build(root: Path) -> Expected:
     write_image(root / IMAGES / "1001.jpg", 64, 48, RED)
     write_image(root / IMAGES / "1002.png", 48, 64, GREEN)
-    write_bytes(root / IMAGES / "1003.jpg", truncated(image_bytes(64, 48, BLUE)))
+    write_image(root / IMAGES / "1003.jpg", 64, 48, BLUE, cut=True)
     write_json(
         root / "flickr5k_train.json.json",
         [

@@ -7,13 +7,7 @@ gathered under ``videos/``; TGIF videos are real GIFs."""
 
 from pathlib import Path
 
-from tests.helpers.datasets import (
-    Expected,
-    assert_row,
-    write_bytes,
-    write_json,
-    write_videos,
-)
+from tests.helpers.datasets import Expected, assert_row, write_bytes, write_json, write_videos
 from vidray import synth
 
 TGIF = "tumblr_nk172bbdPI1u1lr18o1_250.gif"
