@@ -3,30 +3,19 @@ spans checked against the decoded video."""
 
 from __future__ import annotations
 
-from functools import partial
-from pathlib import Path
-
-import pytest
-
-from tests.helpers.datasets import Expected, built, convert_in_process, source_samples, write_json
+from tests.helpers.datasets import turn_values, write_json
 from vidray import prompts
 
-NAME = "activitynet-captions"
+SOURCE = "activitynet-captions"
 POOL = tuple(f"Caption the moment, style {i}." for i in range(40))
-samples = partial(source_samples, NAME)
 
 
-@pytest.fixture(scope="module")
-def fixture(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Expected]:
-    return built(NAME, tmp_path_factory)
-
-
-def test_caption_instructions_are_seeded_per_row(fixture):
+def test_caption_instructions_are_seeded_per_row(harness, fixture):
     """Seed bug (every caption source): ``random.sample`` without a seed. Here the
     instruction is drawn from the row id and ``--seed`` alone."""
     root, _ = fixture
-    first = {c.id: c for s in samples(root, prompts=POOL, seed=5) for c in s.conversations}
-    again = {c.id: c for s in samples(root, prompts=POOL, seed=5) for c in s.conversations}
+    first = harness.conversations(root, prompts=POOL, seed=5)
+    again = harness.conversations(root, prompts=POOL, seed=5)
     assert len(first) == 6  # the missing video's sentence keeps its id too
     assert {k: c.query for k, c in first.items()} == {k: c.query for k, c in again.items()}
     for cid, conv in first.items():
@@ -34,9 +23,9 @@ def test_caption_instructions_are_seeded_per_row(fixture):
         assert conv.turns[0] == ("human", f"<image>\n{conv.query}")
 
 
-def test_each_sentence_gets_its_own_span(fixture):
+def test_each_sentence_gets_its_own_span(harness, fixture):
     root, _ = fixture
-    got = {c.id: (s.clip, c.turns[1][1]) for s in samples(root) for c in s.conversations}
+    got = {c.id: (s.clip, c.turns[1][1]) for s in harness.samples(root) for c in s.conversations}
     assert got["activitynet-captions:v_QOlSCBRmfWY:0"] == (
         (0.5, 2.5),
         "A woman is seen speaking to the camera.",
@@ -46,7 +35,7 @@ def test_each_sentence_gets_its_own_span(fixture):
     assert got["activitynet-captions:v_QOlSCBRmfWY:3"][0] == (4.0, 9.0)
 
 
-def test_malformed_records_are_error_rows(tmp_path):
+def test_malformed_records_are_error_rows(harness, tmp_path):
     write_json(
         tmp_path / "train.json",
         {
@@ -56,7 +45,7 @@ def test_malformed_records_are_error_rows(tmp_path):
             "v_d": {"duration": 5, "sentences": ["ok"]},
         },
     )
-    got = {s.id: s.error for s in samples(tmp_path)}
+    got = {s.id: s.error for s in harness.samples(tmp_path)}
     assert {sid: e[0] if e else None for sid, e in got.items()} == {
         f"activitynet-captions:train.json#v_{k}": "bad_annotation" for k in "abcd"
     }
@@ -66,27 +55,30 @@ def test_malformed_records_are_error_rows(tmp_path):
     )
 
 
-def test_videos_are_found_with_or_without_the_v_prefix(fixture):
+def test_videos_are_found_with_or_without_the_v_prefix(harness, fixture):
     root, _ = fixture
-    videos = {c.id: s.video for s in samples(root) for c in s.conversations}
+    videos = {c.id: s.video for s in harness.samples(root) for c in s.conversations}
     assert videos["activitynet-captions:v_QOlSCBRmfWY:0"] == "v_QOlSCBRmfWY.mp4"
     assert videos["activitynet-captions:v_ehGHCYKzyZ8:0"] == "ehGHCYKzyZ8.mkv"
 
 
-def test_val_splits_have_distinct_ids(fixture):
+def test_val_splits_have_distinct_ids(harness, fixture):
     root, _ = fixture
-    val = [(c.id, c.turns[1][1]) for s in samples(root, split="val") for c in s.conversations]
-    val_2 = [(c.id, c.turns[1][1]) for s in samples(root, split="val_2") for c in s.conversations]
+    val = [
+        (c.id, c.turns[1][1]) for s in harness.samples(root, split="val") for c in s.conversations
+    ]
+    val_2 = [
+        (c.id, c.turns[1][1]) for s in harness.samples(root, split="val_2") for c in s.conversations
+    ]
     assert val == [("activitynet-captions:v_ehGHCYKzyZ8:0", "Biking.")]
     assert val_2 == [("activitynet-captions:v_ehGHCYKzyZ8:val_2:0", "A hill.")]
 
 
-def test_multiturn_gathers_sentences_of_the_same_span(fixture, tmp_path):
+def test_multiturn_gathers_sentences_of_the_same_span(harness, fixture, tmp_path):
     root, _ = fixture
-    rows, _ = convert_in_process(NAME, root, tmp_path / "out", qa_mode="multiturn")
-    by_id = {r["id"]: r for r in rows}
+    by_id = harness.rows_by_id(root, tmp_path / "out", qa_mode="multiturn")
     row = by_id["activitynet-captions:train.json#v_QOlSCBRmfWY.mp4@0.5-2.5"]
-    assert [t["value"] for t in row["conversations"]][1::2] == [
+    assert turn_values(row)[1::2] == [
         "A woman is seen speaking to the camera.",
         "She stands in a kitchen.",
     ]
@@ -94,8 +86,8 @@ def test_multiturn_gathers_sentences_of_the_same_span(fixture, tmp_path):
     assert "activitynet-captions:v_QOlSCBRmfWY:2" in by_id
 
 
-def test_row_ids_are_stable(fixture):
+def test_row_ids_are_stable(harness, fixture):
     root, _ = fixture
-    ids = [c.id for s in samples(root) for c in s.conversations]
-    assert ids == [c.id for s in samples(root, seed=9) for c in s.conversations]
+    ids = harness.conversation_ids(root)
+    assert ids == harness.conversation_ids(root, seed=9)
     assert len(ids) == len(set(ids))

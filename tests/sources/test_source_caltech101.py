@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers.datasets import built, convert_in_process, same_color, source_samples
+from tests.helpers.datasets import same_color
 from vidray.sources.caltech101 import coop_classname
 
-NAME = "caltech101"
+SOURCE = "caltech101"
 
 
-@pytest.fixture(scope="module")
-def fixture(tmp_path_factory: pytest.TempPathFactory):
-    return built(NAME, tmp_path_factory)
-
-
-def test_the_coop_split_names_the_images_their_labels_and_class_names(fixture):
+def test_the_coop_split_names_the_images_their_labels_and_class_names(harness, fixture):
     """CoOp's class names are not the folders': ``Faces/`` is ``face``; the label is the
     split's, and an image in no split (``BACKGROUND_Google``) is not read at all."""
     root, _ = fixture
-    convs = {c.id: c for s in source_samples(NAME, root) for c in s.conversations}
+    convs = harness.conversations(root)
     assert sorted(convs) == [
         "caltech101:Faces/image_0001.jpg",
         "caltech101:Leopards/image_0001.jpg",
@@ -37,12 +32,12 @@ def test_the_coop_split_names_the_images_their_labels_and_class_names(fixture):
     assert not any("BACKGROUND_Google" in c for c in convs)
 
 
-def test_prompts_use_coops_class_names_and_the_column_keeps_that_name(fixture):
+def test_prompts_use_coops_class_names_and_the_column_keeps_that_name(harness, fixture):
     """CoOp prompts ``electric_guitar`` as ``electric guitar`` (its prompt learner turns
     ``_`` into spaces) and renames folders such as ``Motorbikes`` to ``motorbike``
     where the split did not; the ``classname`` column is the name the prompt used."""
     root, _ = fixture
-    convs = {c.id: c for s in source_samples(NAME, root) for c in s.conversations}
+    convs = harness.conversations(root)
     guitar = convs["caltech101:electric_guitar/image_0001.jpg"]
     assert guitar.turns[1] == ("gpt", "a photo of a electric guitar.")
     assert (guitar.label, guitar.classname) == (3, "electric guitar")
@@ -64,16 +59,16 @@ def test_prompts_use_coops_class_names_and_the_column_keeps_that_name(fixture):
         ("test", ["caltech101:Faces/image_0002.png"]),
     ],
 )
-def test_each_split_reads_its_own_list(fixture, split, ids):
+def test_each_split_reads_its_own_list(harness, fixture, split, ids):
     root, _ = fixture
-    samples = source_samples(NAME, root, split=split)
+    samples = harness.samples(root, split=split)
     assert [c.id for s in samples for c in s.conversations] == ids
     assert all(s.media == "image" for s in samples)
 
 
-def test_rows_carry_the_image_and_no_time_axis(fixture, tmp_path):
+def test_rows_carry_the_image_and_no_time_axis(harness, fixture, tmp_path):
     root, _ = fixture
-    rows, errors = convert_in_process(NAME, root, tmp_path / "out", split="test")
+    rows, errors = harness.convert(root, tmp_path / "out", split="test")
     (row,) = rows
     assert not errors
     assert row["frame_timestamps"] == [] and len(row["frames"]) == 1
@@ -84,12 +79,8 @@ def test_rows_carry_the_image_and_no_time_axis(fixture, tmp_path):
     assert (row["label"], row["classname"]) == (1, "face")
 
 
-def test_bad_images_are_error_rows_with_their_reason(fixture, tmp_path):
-    root, expected = fixture
-    rows, errors = convert_in_process(NAME, root, tmp_path / "out")
-    assert {r["id"] for r in rows} == expected.rows
-    by_id = {e["id"]: e for e in errors}
-    assert {i: e["reason"] for i, e in by_id.items()} == expected.errors
+def test_bad_images_are_error_rows_with_their_reason(harness, fixture, tmp_path):
+    _, by_id = harness.convert_expected(fixture, tmp_path / "out")
     assert (
         "Leopards/image_0001.jpg is unreadable"
         in by_id["caltech101:Leopards/image_0001.jpg"]["message"]

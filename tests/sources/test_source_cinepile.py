@@ -2,19 +2,15 @@
 
 import pytest
 
-from tests.helpers.datasets import built, convert_in_process, source_samples
 from tests.helpers.datasets.cinepile import GANGNAM, MATRIX, row
 from vidray.io import storage
 from vidray.sources import get
 from vidray.sources.base import BadAnnotation
 from vidray.sources.cinepile import youtube_id
 
+SOURCE = "cinepile"
+
 UNIT = "v2/train-00000-of-00003.parquet"
-
-
-@pytest.fixture(scope="module")
-def fixture(tmp_path_factory):
-    return built("cinepile", tmp_path_factory)
 
 
 @pytest.mark.parametrize(
@@ -63,20 +59,19 @@ def test_answer_position_is_checked_against_the_answer_text():
             list(src.items(UNIT, "0", bad))
 
 
-def test_splits(fixture, tmp_path):
+def test_splits(harness, fixture, tmp_path):
     root, _ = fixture
     loc = storage.location(str(root))
     assert get("cinepile").units(loc) == [f"v2/train-0000{i}-of-00003.parquet" for i in range(3)]
-    rows, errors = convert_in_process("cinepile", root, tmp_path / "out", split="test")
+    rows, errors = harness.convert(root, tmp_path / "out", split="test")
     assert [r["id"] for r in rows] == [f"cinepile:{GANGNAM}:test-00000-of-00001#0"]
     assert rows[0]["conversations"][1]["value"] == "B. A blue pill"
     assert errors == []
 
 
-def test_multiturn_joins_the_questions_of_a_clip(fixture, tmp_path):
+def test_multiturn_joins_the_questions_of_a_clip(harness, fixture, tmp_path):
     root, _ = fixture
-    rows, _ = convert_in_process("cinepile", root, tmp_path / "out", qa_mode="multiturn")
-    by_id = {r["id"]: r for r in rows}
+    by_id = harness.rows_by_id(root, tmp_path / "out", qa_mode="multiturn")
     turns = by_id[f"cinepile:v2/train-00000-of-00003.parquet#The Matrix_watch?v={MATRIX}.mp4"][
         "conversations"
     ]
@@ -84,13 +79,13 @@ def test_multiturn_joins_the_questions_of_a_clip(fixture, tmp_path):
     assert turns[2]["value"].startswith("What does Neo follow?\n")
 
 
-def test_ids_are_deterministic(fixture):
+def test_ids_are_deterministic(harness, fixture):
     root, _ = fixture
 
     def ids(**ctx) -> list[str]:
         return [
             c.id if not s.error else s.id
-            for s in source_samples("cinepile", root, **ctx)
+            for s in harness.samples(root, **ctx)
             for c in (s.conversations or [s])
         ]
 
@@ -99,7 +94,7 @@ def test_ids_are_deterministic(fixture):
     assert len(first) == len(set(first)) == 7
 
 
-def test_names_tried_helper_name_then_movie_and_id_then_bare_id(fixture, tmp_path):
+def test_names_tried_helper_name_then_movie_and_id_then_bare_id(harness, fixture, tmp_path):
     """A watch link: the helper's ``{movie}_watch?v={id}``, then ``{movie}_{id}``, then
     ``{id}``; the first that exists is taken, in ``yt_videos/`` or else ``videos/``."""
     src = get("cinepile")
@@ -111,7 +106,7 @@ def test_names_tried_helper_name_then_movie_and_id_then_bare_id(fixture, tmp_pat
         MATRIX,
     ]
     root, _ = fixture
-    found = {s.video for s in source_samples("cinepile", root) if not s.error}
+    found = {s.video for s in harness.samples(root) if not s.error}
     assert found == {f"The Matrix_watch?v={MATRIX}.mp4", f"{GANGNAM}.mp4"}
     # the same clips under the other two names, in the older default folder
     import shutil
@@ -124,5 +119,5 @@ def test_names_tried_helper_name_then_movie_and_id_then_bare_id(fixture, tmp_pat
         other / "videos" / f"The Matrix_{MATRIX}.webm",  # named so, whatever it holds
     )
     shutil.copy(root / "yt_videos" / f"{GANGNAM}.mp4", other / "videos" / f"{GANGNAM}.MP4")
-    found = {s.video for s in source_samples("cinepile", other) if not s.error}
+    found = {s.video for s in harness.samples(other) if not s.error}
     assert found == {f"The Matrix_{MATRIX}.webm", f"{GANGNAM}.MP4"}

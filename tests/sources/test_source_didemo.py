@@ -3,24 +3,15 @@ found by stem, seeded instructions."""
 
 from __future__ import annotations
 
-from functools import partial
-from pathlib import Path
-
 import pytest
 
-from tests.helpers.datasets import Expected, built, convert_in_process, source_samples, write_json
+from tests.helpers.datasets import turn_values, write_json
 from vidray import prompts
 from vidray.sources.base import BadAnnotation
 from vidray.sources.didemo import consensus
 
-NAME = "didemo"
+SOURCE = "didemo"
 POOL = tuple(f"Describe moment kind {i}." for i in range(40))
-samples = partial(source_samples, NAME)
-
-
-@pytest.fixture(scope="module")
-def fixture(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Expected]:
-    return built(NAME, tmp_path_factory)
 
 
 def test_consensus_is_the_most_frequent_pair_ties_to_the_earliest():
@@ -33,22 +24,22 @@ def test_consensus_is_the_most_frequent_pair_ties_to_the_earliest():
             consensus(bad)
 
 
-def test_spans_are_five_second_segments(fixture):
+def test_spans_are_five_second_segments(harness, fixture):
     root, _ = fixture
-    clips = {c.id: s.clip for s in samples(root) for c in s.conversations}
+    clips = {c.id: s.clip for s in harness.samples(root) for c in s.conversations}
     assert clips["didemo:3001"] == (0.0, 5.0)
     assert clips["didemo:3003"] == (5.0, 10.0)
     assert clips["didemo:3005"] == (0.0, 5.0)
     assert clips["didemo:3004"] == (None, None)  # segments 0..5: the whole video
 
 
-def test_a_moment_in_the_last_segment_runs_to_the_video_end(fixture, tmp_path):
+def test_a_moment_in_the_last_segment_runs_to_the_video_end(harness, fixture, tmp_path):
     """The last segment is shorter than 5 s (videos are 25-30 s): ``5*(end+1)`` would
     pass the end of most videos and turn good moments into ``bad_span`` rows."""
     root, _ = fixture
-    clips = {c.id: s.clip for s in samples(root, split="val") for c in s.conversations}
+    clips = {c.id: s.clip for s in harness.samples(root, split="val") for c in s.conversations}
     assert clips == {"didemo:4001": (5.0, None), "didemo:4002": (None, None)}
-    rows, errors = convert_in_process(NAME, root, tmp_path / "out", split="val")
+    rows, errors = harness.convert(root, tmp_path / "out", split="val")
     assert errors == []
     r = {r["id"]: r for r in rows}["didemo:4001"]
     # the row says where "the end" was: the 6 s video's duration
@@ -56,46 +47,47 @@ def test_a_moment_in_the_last_segment_runs_to_the_video_end(fixture, tmp_path):
     assert r["frame_timestamps"] and all(4.9 <= t < 6.0 for t in r["frame_timestamps"])
 
 
-def test_videos_are_found_by_stem_whatever_the_extension(fixture):
+def test_videos_are_found_by_stem_whatever_the_extension(harness, fixture):
     root, _ = fixture
-    videos = {c.id: s.video for s in samples(root) for c in s.conversations}
+    videos = {c.id: s.video for s in harness.samples(root) for c in s.conversations}
     assert videos["didemo:3001"] == "10015567@N08_3655084291_d8b58466fa.mp4"  # .mov annotated
     assert videos["didemo:3005"] == "10206271@N02_2942446862_8c48a6d8ef.mov"  # no extension
     # the AWS download script saves <video>.mp4, the annotated extension kept inside
     assert videos["didemo:3006"] == "10445128@N03_4316917870_e5e4cd1b3b.avi.mp4"
 
 
-def test_caption_instructions_are_seeded_per_row(fixture):
+def test_caption_instructions_are_seeded_per_row(harness, fixture):
     """Seed bug (every caption source): ``random.sample`` without a seed. Here the
     instruction is drawn from the row id and ``--seed``: stable across runs."""
     root, _ = fixture
-    first = {c.id: c for s in samples(root, prompts=POOL, seed=11) for c in s.conversations}
-    again = {c.id: c for s in samples(root, prompts=POOL, seed=11) for c in s.conversations}
+    first = harness.conversations(root, prompts=POOL, seed=11)
+    again = harness.conversations(root, prompts=POOL, seed=11)
     assert {k: c.query for k, c in first.items()} == {k: c.query for k, c in again.items()}
     for cid, conv in first.items():
         assert conv.query == prompts.draw(POOL, cid, 11)
         assert conv.turns[0] == ("human", f"<image>\n{conv.query}")
 
 
-def test_splits(fixture):
+def test_splits(harness, fixture):
     root, _ = fixture
-    test = [(c.id, c.turns[1][1]) for s in samples(root, split="test") for c in s.conversations]
+    test = [
+        (c.id, c.turns[1][1]) for s in harness.samples(root, split="test") for c in s.conversations
+    ]
     assert test == [("didemo:5001", "a child laughs")]
 
 
-def test_multiturn_gathers_descriptions_of_the_same_moment(fixture, tmp_path):
+def test_multiturn_gathers_descriptions_of_the_same_moment(harness, fixture, tmp_path):
     root, _ = fixture
-    rows, _ = convert_in_process(NAME, root, tmp_path / "out", qa_mode="multiturn")
-    by_id = {r["id"]: r for r in rows}
+    by_id = harness.rows_by_id(root, tmp_path / "out", qa_mode="multiturn")
     row = by_id["didemo:train_data.json#10015567@N08_3655084291_d8b58466fa.mp4@0-5"]
-    assert [t["value"] for t in row["conversations"]][1::2] == [
+    assert turn_values(row)[1::2] == [
         "the dog jumps into the water",
         "a dog leaps off the dock",
     ]
     assert (row["clip_start"], row["clip_end"]) == (0.0, 5.0)
 
 
-def test_num_segments_must_be_a_positive_integer(tmp_path):
+def test_num_segments_must_be_a_positive_integer(harness, tmp_path):
     write_json(
         tmp_path / "train_data.json",
         [
@@ -108,6 +100,6 @@ def test_num_segments_must_be_a_positive_integer(tmp_path):
             }
         ],
     )
-    (sample,) = samples(tmp_path)
+    (sample,) = harness.samples(tmp_path)
     assert sample.id == "didemo:train_data.json#0"
     assert sample.error is not None and sample.error[0] == "bad_annotation"

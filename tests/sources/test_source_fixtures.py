@@ -1,16 +1,16 @@
 """Every source converts its native-layout fixture end to end, with Ray, from local
 disk and from the local S3 server, and gives exactly the rows and error rows the
-fixture promises."""
+fixture promises; every row is held to the checks every source gets
+(``tests.helpers.datasets.check_rows``)."""
 
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import upload_dir
-from tests.helpers.datasets import Expected, builders
+from tests.helpers.datasets import builders, check_rows, convert_in_process, indexed
 from vidray import output as vout
 from vidray import sources
 from vidray.config import ConvertOptions
@@ -21,27 +21,14 @@ from vidray.pipeline import convert
 BUILDERS = builders()
 
 
-@pytest.fixture(scope="session")
-def built(tmp_path_factory: pytest.TempPathFactory):
-    cache: dict[str, tuple[Path, Expected]] = {}
-
-    def get(name: str) -> tuple[Path, Expected]:
-        if name not in cache:
-            root = tmp_path_factory.mktemp(f"fixture-{name}")
-            cache[name] = (root, BUILDERS[name](root))
-        return cache[name]
-
-    return get
-
-
 def test_every_registered_source_has_a_fixture():
     assert set(BUILDERS) == set(sources.REGISTRY) - {"webvid", "finevideo"}
 
 
 @pytest.mark.parametrize("where", ["local", "s3"])
 @pytest.mark.parametrize("name", sorted(BUILDERS))
-def test_source_converts_its_fixture(name, where, built, ray_head, s3_bucket, tmp_path):
-    root, expected = built(name)
+def test_source_converts_its_fixture(name, where, built_fixture, ray_head, s3_bucket, tmp_path):
+    root, expected = built_fixture(name)
     options = dict(expected.options)
     # The S3 variant reads annotations and videos from S3 and writes locally: writing to
     # S3 is source-independent and tested once (tests/cluster/test_s3.py).
@@ -69,11 +56,7 @@ def test_source_converts_its_fixture(name, where, built, ray_head, s3_bucket, tm
     rows = vout.read_output(out).to_pylist()
     errors = vout.read_output(out, "errors").to_pylist()
 
-    ids = [r["id"] for r in rows]
-    assert len(ids) == len(set(ids)), "duplicate row ids"
-    assert set(ids) == expected.rows
-    assert {e["id"]: e["reason"] for e in errors} == expected.errors
-    assert len(errors) == len(expected.errors)
+    expected.assert_rows(rows, errors)
     assert summary.rows == len(rows)
     assert summary.errors == dict(Counter(expected.errors.values()))
     # files the source does not read are named in _SUCCESS, not silently left out
@@ -82,28 +65,55 @@ def test_source_converts_its_fixture(name, where, built, ray_head, s3_bucket, tm
         "count": len(expected.skipped),
         "files": expected.skipped,
     }
-    images = getattr(sources.REGISTRY[name], "media", "video") == "image"
-    for r in rows:
-        assert r["source"] == name
-        assert r["frames"] and all(f.startswith(b"\xff\xd8") for f in r["frames"])
-        if images:  # image rows: no time axis
-            assert r["frame_timestamps"] == []
-            assert (r["clip_start"], r["clip_end"], r["video_duration"], r["video_fps"]) == (
-                (None,) * 4
-            )
-        else:
-            assert len(r["frames"]) == len(r["frame_timestamps"])
-            assert r["label"] is None and r["classname"] is None
-        turns = r["conversations"]
-        assert [t["from"] for t in turns] == ["human", "gpt"] * (len(turns) // 2)
-        assert turns[0]["value"].startswith("<image>\n")
-        assert all(t["value"].strip() for t in turns)
-        assert sum(t["value"].count("<image>") for t in turns) == 1
-        if r["clip_start"] is not None:
-            assert r["clip_end"] > r["clip_start"]
-            # frames come from inside the span (the frame shown at a target may start
-            # up to one frame interval before it)
-            assert min(r["frame_timestamps"]) >= r["clip_start"] - 0.5
-            assert max(r["frame_timestamps"]) < r["clip_end"]
+    check_rows(name, rows, errors)
     assert expected.check is not None, "a fixture must check some rows' text exactly"
-    expected.check(rows)
+    expected.check(indexed(rows))
+
+
+def _descending(row: dict) -> None:
+    row["frame_timestamps"] = row["frame_timestamps"][::-1]
+
+
+def _frame_dropped(row: dict) -> None:
+    row["frames"] = row["frames"][1:]
+
+
+def _odd_turns(row: dict) -> None:
+    row["conversations"] = row["conversations"][:1]
+
+
+def _two_humans(row: dict) -> None:
+    row["conversations"][1] = {**row["conversations"][1], "from": "human"}
+
+
+def _second_image(row: dict) -> None:
+    row["conversations"][1] = {**row["conversations"][1], "value": "<image> again"}
+
+
+def _empty_turn(row: dict) -> None:
+    row["conversations"][1] = {**row["conversations"][1], "value": " "}
+
+
+@pytest.mark.parametrize(
+    "spoil",
+    [_descending, _frame_dropped, _odd_turns, _two_humans, _second_image, _empty_turn],
+)
+def test_check_rows_refuses_a_spoiled_row(spoil, built_fixture, tmp_path):
+    """Each generic check can fail: one video row of a real conversion, spoiled one way,
+    is refused, while the rows as converted pass."""
+    root, _ = built_fixture("nextqa")
+    rows, errors = convert_in_process("nextqa", root, tmp_path / "out")
+    check_rows("nextqa", rows, errors)
+    spoil(rows[0])
+    with pytest.raises(AssertionError):
+        check_rows("nextqa", rows, errors)
+
+
+def test_check_rows_refuses_repeated_ids_and_silent_errors(built_fixture, tmp_path):
+    root, _ = built_fixture("nextqa")
+    rows, errors = convert_in_process("nextqa", root, tmp_path / "out")
+    assert errors
+    with pytest.raises(AssertionError, match="duplicate ids"):
+        check_rows("nextqa", [*rows, rows[0]], errors)
+    with pytest.raises(AssertionError):
+        check_rows("nextqa", rows, [{**errors[0], "message": ""}])

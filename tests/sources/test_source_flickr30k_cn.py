@@ -9,33 +9,22 @@ import io
 
 import pytest
 
-from tests.helpers.datasets import (
-    built,
-    convert_in_process,
-    image_bytes,
-    same_color,
-    source_samples,
-)
+from tests.helpers.datasets import image_bytes, same_color
 from tests.helpers.datasets.flickr30k_cn import BLUE, TSV
 from vidray import prompts
 from vidray.io import storage
 from vidray.sources import SourceContext, flickr30k_cn, get
 from vidray.sources.flickr30k_cn import decode_b64, index_tsv
 
-NAME = "flickr30k-cn"
+SOURCE = "flickr30k-cn"
 IMAGES = "flickr30k-images"
 
 
-@pytest.fixture(scope="module")
-def fixture(tmp_path_factory: pytest.TempPathFactory):
-    return built(NAME, tmp_path_factory)
-
-
-def test_each_text_is_joined_to_every_image_its_image_ids_list(fixture):
+def test_each_text_is_joined_to_every_image_its_image_ids_list(harness, fixture):
     root, _ = fixture
     pairs = sorted(
         (c.id, s.video, c.turns[1][1], s.error[0] if s.error else None)
-        for s in source_samples(NAME, root)
+        for s in harness.samples(root)
         for c in s.conversations
     )
     assert pairs == [
@@ -61,7 +50,7 @@ def test_the_release_tsv_carries_the_images_read_by_range_from_one_index(fixture
         return real(f)
 
     monkeypatch.setattr(flickr30k_cn, "index_tsv", counted)
-    src, loc = get(NAME), storage.location(str(root))
+    src, loc = get(SOURCE), storage.location(str(root))
     samples = {s.video: s for s in src.samples(loc, "train_texts.jsonl")}
     assert len(calls) == 1
     (index,) = src._indexes.values()
@@ -73,12 +62,8 @@ def test_the_release_tsv_carries_the_images_read_by_range_from_one_index(fixture
     assert src.count(loc, "train_texts.jsonl", 100) == len(samples) and len(calls) == 1
 
 
-def test_a_bad_tsv_line_or_a_missing_id_is_an_error_row_with_its_reason(fixture, tmp_path):
-    root, expected = fixture
-    rows, errors = convert_in_process(NAME, root, tmp_path / "out")
-    assert {r["id"] for r in rows} == expected.rows
-    by_id = {e["id"]: e for e in errors}
-    assert {i: e["reason"] for i, e in by_id.items()} == expected.errors
+def test_a_bad_tsv_line_or_a_missing_id_is_an_error_row_with_its_reason(harness, fixture, tmp_path):
+    _, by_id = harness.convert_expected(fixture, tmp_path / "out")
     assert by_id["flickr30k-cn:3"]["message"] == f"no line for image 999 in {TSV}"
     assert by_id["flickr30k-cn:5"]["message"].startswith(
         f"image 1002 in {TSV} is not a base64 image:"
@@ -108,27 +93,27 @@ def test_the_tsv_index_and_its_decoding():
 
 def test_the_jsonl_wins_over_the_generated_copy_which_is_reported(fixture):
     root, _ = fixture
-    src, loc = get(NAME), storage.location(str(root))
+    src, loc = get(SOURCE), storage.location(str(root))
     assert src.units(loc) == ["train_texts.jsonl"]
     assert src.skipped_units(loc) == ["flickr30k_cn_train.json"]
     # the seed's tree names the validation texts val_texts.jsonl (Chinese-CLIP: valid_)
-    assert get(NAME, SourceContext.of(split="val")).units(loc) == ["val_texts.jsonl"]
+    assert get(SOURCE, SourceContext.of(split="val")).units(loc) == ["val_texts.jsonl"]
     # no jsonl for test: the generated BLIP-form copy is read
-    assert get(NAME, SourceContext.of(split="test")).units(loc) == ["flickr30k_cn_test.json"]
+    assert get(SOURCE, SourceContext.of(split="test")).units(loc) == ["flickr30k_cn_test.json"]
 
 
-def test_without_a_tsv_the_texts_join_the_seeds_image_folder(fixture, tmp_path):
+def test_without_a_tsv_the_texts_join_the_seeds_image_folder(harness, fixture, tmp_path):
     root, _ = fixture
-    rows, errors = convert_in_process(NAME, root, tmp_path / "out", split="val")
+    rows, errors = harness.convert(root, tmp_path / "out", split="val")
     assert not errors
     (row,) = rows
     assert (row["id"], row["video"]) == ("flickr30k-cn:10", f"{IMAGES}/1001573224.jpg")
     assert same_color(row["frames"][0], BLUE)
 
 
-def test_generated_json_rows_and_chinese_instructions(fixture, tmp_path):
+def test_generated_json_rows_and_chinese_instructions(harness, fixture, tmp_path):
     root, _ = fixture
-    rows, errors = convert_in_process(NAME, root, tmp_path / "out", split="test")
+    rows, errors = harness.convert(root, tmp_path / "out", split="test")
     assert not errors
     assert [(r["id"], r["conversations"][1]["value"]) for r in rows] == [
         (f"flickr30k-cn:{IMAGES}/1001465944.jpg#0", "绿色的。"),
@@ -136,5 +121,5 @@ def test_generated_json_rows_and_chinese_instructions(fixture, tmp_path):
     ]
     for r in rows:
         assert r["query"] == prompts.draw(prompts.BUILTIN_IMAGE_PROMPTS_ZH, r["id"], 0)
-    mine = source_samples(NAME, root, split="test", image_prompts=("描述。",))
+    mine = harness.samples(root, split="test", image_prompts=("描述。",))
     assert {c.query for s in mine for c in s.conversations} == {"描述。"}

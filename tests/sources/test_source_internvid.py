@@ -2,29 +2,27 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 import pytest
 
-from tests.helpers.datasets import internvid, source_samples, write_jsonl, write_video
+from tests.helpers import datasets
+from tests.helpers.datasets import internvid, write_jsonl, write_video
 from vidray import sources
 from vidray.io import storage
 from vidray.sources.base import BadAnnotation, Sample
 from vidray.sources.internvid import timestamp
 
-samples = partial(source_samples, "internvid")
+SOURCE = "internvid"
 
 
 def rows_of(found: list[Sample]) -> dict[str, tuple]:
-    """row id -> (video, clip, turns, query) of every conversation."""
-    return {c.id: (s.video, s.clip, c.turns, c.query) for s in found for c in s.conversations}
+    return datasets.rows_of(found, clip=True)
 
 
-def test_milliseconds_are_kept(tmp_path):
+def test_milliseconds_are_kept(harness, tmp_path):
     """Seed bug: ``start_time.split('.')[0]`` dropped the milliseconds, so 2.250-5.750
     became 2-5."""
     internvid.build(tmp_path)
-    found = rows_of(samples(tmp_path))
+    found = rows_of(harness.samples(tmp_path))
     _, clip, _, _ = found[internvid.row_id(internvid.FLT, internvid.A, 2.25, 5.75)]
     assert clip == (2.25, 5.75)
     assert timestamp("00:00:02.250", "t") == 2.25
@@ -47,7 +45,7 @@ def test_bad_timestamps_are_bad_annotations(bad):
         timestamp(bad, "Start_timestamp")
 
 
-def test_videos_are_matched_by_youtube_id_not_line_index(tmp_path):
+def test_videos_are_matched_by_youtube_id_not_line_index(harness, tmp_path):
     """Seed bug: the line index (an int) was looked up among the file names, so no
     line matched (and a file named after an index would have matched the wrong line)."""
     write_video(tmp_path / "videos" / "0.mp4", seconds=2.0)  # named like line 0's index
@@ -59,14 +57,14 @@ def test_videos_are_matched_by_youtube_id_not_line_index(tmp_path):
             internvid.line("yt_ID_two", "00:00:00.000", "00:00:01.500", "second"),
         ],
     )
-    found = samples(tmp_path)
+    found = harness.samples(tmp_path)
     assert [(s.video, s.error and s.error[0]) for s in found] == [
         ("yt_ID_one.webm", None),
         ("yt_ID_two", "missing_video"),
     ]
 
 
-def test_instructions_are_seeded(tmp_path):
+def test_instructions_are_seeded(harness, tmp_path):
     """Seed bug (every caption source): ``random.sample`` without a seed, so no run
     could be reproduced. The instruction is a function of row id and seed."""
     write_video(tmp_path / "videos" / "vid.mp4", seconds=2.0)
@@ -75,9 +73,9 @@ def test_instructions_are_seeded(tmp_path):
         tmp_path / "InternVid-10M-flt.jsonl",
         [internvid.line("vid", start, end, "caption") for start, end in spans],
     )
-    first, again = rows_of(samples(tmp_path)), rows_of(samples(tmp_path))
+    first, again = rows_of(harness.samples(tmp_path)), rows_of(harness.samples(tmp_path))
     assert len(first) == 20
-    other = rows_of(samples(tmp_path, seed=1))
+    other = rows_of(harness.samples(tmp_path, seed=1))
     assert first == again
     assert first.keys() == other.keys()
     queries = {rid: row[3] for rid, row in first.items()}
@@ -86,10 +84,10 @@ def test_instructions_are_seeded(tmp_path):
     assert len(set(queries.values())) > 1
 
 
-def test_ids_are_stable_and_unique_across_release_files(tmp_path):
+def test_ids_are_stable_and_unique_across_release_files(harness, tmp_path):
     internvid.build(tmp_path)
-    first = [c.id for s in samples(tmp_path) for c in s.conversations]
-    assert first == [c.id for s in samples(tmp_path) for c in s.conversations]
+    first = harness.conversation_ids(tmp_path)
+    assert first == harness.conversation_ids(tmp_path)
     assert len(first) == len(set(first))
     assert internvid.row_id("InternVid-10M-DIV", internvid.A, 0.5, 2.25) in first
     assert internvid.row_id(internvid.FLT, internvid.A, 0.5, 2.25) in first
@@ -105,10 +103,10 @@ def test_only_jsonl_files_at_the_root_are_read(tmp_path):
     ]
 
 
-def test_each_line_is_its_own_sample_in_order(tmp_path):
+def test_each_line_is_its_own_sample_in_order(harness, tmp_path):
     """Spans of one video are different clips: never merged, even in multiturn mode."""
     internvid.build(tmp_path)
-    found = samples(tmp_path, qa_mode="multiturn")
+    found = harness.samples(tmp_path, qa_mode="multiturn")
     spans = [s.clip for s in found if s.error is None and s.video == f"{internvid.A}.mp4"]
     assert spans == [(0.5, 2.25), (0.5, 2.25), (2.25, 5.75)]
     assert all(len(s.conversations) == 1 for s in found if s.error is None)

@@ -1,49 +1,40 @@
 """LLaVA-Video-178K: every file kind read, no record dropped, dialogues restorable."""
 
-import pytest
-
-from tests.helpers.datasets import built, convert_in_process, source_samples
+from tests.helpers.datasets import reasons, turn_values
 from tests.helpers.datasets.llava_video import ACADEMIC, CHARADES, HOUND_FILE, PARQUET_COPY
 from vidray.io import storage
 from vidray.sources import get
 
+SOURCE = "llava-video"
+
 OE = "0_30_s_academic_oe_v0_1_qa_processed"
 
 
-@pytest.fixture(scope="module")
-def fixture(tmp_path_factory):
-    return built("llava-video", tmp_path_factory)
-
-
-def conversation_ids(root, **ctx) -> list[str]:
-    return [c.id for s in source_samples("llava-video", root, **ctx) for c in s.conversations]
-
-
-def test_open_ended_files_are_read(fixture):
+def test_open_ended_files_are_read(harness, fixture):
     """Seed bug: the open-ended files were skipped (commented out); only mc files were
     read. Every oe pair, and the caption files, must give rows."""
     root, _ = fixture
-    ids = conversation_ids(root)
+    ids = harness.conversation_ids(root)
     assert f"llava-video:{OE}#0:0" in ids and f"llava-video:{OE}#1:0" in ids
     assert "llava-video:30_60_s_youtube_oe_v0_1_qa_processed#0:0" in ids
     assert "llava-video:0_30_s_academic_v0_1_cap_processed#0:0" in ids
 
 
-def test_records_without_id_are_kept(fixture, tmp_path):
+def test_records_without_id_are_kept(harness, fixture, tmp_path):
     """Seed bug: records without ``id`` were silently dropped (``except: continue``).
     Record 1 of the caption file has no id: it must become a row keyed by its index."""
     root, _ = fixture
-    rows, _ = convert_in_process("llava-video", root, tmp_path / "out")
+    rows, _ = harness.convert(root, tmp_path / "out")
     (r,) = [r for r in rows if r["id"] == "llava-video:0_30_s_academic_v0_1_cap_processed#1:0"]
     assert r["conversations"][1]["value"] == "A boy plays with a ball in a garden."
     assert r["video"] == f"{ACADEMIC}/academic_source/NextQA/4010069381.mp4"
 
 
-def test_annotation_files_are_found_without_walking_the_videos(fixture):
+def test_annotation_files_are_found_without_walking_the_videos(fresh):
     """The card's globs, one folder deep, and the llava_hound file: not the archives,
     not the hub's parquet copy of the captions (reported as skipped instead), not a
     JSON among the extracted videos."""
-    root, _ = fixture
+    root, _ = fresh
     (root / ACADEMIC / "academic_source" / "x_cap_processed.json").write_text("[]")
     try:
         src = get("llava-video")
@@ -62,27 +53,25 @@ def test_annotation_files_are_found_without_walking_the_videos(fixture):
     assert skipped == [PARQUET_COPY]
 
 
-def test_llava_hound_is_read_over_frame_folders(fixture):
+def test_llava_hound_is_read_over_frame_folders(harness, fixture):
     """Seed-era bug of this source: no glob matched llava_hound/, so its ~255k rows
     vanished without an error row. Its videos are frame folders (2 fps)."""
     root, _ = fixture
-    found = [
-        s for s in source_samples("llava-video", root) if HOUND_FILE.split("/")[1][:-5] in s.id
-    ]
+    found = [s for s in harness.samples(root) if HOUND_FILE.split("/")[1][:-5] in s.id]
     assert [(s.media, s.error is None) for s in found] == [("frames", True), ("frames", True)]
     assert get("llava-video").frames_fps == 2.0
 
 
-def test_multiturn_restores_the_dialogue(fixture, tmp_path):
+def test_multiturn_restores_the_dialogue(harness, fixture, tmp_path):
     """The pairs of a video in one file become one row, in order, with the media token
     once; the caption file's row on the same video keeps an id of its own."""
     root, _ = fixture
-    rows, errors = convert_in_process("llava-video", root, tmp_path / "out", qa_mode="multiturn")
+    rows, errors = harness.convert(root, tmp_path / "out", qa_mode="multiturn")
     ids = [r["id"] for r in rows]
     assert len(ids) == len(set(ids))
     by_id = {r["id"]: r for r in rows}
     r = by_id[f"llava-video:{ACADEMIC}/{OE}.json#{ACADEMIC}/{CHARADES}"]
-    assert [t["value"] for t in r["conversations"]] == [
+    assert turn_values(r) == [
         "<image>\nWhat is the man holding?",
         "He is holding a cup.",
         "Where does he sit?",
@@ -93,14 +82,14 @@ def test_multiturn_restores_the_dialogue(fixture, tmp_path):
     assert r["query"] == "What is the man holding?"
     assert "llava-video:0_30_s_academic_v0_1_cap_processed#0:0" in by_id
     assert f"llava-video:{OE}#0:0" not in by_id
-    assert {e["id"]: e["reason"] for e in errors}[f"llava-video:{OE}#3:0"] == "missing_video"
+    assert reasons(errors)[f"llava-video:{OE}#3:0"] == "missing_video"
 
 
-def test_ids_are_deterministic(fixture):
+def test_ids_are_deterministic(harness, fixture):
     root, _ = fixture
-    first = conversation_ids(root)
-    assert first == conversation_ids(root, seed=5)
+    first = harness.conversation_ids(root)
+    assert first == harness.conversation_ids(root, seed=5)
     assert len(first) == len(set(first))
-    multi = conversation_ids(root, qa_mode="multiturn")
-    assert multi == conversation_ids(root, qa_mode="multiturn")
+    multi = harness.conversation_ids(root, qa_mode="multiturn")
+    assert multi == harness.conversation_ids(root, qa_mode="multiturn")
     assert len(multi) == len(set(multi))

@@ -7,13 +7,7 @@ import base64
 
 import pytest
 
-from tests.helpers.datasets import (
-    built,
-    convert_in_process,
-    image_bytes,
-    same_color,
-    source_samples,
-)
+from tests.helpers.datasets import image_bytes, same_color
 from tests.helpers.datasets.m3it import FRAME_COLORS
 from vidray import prompts
 from vidray.io import storage
@@ -21,17 +15,12 @@ from vidray.sources import get
 from vidray.sources.base import BadAnnotation
 from vidray.sources.m3it import decode_images
 
-NAME = "m3it"
+SOURCE = "m3it"
 
 
-@pytest.fixture(scope="module")
-def fixture(tmp_path_factory: pytest.TempPathFactory):
-    return built(NAME, tmp_path_factory)
-
-
-def test_base64_frames_travel_in_the_sample_in_their_order(fixture):
+def test_base64_frames_travel_in_the_sample_in_their_order(harness, fixture):
     root, _ = fixture
-    samples = {s.video: s for s in source_samples(NAME, root)}
+    samples = {s.video: s for s in harness.samples(root)}
     clip = samples["data/vqa/msrvtt-qa/train.jsonl#0"]
     assert clip.media == "image" and not clip.error
     assert len(clip.images) == 8 and clip.images[0][:2] == b"\xff\xd8"
@@ -42,9 +31,9 @@ def test_base64_frames_travel_in_the_sample_in_their_order(fixture):
     )
 
 
-def test_video_task_frames_become_the_rows_images(fixture, tmp_path):
+def test_video_task_frames_become_the_rows_images(harness, fixture, tmp_path):
     root, _ = fixture
-    rows, _ = convert_in_process(NAME, root, tmp_path / "out")
+    rows, _ = harness.convert(root, tmp_path / "out")
     clip = next(r for r in rows if r["id"] == "m3it:vqa/msrvtt-qa/train#0")
     assert [same_color(f, c) for f, c in zip(clip["frames"], FRAME_COLORS, strict=True)] == [
         True
@@ -52,21 +41,17 @@ def test_video_task_frames_become_the_rows_images(fixture, tmp_path):
     assert (clip["width"], clip["height"]) == (48, 32)  # short side 32, as asked
 
 
-def test_a_missing_instruction_is_drawn_from_instructions_json(fixture):
+def test_a_missing_instruction_is_drawn_from_instructions_json(harness, fixture):
     root, _ = fixture
     for seed in (0, 1, 2):
-        convs = {c.id: c for s in source_samples(NAME, root, seed=seed) for c in s.conversations}
+        convs = harness.conversations(root, seed=seed)
         pool = ("Write a short caption for the image.", "Describe the image.")
         cid = "m3it:captioning/textcap/train#1"
         assert convs[cid].query == prompts.draw(pool, cid, seed)
 
 
-def test_corrupt_images_are_error_rows(fixture, tmp_path):
-    root, expected = fixture
-    rows, errors = convert_in_process(NAME, root, tmp_path / "out")
-    assert {r["id"] for r in rows} == expected.rows
-    by_id = {e["id"]: e for e in errors}
-    assert {i: e["reason"] for i, e in by_id.items()} == expected.errors
+def test_corrupt_images_are_error_rows(harness, fixture, tmp_path):
+    _, by_id = harness.convert_expected(fixture, tmp_path / "out")
     assert (
         "image 0 of 'image_base64_str' is not base64"
         in by_id["m3it:data/vqa/vqa-v2/train.jsonl#1"]["message"]
@@ -79,9 +64,9 @@ def test_corrupt_images_are_error_rows(fixture, tmp_path):
     )
 
 
-def test_splits_read_their_own_files(fixture):
+def test_splits_read_their_own_files(harness, fixture):
     root, _ = fixture
-    ids = [c.id for s in source_samples(NAME, root, split="val") for c in s.conversations]
+    ids = harness.conversation_ids(root, split="val")
     assert ids == ["m3it:captioning/textcap/val#0"]
 
 
@@ -95,11 +80,11 @@ def test_decode_images_accepts_a_data_url_and_refuses_the_rest():
             decode_images(bad)
 
 
-def test_the_hub_loaders_raw_forms_are_mapped_to_instances(fixture):
+def test_the_hub_loaders_raw_forms_are_mapped_to_instances(harness, fixture):
     """captioning/coco's lines are {image, meta: {targets}}: an instance per target, one
     image decoded once; activitynet-qa's are {video_str, question, answer}."""
     root, _ = fixture
-    samples = {s.video: s for s in source_samples(NAME, root)}
+    samples = {s.video: s for s in harness.samples(root)}
     coco = samples["data/captioning/coco/train.jsonl#0"]
     assert not coco.error and len(coco.images) == 1
     assert [(c.id, c.turns[1][1]) for c in coco.conversations] == [
@@ -122,12 +107,12 @@ def test_the_hub_loaders_raw_forms_are_mapped_to_instances(fixture):
     assert bad.error[1].startswith("image 0 of 'image' is not base64")
 
 
-def test_a_file_of_unknown_form_is_reported_once_not_read(fixture, tmp_path):
+def test_a_file_of_unknown_form_is_reported_once_not_read(harness, fixture, tmp_path):
     root, _ = fixture
-    src, loc = get(NAME), storage.location(str(root))
+    src, loc = get(SOURCE), storage.location(str(root))
     assert "data/vqa/unknown-form/train.jsonl" not in src.units(loc)
     assert src.skipped_units(loc) == ["data/vqa/unknown-form/train.jsonl"]
-    _, errors = convert_in_process(NAME, root, tmp_path / "out")
+    _, errors = harness.convert(root, tmp_path / "out")
     assert not [e for e in errors if "unknown-form" in e["id"]]
     # a line of no known form in a file that is read: one error row, its fields named
     with pytest.raises(BadAnnotation, match="no form M3IT's loader maps"):

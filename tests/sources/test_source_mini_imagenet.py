@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers.datasets import built, convert_in_process, source_samples
 from vidray.io import storage
 from vidray.sources import SourceContext, get
 from vidray.sources.base import UnsupportedLayout
 from vidray.sources.mini_imagenet import parse_classnames
 
-NAME = "mini-imagenet"
-
-
-@pytest.fixture(scope="module")
-def fixture(tmp_path_factory: pytest.TempPathFactory):
-    return built(NAME, tmp_path_factory)
+SOURCE = "mini-imagenet"
 
 
 def test_wnids_map_to_class_names_and_their_position_is_the_label():
@@ -40,8 +34,8 @@ def test_wnids_map_to_class_names_and_their_position_is_the_label():
 def test_each_class_folder_of_the_split_is_a_shard(fixture):
     root, _ = fixture
     loc = storage.location(str(root))
-    assert get(NAME).units(loc) == ["train/n01443537", "train/n01484850", "train/n09999999"]
-    src = get(NAME, SourceContext.of(split="val"))
+    assert get(SOURCE).units(loc) == ["train/n01443537", "train/n01484850", "train/n09999999"]
+    src = get(SOURCE, SourceContext.of(split="val"))
     assert src.units(loc) == ["val/n01491361"]
 
 
@@ -52,15 +46,15 @@ def test_each_class_folder_of_the_split_is_a_shard(fixture):
         ("test", ("mini-imagenet:test/n01440764/n0144076400000001.png", 0, "tench")),
     ],
 )
-def test_splits_and_labels_do_not_depend_on_the_split_classes(fixture, split, row):
+def test_splits_and_labels_do_not_depend_on_the_split_classes(harness, fixture, split, row):
     root, _ = fixture
-    (conv,) = [c for s in source_samples(NAME, root, split=split) for c in s.conversations]
+    (conv,) = [c for s in harness.samples(root, split=split) for c in s.conversations]
     assert (conv.id, conv.label, conv.classname) == row
 
 
-def test_a_folder_missing_from_classnames_is_an_error_row_not_dropped(fixture, tmp_path):
+def test_a_folder_missing_from_classnames_is_an_error_row_not_dropped(harness, fixture, tmp_path):
     root, expected = fixture
-    rows, errors = convert_in_process(NAME, root, tmp_path / "out")
+    rows, errors = harness.convert(root, tmp_path / "out")
     assert {r["id"] for r in rows} == expected.rows
     (error,) = errors
     assert (
@@ -76,6 +70,8 @@ def test_no_classnames_txt_refuses_the_run(tmp_path):
     (tmp_path / "in" / "train" / "n01440764").mkdir(parents=True)
     with pytest.raises(ConvertError, match=r"no classnames\.txt at"):
         prepare(
-            ConvertOptions.of(source=NAME, input=str(tmp_path / "in"), output=str(tmp_path / "out"))
+            ConvertOptions.of(
+                source=SOURCE, input=str(tmp_path / "in"), output=str(tmp_path / "out")
+            )
         )
     assert not (tmp_path / "out").exists()

@@ -3,45 +3,28 @@ the seed script's bugs (seed 001, ``MLVU_transform.py``) kept out."""
 
 from __future__ import annotations
 
-from functools import partial
-from pathlib import Path
-
 import pytest
 
-from tests.helpers.datasets import (
-    Expected,
-    built,
-    convert_in_process,
-    source_samples,
-    write_json,
-    write_video,
-)
+from tests.helpers.datasets import write_json, write_video
 from vidray.sources.base import BadSplit
 
-NAME = "mlvu"
-samples = partial(source_samples, NAME)
+SOURCE = "mlvu"
 
 
-@pytest.fixture(scope="module")
-def fixture(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Expected]:
-    return built(NAME, tmp_path_factory)
-
-
-def test_video_path_keeps_the_task_folder(fixture, tmp_path):
+def test_video_path_keeps_the_task_folder(harness, fixture, tmp_path):
     """Seed bug: ``f"{video_path}{item['video']}"`` with ``video_path="./MLVU/video"``
     yields ``./MLVU/videomovie101_66.mp4``: no separator and no task folder, though
     each task keeps its videos in ``MLVU/video/<task>/``. Here the same file name in
     two task folders gives two different videos."""
     root, _ = fixture
-    videos = {c.id: s.video for s in samples(root) for c in s.conversations}
+    videos = {c.id: s.video for s in harness.samples(root) for c in s.conversations}
     assert videos["mlvu:1_plotQA#0"] == "1_plotQA/movie101_66.mp4"
     assert videos["mlvu:8_sub_scene#0"] == "8_sub_scene/movie101_66.mp4"
-    rows, _ = convert_in_process(NAME, root, tmp_path / "out")
-    by_id = {r["id"]: r for r in rows}
+    by_id = harness.rows_by_id(root, tmp_path / "out")
     assert by_id["mlvu:8_sub_scene#0"]["frames"] != by_id["mlvu:1_plotQA#0"]["frames"]
 
 
-def test_incomplete_records_are_error_rows(tmp_path):
+def test_incomplete_records_are_error_rows(harness, tmp_path):
     """Seed bug: ``if not all(k in item for k in ("question", "answer", "video")):
     continue`` drops incomplete records silently; here each is a ``bad_annotation``
     row named after its file and position."""
@@ -54,7 +37,7 @@ def test_incomplete_records_are_error_rows(tmp_path):
         ],
     )
     write_video(tmp_path / "MLVU" / "video" / "9_summary" / "a.mp4", seconds=2.0)
-    got = {s.id: (s.error[0] if s.error else None) for s in samples(tmp_path)}
+    got = {s.id: (s.error[0] if s.error else None) for s in harness.samples(tmp_path)}
     assert got == {
         "mlvu:MLVU/json/9_summary.json#0": "bad_annotation",
         "mlvu:MLVU/json/9_summary.json#1": "bad_annotation",
@@ -62,12 +45,12 @@ def test_incomplete_records_are_error_rows(tmp_path):
     }
 
 
-def test_every_task_file_is_read_and_choices_use_the_run_template(fixture):
+def test_every_task_file_is_read_and_choices_use_the_run_template(harness, fixture):
     """The seed converts ``9_summary.json`` only; every task file is a source here, the
     multiple-choice ones rendered with ``--mc-template``."""
     root, _ = fixture
     template = "Q: {question}\nOptions:\n{options}\nAnswer with the letter."
-    conv = {c.id: c for s in samples(root, mc_template=template) for c in s.conversations}
+    conv = harness.conversations(root, mc_template=template)
     assert {cid.split(":")[1].split("#")[0] for cid in conv} == {
         "1_plotQA",
         "2_needle",
@@ -85,7 +68,7 @@ def test_every_task_file_is_read_and_choices_use_the_run_template(fixture):
     assert conv["mlvu:2_needle#0"].query == "What does the hand hold?"
 
 
-def test_numeric_candidates_and_answers_are_text(tmp_path):
+def test_numeric_candidates_and_answers_are_text(harness, tmp_path):
     write_json(
         tmp_path / "MLVU" / "json" / "4_count.json",
         [
@@ -99,28 +82,27 @@ def test_numeric_candidates_and_answers_are_text(tmp_path):
             }
         ],
     )
-    (conv,) = [c for s in samples(tmp_path) for c in s.conversations]
+    (conv,) = [c for s in harness.samples(tmp_path) for c in s.conversations]
     assert conv.id == "mlvu:4_count#0"
     assert conv.turns[1] == ("gpt", "C. 4")
 
 
-def test_one_fixed_dev_split_no_random_cut(fixture):
+def test_one_fixed_dev_split_no_random_cut(harness, fixture):
     """Seed bug: ``random.shuffle`` without a seed cuts train/test differently on
     every run. MLVU ships a dev set only; here it is one split, ``dev``, with the same
     rows in the same order on every run."""
     root, _ = fixture
-    first = [c.id for s in samples(root) for c in s.conversations]
-    assert first == [c.id for s in samples(root, split="dev") for c in s.conversations]
+    first = harness.conversation_ids(root)
+    assert first == harness.conversation_ids(root, split="dev")
     assert len(first) == 6  # the question on a missing video is found missing later
     for split in ("train", "test"):
         with pytest.raises(BadSplit):
-            samples(root, split=split)
+            harness.samples(root, split=split)
 
 
-def test_multiturn_gathers_the_questions_of_a_video(fixture, tmp_path):
+def test_multiturn_gathers_the_questions_of_a_video(harness, fixture, tmp_path):
     root, _ = fixture
-    rows, _ = convert_in_process(NAME, root, tmp_path / "out", qa_mode="multiturn")
-    by_id = {r["id"]: r for r in rows}
+    by_id = harness.rows_by_id(root, tmp_path / "out", qa_mode="multiturn")
     values = [
         t["value"]
         for t in by_id["mlvu:MLVU/json/1_plotQA.json#1_plotQA/movie101_66.mp4"]["conversations"]

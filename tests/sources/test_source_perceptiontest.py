@@ -2,16 +2,12 @@
 
 import pytest
 
-from tests.helpers.datasets import built, convert_in_process
 from tests.helpers.datasets.perceptiontest import VAL, row
 from vidray.io import storage
 from vidray.sources import SourceContext, get
 from vidray.sources.base import BadAnnotation, BadSplit
 
-
-@pytest.fixture(scope="module")
-def fixture(tmp_path_factory):
-    return built("perceptiontest", tmp_path_factory)
+SOURCE = "perceptiontest"
 
 
 def test_the_test_parquet_is_never_read(fixture):
@@ -38,10 +34,9 @@ def test_string_answer_id_is_an_index():
             list(src.items(VAL, "0", row("video_1", "0", bad)))
 
 
-def test_multiturn_joins_the_questions_of_a_video(fixture, tmp_path):
+def test_multiturn_joins_the_questions_of_a_video(harness, fixture, tmp_path):
     root, _ = fixture
-    rows, _ = convert_in_process("perceptiontest", root, tmp_path / "out", qa_mode="multiturn")
-    by_id = {r["id"]: r for r in rows}
+    by_id = harness.rows_by_id(root, tmp_path / "out", qa_mode="multiturn")
     assert set(by_id) == {
         "perceptiontest:mc_question_val/validation-00000-of-00001.parquet#video_10909.mp4",
         "perceptiontest:video_7000:0",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.helpers.datasets import Expected, write_json, write_video
+from tests.helpers.datasets import Expected, assert_row, write_json, write_video
 from tests.helpers.datasets.activitynet_qa import write_matroska
 from vidray import prompts
 
@@ -61,19 +61,18 @@ def build(root: Path) -> Expected:
         {"v_ehGHCYKzyZ8": {"duration": 4.0, "timestamps": [[0, 2]], "sentences": ["A hill."]}},
     )
 
-    def check(rows: list[dict]) -> None:
-        by_id = {r["id"]: r for r in rows}
+    def check(by_id: dict[str, dict]) -> None:
         r = by_id["activitynet-captions:v_QOlSCBRmfWY:1"]
         instruction = prompts.draw(
             prompts.BUILTIN_PROMPTS, "activitynet-captions:v_QOlSCBRmfWY:1", 0
         )
-        assert [t["value"] for t in r["conversations"]] == [
-            f"<image>\n{instruction}",
-            "She stands in a kitchen.",
-        ]
-        assert r["query"] == instruction
-        assert (r["clip_start"], r["clip_end"]) == (0.5, 2.5)
-        assert r["frames"] == by_id["activitynet-captions:v_QOlSCBRmfWY:0"]["frames"]
+        assert_row(
+            r,
+            turns=[f"<image>\n{instruction}", "She stands in a kitchen."],
+            query=instruction,
+            clip=(0.5, 2.5),
+            frames=by_id["activitynet-captions:v_QOlSCBRmfWY:0"]["frames"],
+        )
         r = by_id["activitynet-captions:v_QOlSCBRmfWY:2"]
         assert (r["clip_start"], r["clip_end"]) == (3.0, 5.5)
         assert all(3.0 - 0.1 <= t < 5.5 for t in r["frame_timestamps"])

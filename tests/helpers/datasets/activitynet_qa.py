@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.helpers.datasets import Expected, write_bytes, write_json, write_video
+from tests.helpers.datasets import Expected, assert_row, write_bytes, write_json, write_video
 from vidray import synth
 
 
@@ -75,17 +75,16 @@ def build(root: Path) -> Expected:
     write_json(dataset / "test_q.json", [q("ALjodjboELk", "how many people", "v_ALjodjboELk_4")])
     write_json(dataset / "test_a.json", [a("v_ALjodjboELk_4", "2", 7)])
 
-    def check(rows: list[dict]) -> None:
-        by_id = {r["id"]: r for r in rows}
+    def check(by_id: dict[str, dict]) -> None:
         r = by_id["activitynet-qa:v_okC18bPTils_0"]
-        assert [t["value"] for t in r["conversations"]] == [
-            "<image>\nwhat is the man in white doing?",
-            "dance",
-        ]
-        assert r["query"] == "what is the man in white doing?"
-        assert r["video"] == "v_okC18bPTils.mp4"
-        assert (r["clip_start"], r["clip_end"]) == (None, None)
-        assert r["frames"] == by_id["activitynet-qa:v_okC18bPTils_3"]["frames"]
+        assert_row(
+            r,
+            turns=["<image>\nwhat is the man in white doing?", "dance"],
+            query="what is the man in white doing?",
+            video="v_okC18bPTils.mp4",
+            clip=(None, None),
+            frames=by_id["activitynet-qa:v_okC18bPTils_3"]["frames"],
+        )
         r = by_id["activitynet-qa:v_Mzt-E6pxuUI_5"]
         assert r["conversations"][0]["value"] == "<image>\nwhat color is the child's shirt?"
         assert r["conversations"][1]["value"] == "blue"

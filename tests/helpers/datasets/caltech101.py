@@ -11,18 +11,9 @@ as spaces (``trainers/coop.py``).
 
 from pathlib import Path
 
-from tests.helpers.datasets import (
-    Expected,
-    image_bytes,
-    same_color,
-    truncated,
-    write_bytes,
-    write_image,
-    write_json,
-)
+from tests.helpers.datasets import BLUE, GREEN, RED, Expected, same_color, write_image, write_json
 
 IMAGES = "101_ObjectCategories"
-RED, GREEN, BLUE = (200, 40, 40), (40, 190, 60), (30, 60, 210)
 
 
 def build(root: Path) -> Expected:
@@ -36,7 +27,7 @@ def build(root: Path) -> Expected:
     # in no split (CoOp ignores it): never read, never a row
     write_image(images / "BACKGROUND_Google" / "image_0001.jpg")
     # a download cut short
-    write_bytes(images / "Leopards" / "image_0001.jpg", truncated(image_bytes(64, 48, RED)))
+    write_image(images / "Leopards" / "image_0001.jpg", 64, 48, RED, cut=True)
     write_json(
         root / "split_zhou_Caltech101.json",
         {
@@ -55,8 +46,7 @@ def build(root: Path) -> Expected:
         },
     )
 
-    def check(rows: list[dict]) -> None:
-        by_id = {r["id"]: r for r in rows}
+    def check(by_id: dict[str, dict]) -> None:
         face = by_id["caltech101:Faces/image_0001.jpg"]
         assert face["conversations"] == [
             {"from": "human", "value": "<image>\nWhat is in this photo?"},

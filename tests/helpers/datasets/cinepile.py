@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from tests.helpers.datasets import Expected, write_parquet, write_video
+from tests.helpers.datasets import Expected, assert_row, write_parquet, write_video
 
 SCHEMA = pa.schema(
     [
@@ -86,18 +86,20 @@ def build(root: Path) -> Expected:
     )
     write_parquet(root / "v2" / "test-00000-of-00001.parquet", [row("Gangnam", short, 1)], SCHEMA)
 
-    def check(rows: list[dict]) -> None:
-        by_id = {r["id"]: r for r in rows}
+    def check(by_id: dict[str, dict]) -> None:
         r = by_id[f"cinepile:{MATRIX}:train-00000-of-00003#1"]
-        assert [t["value"] for t in r["conversations"]] == [
-            "<image>\nWhat does Neo follow?\n"
-            "Please choose the right answer from the following options:\n"
-            "A. A red pill\nB. A blue pill\nC. A white rabbit\nD. A phone\nE. A door",
-            "C. A white rabbit",
-        ]
-        assert r["query"] == "What does Neo follow?"
-        assert r["video"] == f"The Matrix_watch?v={MATRIX}.mp4"
-        assert r["frames"] == by_id[f"cinepile:{MATRIX}:train-00000-of-00003#0"]["frames"]
+        assert_row(
+            r,
+            turns=[
+                "<image>\nWhat does Neo follow?\n"
+                "Please choose the right answer from the following options:\n"
+                "A. A red pill\nB. A blue pill\nC. A white rabbit\nD. A phone\nE. A door",
+                "C. A white rabbit",
+            ],
+            query="What does Neo follow?",
+            video=f"The Matrix_watch?v={MATRIX}.mp4",
+            frames=by_id[f"cinepile:{MATRIX}:train-00000-of-00003#0"]["frames"],
+        )
         r = by_id[f"cinepile:{GANGNAM}:train-00000-of-00003#2"]
         assert r["conversations"][1]["value"] == "E. A door"
         assert r["video"] == f"{GANGNAM}.mp4"

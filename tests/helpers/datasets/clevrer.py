@@ -7,7 +7,7 @@ Layout source: formats.md's CLEVRER row; not re-checked against a primary file i
 
 from pathlib import Path
 
-from tests.helpers.datasets import Expected, write_json, write_video
+from tests.helpers.datasets import Expected, assert_row, write_json, write_videos
 
 MC_PROMPT = "\nPlease choose the right answer from the following options:\n"
 
@@ -45,9 +45,14 @@ def scene(index: int, questions: list[dict]) -> dict:
 
 
 def build(root: Path) -> Expected:
-    write_video(root / "video_train/video_00000-01000/video_00000.mp4", seconds=3.0)
-    write_video(root / "video_train/video_01000-02000/video_01001.mp4", seconds=3.0, seed=1)
-    write_video(root / "video_validation/video_10000-11000/video_10000.mp4", seconds=2.0, seed=2)
+    write_videos(
+        root,
+        {
+            "video_train/video_00000-01000/video_00000.mp4": 3.0,
+            "video_train/video_01000-02000/video_01001.mp4": 3.0,
+            "video_validation/video_10000-11000/video_10000.mp4": 2.0,
+        },
+    )
     write_json(
         root / "train.json",
         [
@@ -116,16 +121,15 @@ def build(root: Path) -> Expected:
         ],
     )
 
-    def check(rows: list[dict]) -> None:
-        by_id = {r["id"]: r for r in rows}
+    def check(by_id: dict[str, dict]) -> None:
         r = by_id["clevrer:0:0"]
-        assert [t["value"] for t in r["conversations"]] == [
-            "<image>\nWhat is the shape of the gray object?",
-            "cube",
-        ]
-        assert r["query"] == "What is the shape of the gray object?"
-        assert (r["clip_start"], r["clip_end"]) == (None, None)
-        assert r["video"] == "video_00000-01000/video_00000.mp4"
+        assert_row(
+            r,
+            turns=["<image>\nWhat is the shape of the gray object?", "cube"],
+            query="What is the shape of the gray object?",
+            clip=(None, None),
+            video="video_00000-01000/video_00000.mp4",
+        )
         r = by_id["clevrer:0:2"]
         assert r["conversations"][0]["value"] == (
             "<image>\nWhich of the following is responsible for the collision between the "

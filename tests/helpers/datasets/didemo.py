@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.helpers.datasets import Expected, write_bytes, write_json, write_video
+from tests.helpers.datasets import Expected, assert_row, write_bytes, write_json, write_videos
 from vidray import prompts, synth
 
 A = "10015567@N08_3655084291_d8b58466fa.mov"  # downloaded as .mp4
@@ -38,10 +38,15 @@ def annotation(aid: int, video: str, description: str, times: list, **extra: obj
 def build(root: Path) -> Expected:
     videos = root / "videos"
     # Real DiDeMo videos are 25-30 s; these are short, so only segment 0 (0-5 s) fits.
-    write_video(videos / "10015567@N08_3655084291_d8b58466fa.mp4", seconds=6.0)
-    write_video(videos / "10120117@N03_4314839389_a8bf2a6d35.m4v", seconds=5.5, seed=1)
-    write_video(videos / "10206271@N02_2942446862_8c48a6d8ef.mov", seconds=6.0, seed=2)
-    write_video(videos / f"{E}.mp4", seconds=6.0, seed=3)
+    write_videos(
+        videos,
+        {
+            "10015567@N08_3655084291_d8b58466fa.mp4": 6.0,
+            "10120117@N03_4314839389_a8bf2a6d35.m4v": 5.5,
+            "10206271@N02_2942446862_8c48a6d8ef.mov": 6.0,
+            f"{E}.mp4": 6.0,
+        },
+    )
     write_bytes(videos / PHONE, raw_upload("3gp", "libx264", 4))
     write_bytes(videos / WMV.replace(".wmv", ".WMV"), raw_upload("asf", "wmv2", 5))
     write_json(
@@ -79,18 +84,17 @@ def build(root: Path) -> Expected:
         [annotation(5001, C, "a child laughs", [[0, 0], [0, 0], [0, 0]])],
     )
 
-    def check(rows: list[dict]) -> None:
-        by_id = {r["id"]: r for r in rows}
+    def check(by_id: dict[str, dict]) -> None:
         r = by_id["didemo:3001"]
         instruction = prompts.draw(prompts.BUILTIN_PROMPTS, "didemo:3001", 0)
-        assert [t["value"] for t in r["conversations"]] == [
-            f"<image>\n{instruction}",
-            "the dog jumps into the water",
-        ]
-        assert r["query"] == instruction
-        assert r["video"] == "10015567@N08_3655084291_d8b58466fa.mp4"
-        assert (r["clip_start"], r["clip_end"]) == (0.0, 5.0)
-        assert r["frames"] == by_id["didemo:3002"]["frames"]
+        assert_row(
+            r,
+            turns=[f"<image>\n{instruction}", "the dog jumps into the water"],
+            query=instruction,
+            video="10015567@N08_3655084291_d8b58466fa.mp4",
+            clip=(0.0, 5.0),
+            frames=by_id["didemo:3002"]["frames"],
+        )
         r = by_id["didemo:3004"]
         assert (r["clip_start"], r["clip_end"]) == (None, None)
         assert r["video"] == "10120117@N03_4314839389_a8bf2a6d35.m4v"

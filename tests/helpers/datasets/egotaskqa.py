@@ -13,7 +13,7 @@ tests build them with ``write_mp4_layouts``.
 
 from pathlib import Path
 
-from tests.helpers.datasets import Expected, write_json, write_video
+from tests.helpers.datasets import Expected, assert_row, write_json, write_videos
 from tests.helpers.datasets.sharegptvideo import write_frames
 
 VIDEO = "1_1"
@@ -67,17 +67,16 @@ def build(root: Path) -> Expected:
             records.append(POOL[0])  # a question repeated in its file
         write_json(root / "qa" / f"{name}_qas.json", records)
 
-    def check(rows: list[dict]) -> None:
+    def check(by_id: dict[str, dict]) -> None:
         from vidray import synth
 
-        by_id = {r["id"]: r for r in rows}
         r = by_id["egotaskqa:direct/train:0"]
-        assert [t["value"] for t in r["conversations"]] == [
-            "<image>\nWhat is the person holding?",
-            "knife",
-        ]
-        assert r["query"] == "What is the person holding?"
-        assert r["video"] == f"{VIDEO}/fpv1"
+        assert_row(
+            r,
+            turns=["<image>\nWhat is the person holding?", "knife"],
+            query="What is the person holding?",
+            video=f"{VIDEO}/fpv1",
+        )
         # frames 24-72 at 24 fps; 4 targets at the segment centres
         assert (r["clip_start"], r["clip_end"]) == (1.0, 3.0)
         assert [synth.read_index_jpeg(f) for f in r["frames"]] == [30, 42, 54, 66]
@@ -103,6 +102,5 @@ def write_mp4_layouts(root: Path) -> Path:
     """(?) The recipe's mp4 layouts under ``root/qa_videos``: a clip cut to an interval
     (``|`` in its name) and a full video (5 s at 10 fps) for the others."""
     videos = root / "qa_videos"
-    write_video(videos / f"{VIDEO}|P1|24|72.mp4", seconds=2.0)
-    write_video(videos / f"{VIDEO}.mp4", seconds=5.0, seed=1)
+    write_videos(videos, {f"{VIDEO}|P1|24|72.mp4": 2.0, f"{VIDEO}.mp4": 5.0})
     return videos

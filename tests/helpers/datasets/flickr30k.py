@@ -7,9 +7,8 @@ list).
 
 from pathlib import Path
 
-from tests.helpers.datasets import Expected, same_color, write_image, write_json
+from tests.helpers.datasets import BLUE, GREEN, RED, Expected, same_color, write_image, write_json
 
-RED, GREEN, BLUE = (200, 40, 40), (40, 190, 60), (30, 60, 210)
 IMAGES = "flickr30k-images"
 
 
@@ -47,8 +46,7 @@ def build(root: Path) -> Expected:
         ],
     )
 
-    def check(rows: list[dict]) -> None:
-        by_id = {r["id"]: r for r in rows}
+    def check(by_id: dict[str, dict]) -> None:
         r = by_id[f"flickr30k:{IMAGES}/1000092795.jpg#1"]
         assert r["conversations"][1]["value"] == "Two men in green shirts."
         assert same_color(r["frames"][0], RED)

@@ -21,6 +21,9 @@ import base64
 from pathlib import Path
 
 from tests.helpers.datasets import (
+    BLUE,
+    GREEN,
+    RED,
     Expected,
     image_bytes,
     same_color,
@@ -31,7 +34,6 @@ from tests.helpers.datasets import (
 )
 from vidray import prompts
 
-RED, GREEN, BLUE = (200, 40, 40), (40, 190, 60), (30, 60, 210)
 IMAGES = "flickr30k-images"
 TSV = "train_imgs.tsv"
 
@@ -77,8 +79,7 @@ def build(root: Path) -> Expected:
         [{"image": f"{IMAGES}/1001465944.jpg", "caption": ["绿色的。", "草地。"]}],
     )
 
-    def check(rows: list[dict]) -> None:
-        by_id = {r["id"]: r for r in rows}
+    def check(by_id: dict[str, dict]) -> None:
         assert by_id["flickr30k-cn:0"]["conversations"][1]["value"] == "两个年轻人在户外。"
         # red is only in the tsv: no image folder holds it
         assert same_color(by_id["flickr30k-cn:0"]["frames"][0], RED)

@@ -8,24 +8,15 @@ other sets of the same Kaggle collection. Here the test split was renamed to
 
 from pathlib import Path
 
-from tests.helpers.datasets import (
-    Expected,
-    image_bytes,
-    same_color,
-    truncated,
-    write_bytes,
-    write_image,
-    write_json,
-)
+from tests.helpers.datasets import BLUE, GREEN, RED, Expected, same_color, write_image, write_json
 
-RED, GREEN, BLUE = (200, 40, 40), (40, 190, 60), (30, 60, 210)
 IMAGES = "flickr5k-images"
 
 
 def build(root: Path) -> Expected:
     write_image(root / IMAGES / "1001.jpg", 64, 48, RED)
     write_image(root / IMAGES / "1002.png", 48, 64, GREEN)
-    write_bytes(root / IMAGES / "1003.jpg", truncated(image_bytes(64, 48, BLUE)))
+    write_image(root / IMAGES / "1003.jpg", 64, 48, BLUE, cut=True)
     write_json(
         root / "flickr5k_train.json.json",
         [
@@ -41,8 +32,7 @@ def build(root: Path) -> Expected:
         root / "flickr5k_test.json", [{"image": f"{IMAGES}/1002.png", "caption": ["Green."]}]
     )
 
-    def check(rows: list[dict]) -> None:
-        by_id = {r["id"]: r for r in rows}
+    def check(by_id: dict[str, dict]) -> None:
         door = by_id[f"flickr5k:{IMAGES}/1002.png#1"]
         assert door["conversations"][1]["value"] == "A door."
         assert same_color(door["frames"][0], GREEN)

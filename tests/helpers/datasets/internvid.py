@@ -11,7 +11,7 @@ issue 9.
 
 from pathlib import Path
 
-from tests.helpers.datasets import Expected, write_jsonl, write_video
+from tests.helpers.datasets import Expected, assert_row, write_jsonl, write_video
 from vidray.sources import SourceContext
 
 A = "Xq3Ab9kLm0c"  # 6 s
@@ -60,17 +60,16 @@ def build(root: Path) -> Expected:
         [line(A, "00:00:00.500", "00:00:02.250", "a person walks through a doorway")],
     )
 
-    def check(rows: list[dict]) -> None:
-        by_id = {r["id"]: r for r in rows}
+    def check(by_id: dict[str, dict]) -> None:
         rid = row_id(FLT, A, 0.5, 2.25)
         r = by_id[rid]
         instruction = SourceContext().instruction(rid)
-        assert [t["value"] for t in r["conversations"]] == [
-            f"<image>\n{instruction}",
-            "a man opens a wooden door",
-        ]
-        assert r["query"] == instruction
-        assert (r["clip_start"], r["clip_end"]) == (0.5, 2.25)
+        assert_row(
+            r,
+            turns=[f"<image>\n{instruction}", "a man opens a wooden door"],
+            query=instruction,
+            clip=(0.5, 2.25),
+        )
         assert all(0.5 - 0.1 <= t <= 2.25 for t in r["frame_timestamps"])
         r = by_id[row_id(FLT, A, 2.25, 5.75)]
         assert (r["clip_start"], r["clip_end"]) == (2.25, 5.75)

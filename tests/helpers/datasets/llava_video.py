@@ -11,7 +11,15 @@ import io
 import tarfile
 from pathlib import Path
 
-from tests.helpers.datasets import Expected, write_bytes, write_json, write_parquet, write_video
+from tests.helpers.datasets import (
+    Expected,
+    assert_row,
+    turn_values,
+    write_bytes,
+    write_json,
+    write_parquet,
+    write_video,
+)
 from tests.helpers.datasets.sharegptvideo import write_frames
 
 ACADEMIC = "0_30_s_academic_v0_1"
@@ -126,32 +134,28 @@ def build(root: Path) -> Expected:
         [record("ytb_7nRmsEw7nsE", YOUTUBE, YTB, ("What is lit up?", "The shop signs."))],
     )
 
-    def check(rows: list[dict]) -> None:
-        by_id = {r["id"]: r for r in rows}
+    def check(by_id: dict[str, dict]) -> None:
         r = by_id["llava-video:0_30_s_academic_oe_v0_1_qa_processed#0:1"]
-        assert [t["value"] for t in r["conversations"]] == [
-            "<image>\nWhere does he sit?",
-            "On a chair by the window.",
-        ]
-        assert r["query"] == "Where does he sit?"
-        assert r["video"] == f"{ACADEMIC}/{CHARADES}"
+        assert_row(
+            r,
+            turns=["<image>\nWhere does he sit?", "On a chair by the window."],
+            query="Where does he sit?",
+            video=f"{ACADEMIC}/{CHARADES}",
+        )
         assert r["clip_start"] is None and r["clip_end"] is None
         r = by_id["llava-video:0_30_s_academic_mc_v0_1_qa_processed#0:0"]
-        assert [t["value"] for t in r["conversations"]] == ["<image>\n" + MC_QUESTION, "B."]
+        assert turn_values(r) == ["<image>\n" + MC_QUESTION, "B."]
         assert r["query"] == MC_QUESTION
         r = by_id["llava-video:0_30_s_academic_v0_1_cap_processed#1:0"]
-        assert [t["value"] for t in r["conversations"]] == [
-            "<image>\n" + describe,
-            "A boy plays with a ball in a garden.",
-        ]
-        assert r["query"] == describe
+        assert_row(
+            r,
+            turns=["<image>\n" + describe, "A boy plays with a ball in a garden."],
+            query=describe,
+        )
         r = by_id["llava-video:sharegptvideo_qa_255k_processed#0:0"]
         assert r["video"] == f"{HOUND}/{FRAMES}/{HOUND_VID}"
         assert r["video_fps"] == 2.0 and r["video_duration"] == 4.0
-        assert [t["value"] for t in r["conversations"]] == [
-            "<image>\nWhat is the man holding?",
-            "A guitar.",
-        ]
+        assert_row(r, turns=["<image>\nWhat is the man holding?", "A guitar."])
         r = by_id["llava-video:30_60_s_youtube_oe_v0_1_qa_processed#0:0"]
         assert r["video"] == f"{YOUTUBE}/{YTB}"
         assert r["conversations"][1]["value"] == "The shop signs."

@@ -18,6 +18,9 @@ import base64
 from pathlib import Path
 
 from tests.helpers.datasets import (
+    BLUE,
+    GREEN,
+    RED,
     Expected,
     image_bytes,
     same_color,
@@ -26,7 +29,6 @@ from tests.helpers.datasets import (
     write_jsonl,
 )
 
-RED, GREEN, BLUE = (200, 40, 40), (40, 190, 60), (30, 60, 210)
 #: Eight frames of a video task, each of its own colour, in order.
 FRAME_COLORS = [(20 + 28 * k, 200 - 20 * k, 60 + 15 * k) for k in range(8)]
 
@@ -137,8 +139,7 @@ def build(root: Path) -> Expected:
         ],
     )
 
-    def check(rows: list[dict]) -> None:
-        by_id = {r["id"]: r for r in rows}
+    def check(by_id: dict[str, dict]) -> None:
         cap = by_id["m3it:captioning/textcap/train#0"]
         assert cap["conversations"] == [
             {"from": "human", "value": "<image>\nWrite a short caption for the image."},

@@ -7,9 +7,8 @@ with spaces). The file names follow MTL's ``<wnid><8-digit index>.jpg``.
 
 from pathlib import Path
 
-from tests.helpers.datasets import Expected, same_color, write_bytes, write_image
+from tests.helpers.datasets import BLUE, GREEN, RED, Expected, same_color, write_bytes, write_image
 
-RED, GREEN, BLUE = (200, 40, 40), (40, 190, 60), (30, 60, 210)
 CLASSNAMES = """\
 n01440764 tench
 n01443537 goldfish
@@ -30,8 +29,7 @@ def build(root: Path) -> Expected:
     write_image(root / "val" / "n01491361" / "n0149136100000001.jpg", 64, 48, BLUE)
     write_image(root / "test" / "n01440764" / "n0144076400000001.png", 64, 48, GREEN)
 
-    def check(rows: list[dict]) -> None:
-        by_id = {r["id"]: r for r in rows}
+    def check(by_id: dict[str, dict]) -> None:
         shark = by_id["mini-imagenet:train/n01484850/n0148485000000001.JPEG"]
         assert (shark["label"], shark["classname"]) == (2, "great white shark")
         assert shark["conversations"][1]["value"] == "a photo of a great white shark."

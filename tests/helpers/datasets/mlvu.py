@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.helpers.datasets import Expected, write_json, write_video
+from tests.helpers.datasets import Expected, assert_row, write_json, write_video
 
 PLOT_OPTIONS = ["Red", "Blue", "Black", "White"]
 
@@ -94,24 +94,29 @@ def build(root: Path) -> Expected:
         ],
     )
 
-    def check(rows: list[dict]) -> None:
-        by_id = {r["id"]: r for r in rows}
+    def check(by_id: dict[str, dict]) -> None:
         r = by_id["mlvu:1_plotQA#0"]
-        assert [t["value"] for t in r["conversations"]] == [
-            "<image>\nWhat color is the main male character's coat?\n"
-            "Please choose the right answer from the following options:\n"
-            "A. Red\nB. Blue\nC. Black\nD. White",
-            "C. Black",
-        ]
-        assert r["query"] == "What color is the main male character's coat?"
-        assert r["video"] == "1_plotQA/movie101_66.mp4"
-        assert r["frames"] == by_id["mlvu:1_plotQA#1"]["frames"]
+        assert_row(
+            r,
+            turns=[
+                "<image>\nWhat color is the main male character's coat?\n"
+                "Please choose the right answer from the following options:\n"
+                "A. Red\nB. Blue\nC. Black\nD. White",
+                "C. Black",
+            ],
+            query="What color is the main male character's coat?",
+            video="1_plotQA/movie101_66.mp4",
+            frames=by_id["mlvu:1_plotQA#1"]["frames"],
+        )
         assert by_id["mlvu:2_needle#0"]["conversations"][1]["value"] == "C. A key"
         r = by_id["mlvu:9_summary#0"]
-        assert [t["value"] for t in r["conversations"]] == [
-            "<image>\nPlease summarize this video, including its main content.",
-            "A car enters the parking lot and stops.",
-        ]
+        assert_row(
+            r,
+            turns=[
+                "<image>\nPlease summarize this video, including its main content.",
+                "A car enters the parking lot and stops.",
+            ],
+        )
         r = by_id["mlvu:8_sub_scene#0"]
         assert r["video"] == "8_sub_scene/movie101_66.mp4"
         assert r["conversations"][1]["value"] == "The man opens the door and walks out."

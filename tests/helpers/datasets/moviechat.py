@@ -7,7 +7,14 @@ survey.
 
 from pathlib import Path
 
-from tests.helpers.datasets import Expected, write_bytes, write_json, write_video
+from tests.helpers.datasets import (
+    Expected,
+    assert_row,
+    turn_values,
+    write_bytes,
+    write_json,
+    write_video,
+)
 from vidray import prompts
 
 CAPTION = "A man walks into a diner, orders coffee and argues with the waitress."
@@ -60,27 +67,26 @@ def build(root: Path) -> Expected:
     del no_path["info"]["video_path"]
     write_json(root / "jsons" / "4.json", no_path)
 
-    def check(rows: list[dict]) -> None:
-        by_id = {r["id"]: r for r in rows}
+    def check(by_id: dict[str, dict]) -> None:
         r = by_id["moviechat:1:global:0"]
-        assert [t["value"] for t in r["conversations"]] == [
-            "<image>\nWhere does the story take place?",
-            "In a diner.",
-        ]
-        assert r["query"] == "Where does the story take place?"
-        assert (r["clip_start"], r["clip_end"]) == (None, None)
-        assert r["video"] == "1.mp4"
+        assert_row(
+            r,
+            turns=["<image>\nWhere does the story take place?", "In a diner."],
+            query="Where does the story take place?",
+            clip=(None, None),
+            video="1.mp4",
+        )
         r = by_id["moviechat:1:breakpoint:0"]
-        assert [t["value"] for t in r["conversations"]] == [
-            "<image>\nWhat is the man doing now?",
-            "Ordering.",
-        ]
-        assert (r["clip_start"], r["clip_end"]) == (0.0, 2.0)
-        assert r["frames"] == by_id["moviechat:1:breakpoint:1"]["frames"]
+        assert_row(
+            r,
+            turns=["<image>\nWhat is the man doing now?", "Ordering."],
+            clip=(0.0, 2.0),
+            frames=by_id["moviechat:1:breakpoint:1"]["frames"],
+        )
         assert (by_id["moviechat:1:breakpoint:2"]["clip_end"]) == 3.5
         r = by_id["moviechat:1:caption"]
         instruction = prompts.draw(prompts.BUILTIN_PROMPTS, "moviechat:1:caption", 0)
-        assert [t["value"] for t in r["conversations"]] == [f"<image>\n{instruction}", CAPTION]
+        assert turn_values(r) == [f"<image>\n{instruction}", CAPTION]
         assert r["query"] == instruction
         assert r["frames"] == by_id["moviechat:1:global:1"]["frames"]
 

@@ -11,9 +11,8 @@ captions): it is reported as skipped, not read twice.
 
 from pathlib import Path
 
-from tests.helpers.datasets import Expected, same_color, write_image, write_json
+from tests.helpers.datasets import BLUE, GREEN, RED, Expected, same_color, write_image, write_json
 
-RED, GREEN, BLUE = (200, 40, 40), (40, 190, 60), (30, 60, 210)
 TRAIN = "train2014/COCO_train2014_{:012d}.jpg"
 VAL = "val2014/COCO_val2014_{:012d}.jpg"
 
@@ -45,8 +44,7 @@ def build(root: Path) -> Expected:
         [{"image": VAL.format(74), "caption": ["A red car.", "A car."]}],
     )
 
-    def check(rows: list[dict]) -> None:
-        by_id = {r["id"]: r for r in rows}
+    def check(by_id: dict[str, dict]) -> None:
         first = by_id[f"mscoco2014:{TRAIN.format(9)}#0"]
         assert first["conversations"][1]["value"] == "A red square on a table."
         assert by_id[f"mscoco2014:{TRAIN.format(9)}#1"]["conversations"][1]["value"] == (
@@ -59,7 +57,7 @@ def build(root: Path) -> Expected:
         grass = by_id[f"mscoco2014:{TRAIN.format(25)}#1"]
         assert grass["conversations"][1]["value"] == "Grass, again."
         assert grass["frames"] == by_id[f"mscoco2014:{TRAIN.format(25)}#0"]["frames"]
-        assert all(r["label"] is None and r["classname"] is None for r in rows)
+        assert all(r["label"] is None and r["classname"] is None for r in by_id.values())
 
     return Expected(
         rows={

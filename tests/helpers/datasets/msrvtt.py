@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.helpers.datasets import Expected, write_csv, write_json, write_video
+from tests.helpers.datasets import (
+    Expected,
+    assert_row,
+    write_csv,
+    write_json,
+    write_video,
+    write_videos,
+)
 from vidray import prompts
 
 
@@ -61,23 +68,20 @@ def build(root: Path) -> Expected:
         [["ret0", "msr2", "video2", "a man, smiling, talks to the camera"]],
     )
     clips = root / "videos" / "all"
-    write_video(clips / "video0.mp4", seconds=4.0)
-    write_video(clips / "video1.mp4", seconds=3.0, seed=1)
-    write_video(clips / "video2.mp4", seconds=3.0, seed=2)
+    write_videos(clips, {"video0.mp4": 4.0, "video1.mp4": 3.0, "video2.mp4": 3.0})
     write_video(clips / "video4.mp4", seconds=3.0, seed=4)
 
-    def check(rows: list[dict]) -> None:
-        by_id = {r["id"]: r for r in rows}
+    def check(by_id: dict[str, dict]) -> None:
         r = by_id["msrvtt:video0:0"]
         instruction = prompts.draw(prompts.BUILTIN_PROMPTS, "msrvtt:video0:0", 0)
-        assert [t["value"] for t in r["conversations"]] == [
-            f"<image>\n{instruction}",
-            "a man is playing a guitar on stage",
-        ]
-        assert r["query"] == instruction
-        assert r["video"] == "video0.mp4"
-        assert (r["clip_start"], r["clip_end"]) == (None, None)
-        assert r["frames"] == by_id["msrvtt:video0:1"]["frames"]
+        assert_row(
+            r,
+            turns=[f"<image>\n{instruction}", "a man is playing a guitar on stage"],
+            query=instruction,
+            video="video0.mp4",
+            clip=(None, None),
+            frames=by_id["msrvtt:video0:1"]["frames"],
+        )
         assert by_id["msrvtt:video0:1"]["conversations"][1]["value"] == "a musician performs a song"
 
     return Expected(

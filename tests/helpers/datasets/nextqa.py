@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from tests.helpers.datasets import Expected, write_csv, write_parquet, write_video
+from tests.helpers.datasets import Expected, assert_row, write_csv, write_parquet, write_video
 
 OE_SCHEMA = pa.schema(
     [
@@ -101,16 +101,15 @@ def build(root: Path) -> Expected:
         MC_SCHEMA,
     )
 
-    def check(rows: list[dict]) -> None:
-        by_id = {r["id"]: r for r in rows}
+    def check(by_id: dict[str, dict]) -> None:
         r = by_id[f"nextqa:OE/train:{GIRL}:0"]
-        assert [t["value"] for t in r["conversations"]] == [
-            "<image>\nwhat does the girl do after picking up the ball",
-            "throw it",
-        ]
-        assert r["query"] == "what does the girl do after picking up the ball"
-        assert r["video"] == f"0101/{GIRL}.mp4"
-        assert r["frames"] == by_id[f"nextqa:OE/train:{GIRL}:1"]["frames"]
+        assert_row(
+            r,
+            turns=["<image>\nwhat does the girl do after picking up the ball", "throw it"],
+            query="what does the girl do after picking up the ball",
+            video=f"0101/{GIRL}.mp4",
+            frames=by_id[f"nextqa:OE/train:{GIRL}:1"]["frames"],
+        )
         assert by_id[f"nextqa:OE/train:{DOG}:0"]["conversations"][1]["value"] == "chase the ball"
 
     return Expected(

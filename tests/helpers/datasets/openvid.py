@@ -10,7 +10,7 @@ issue 9.
 
 from pathlib import Path
 
-from tests.helpers.datasets import Expected, write_csv, write_video
+from tests.helpers.datasets import Expected, assert_row, write_csv, write_videos
 from vidray.sources import SourceContext
 
 HEADER = [
@@ -34,8 +34,7 @@ def row(video: str, caption: str) -> list:
 
 
 def build(root: Path) -> Expected:
-    write_video(root / "video_folder" / f"{CELEB}.mp4", seconds=4.0)
-    write_video(root / "video_folder" / f"{PANDA}.mp4", seconds=3.0, seed=1)
+    write_videos(root / "video_folder", {f"{CELEB}.mp4": 4.0, f"{PANDA}.mp4": 3.0})
     write_csv(
         root / "data" / "train" / "OpenVid-1M.csv",
         HEADER,
@@ -50,13 +49,15 @@ def build(root: Path) -> Expected:
     )
     write_csv(root / "data" / "train" / "OpenVidHD.csv", HEADER, [row(f"{CELEB}.mp4", CAPTION)])
 
-    def check(rows: list[dict]) -> None:
-        r = {r["id"]: r for r in rows}[f"openvid:{CELEB}"]
+    def check(by_id: dict[str, dict]) -> None:
         instruction = SourceContext().instruction(f"openvid:{CELEB}")
-        assert [t["value"] for t in r["conversations"]] == [f"<image>\n{instruction}", CAPTION]
-        assert r["query"] == instruction
-        assert r["video"] == f"{CELEB}.mp4"
-        assert (r["clip_start"], r["clip_end"]) == (None, None)
+        assert_row(
+            by_id[f"openvid:{CELEB}"],
+            turns=[f"<image>\n{instruction}", CAPTION],
+            query=instruction,
+            video=f"{CELEB}.mp4",
+            clip=(None, None),
+        )
 
     return Expected(
         rows={f"openvid:{CELEB}", f"openvid:{PANDA}"},

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from tests.helpers.datasets import Expected, write_parquet, write_video
+from tests.helpers.datasets import Expected, assert_row, write_parquet, write_videos
 
 VAL = "mc_question_val/validation-00000-of-00001.parquet"
 TEST = "mc_question_test/test-00000-of-00001.parquet"
@@ -42,8 +42,7 @@ def row(video: str, qid: str, answer_id: str, options: list[str] = OPTIONS) -> d
 
 
 def build(root: Path) -> Expected:
-    write_video(root / "videos" / "video_10909.mp4", seconds=4.0)
-    write_video(root / "videos" / "video_7000.MP4", seconds=3.0, seed=1)
+    write_videos(root / "videos", {"video_10909.mp4": 4.0, "video_7000.MP4": 3.0})
     write_parquet(
         root / VAL,
         [
@@ -59,17 +58,19 @@ def build(root: Path) -> Expected:
     # answers withheld: must never be read
     write_parquet(root / TEST, [row("video_7000", "5", "")], SCHEMA)
 
-    def check(rows: list[dict]) -> None:
-        by_id = {r["id"]: r for r in rows}
+    def check(by_id: dict[str, dict]) -> None:
         r = by_id["perceptiontest:video_10909:0"]
-        assert [t["value"] for t in r["conversations"]] == [
-            "<image>\nWhich object did the person put down first?\n"
-            "Please choose the right answer from the following options:\n"
-            "A. a cup\nB. a spoon\nC. a towel",
-            "C. a towel",
-        ]
-        assert r["query"] == "Which object did the person put down first?"
-        assert r["video"] == "video_10909.mp4"
+        assert_row(
+            r,
+            turns=[
+                "<image>\nWhich object did the person put down first?\n"
+                "Please choose the right answer from the following options:\n"
+                "A. a cup\nB. a spoon\nC. a towel",
+                "C. a towel",
+            ],
+            query="Which object did the person put down first?",
+            video="video_10909.mp4",
+        )
         r = by_id["perceptiontest:video_10909:1"]
         assert r["conversations"][1]["value"] == "A. a cup"
         assert r["query"] == "How many cups are on the table?"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from tests.helpers.datasets import Expected, write_bytes, write_jsonl
+from tests.helpers.datasets import Expected, assert_row, write_bytes, write_jsonl
 from vidray import synth
 
 ROOT = "video_instruction/train"
@@ -109,34 +109,28 @@ def build(root: Path) -> Expected:
         [{"id": "img_2", "image": "coco/2.jpg", "conversations": []}],
     )
 
-    def check(rows: list[dict]) -> None:
-        by_id = {r["id"]: r for r in rows}
+    def check(by_id: dict[str, dict]) -> None:
         r = by_id[f"sharegptvideo:video_caption_pretrain/{A}"]
-        assert [t["value"] for t in r["conversations"]] == [
-            "<image>\nDescribe the video in detail.",
-            "A man plays a guitar.",
-        ]
-        assert r["query"] == "Describe the video in detail."
-        assert r["video"] == f"train_300k/{A}"
+        assert_row(
+            r,
+            turns=["<image>\nDescribe the video in detail.", "A man plays a guitar."],
+            query="Describe the video in detail.",
+            video=f"train_300k/{A}",
+        )
         assert r["video_duration"] == 4.0 and r["video_fps"] == FPS
         assert (r["width"], r["height"]) == (53, 32)
         r = by_id[f"sharegptvideo:video_caption_pretrain/{B}"]
         assert r["conversations"][0]["value"] == "<image>\nGive a detailed caption of the video."
         assert r["video"] == f"train_600k/{B}"
         r0, r1 = (by_id[f"sharegptvideo:chatgpt_qa_900k/{B}_0#{k}"] for k in (0, 1))
-        assert [t["value"] for t in r0["conversations"]] == [
-            "<image>\nWhat does the show?",
-            "The sea.",
-        ]
-        assert [t["value"] for t in r1["conversations"]] == [
-            "<image>\nIs it windy?",
-            "Yes, the waves are high.",
-        ]
-        assert r1["query"] == "Is it windy?"
+        assert_row(r0, turns=["<image>\nWhat does the show?", "The sea."])
+        assert_row(
+            r1, turns=["<image>\nIs it windy?", "Yes, the waves are high."], query="Is it windy?"
+        )
         qa0, qa1 = (by_id[f"sharegptvideo:chatgpt_qa_900k/{A}_{k}"] for k in (0, 1))
         assert qa0["frames"] == qa1["frames"]
         assert qa0["conversations"][1]["value"] == "He is holding a guitar."
-        for r in rows:
+        for r in by_id.values():
             # each frame is the image of index 2 * its timestamp
             shown = [synth.read_index_jpeg(f) for f in r["frames"]]
             assert shown == [round(t * FPS) for t in r["frame_timestamps"]], r["id"]

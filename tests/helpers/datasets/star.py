@@ -5,7 +5,7 @@ Layout source: formats.md's STAR row; not re-checked against a primary file in i
 
 from pathlib import Path
 
-from tests.helpers.datasets import Expected, write_json, write_video
+from tests.helpers.datasets import Expected, write_json, write_videos
 
 
 def record(qid: str, video: str, start: float, end: float, answer: str) -> dict:
@@ -28,8 +28,7 @@ def record(qid: str, video: str, start: float, end: float, answer: str) -> dict:
 
 
 def build(root: Path) -> Expected:
-    write_video(root / "videos" / "6H78U.mp4", seconds=6.0)
-    write_video(root / "videos" / "ZS9XR.mp4", seconds=4.0, seed=1)
+    write_videos(root / "videos", {"6H78U.mp4": 6.0, "ZS9XR.mp4": 4.0})
     write_json(
         root / "STAR_train.json",
         [
@@ -46,8 +45,7 @@ def build(root: Path) -> Expected:
     )
     write_json(root / "STAR_val.json", [record("Interaction_T1_500", "ZS9XR", 0, 1, "The cup.")])
 
-    def check(rows: list[dict]) -> None:
-        by_id = {r["id"]: r for r in rows}
+    def check(by_id: dict[str, dict]) -> None:
         r = by_id["star:Interaction_T1_13"]
         assert r["conversations"][1]["value"] == "C. The book."
         assert (

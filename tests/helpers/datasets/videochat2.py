@@ -7,7 +7,7 @@ gathered under ``videos/``; TGIF videos are real GIFs."""
 
 from pathlib import Path
 
-from tests.helpers.datasets import Expected, write_bytes, write_json, write_video
+from tests.helpers.datasets import Expected, assert_row, write_bytes, write_json, write_videos
 from vidray import synth
 
 TGIF = "tumblr_nk172bbdPI1u1lr18o1_250.gif"
@@ -24,9 +24,15 @@ def gif(seconds: float = 3.0, fps: int = 10, seed: int = 0) -> bytes:
 
 def build(root: Path) -> Expected:
     write_bytes(root / "videos" / TGIF, gif())
-    write_video(root / "videos/000001_000050/1066664.mp4", seconds=3.0, seed=1)
-    write_video(root / "videos/1019435.mp4", seconds=2.0, seed=2)
-    write_video(root / "videos/split_videos/GLd3aX16zBg.mp4", seconds=4.0, seed=3)
+    write_videos(
+        root,
+        {
+            "videos/000001_000050/1066664.mp4": 3.0,
+            "videos/1019435.mp4": 2.0,
+            "videos/split_videos/GLd3aX16zBg.mp4": 4.0,
+        },
+        first_seed=1,
+    )
     write_json(
         root / "video/vqa/tgif_frame_qa/train.json",
         [
@@ -107,33 +113,27 @@ def build(root: Path) -> Expected:
         ],
     )
 
-    def check(rows: list[dict]) -> None:
-        by_id = {r["id"]: r for r in rows}
+    def check(by_id: dict[str, dict]) -> None:
         tgif = "videochat2:video/vqa/tgif_frame_qa/train.json"
         r = by_id[f"{tgif}#0:0"]
-        assert [t["value"] for t in r["conversations"]] == [
-            f"<image>\n{TGIF_I}\nWhat is the cat doing?",
-            "jumping",
-        ]
-        assert r["query"] == "What is the cat doing?"
-        assert r["video"] == TGIF
-        assert r["video_duration"] == 3.0
+        assert_row(
+            r,
+            turns=[f"<image>\n{TGIF_I}\nWhat is the cat doing?", "jumping"],
+            query="What is the cat doing?",
+            video=TGIF,
+            video_duration=3.0,
+        )
         r1 = by_id[f"{tgif}#1:0"]
         assert r1["conversations"][0]["value"] == f"<image>\n{TGIF_I}\nWhat color is it?"
         assert r1["frames"] == r["frames"]
         r = by_id["videochat2:video/caption/webvid/train.json#0:0"]
-        assert [t["value"] for t in r["conversations"]] == [
-            f"<image>\n{CAPTION_I}",
-            "Aerial view of a river in autumn.",
-        ]
-        assert r["query"] == CAPTION_I
+        assert_row(
+            r, turns=[f"<image>\n{CAPTION_I}", "Aerial view of a river in autumn."], query=CAPTION_I
+        )
         r = by_id["videochat2:video/caption/youcook2/train.json#0:0"]
         assert (r["clip_start"], r["clip_end"]) == (1.0, 3.0)
         r = by_id["videochat2:video/conversation/videochat1/train.json#0:1"]
-        assert [t["value"] for t in r["conversations"]] == [
-            f"<image>\n{CHAT_I}\nDoes he fall?",
-            "Yes, at the end.",
-        ]
+        assert_row(r, turns=[f"<image>\n{CHAT_I}\nDoes he fall?", "Yes, at the end."])
 
     return Expected(
         rows={

@@ -10,7 +10,14 @@ Layout source: formats.md's Vript row; matched the published layout in issue 9's
 
 from pathlib import Path
 
-from tests.helpers.datasets import Expected, write_bytes, write_json, write_jsonl, write_video
+from tests.helpers.datasets import (
+    Expected,
+    assert_row,
+    write_bytes,
+    write_json,
+    write_jsonl,
+    write_video,
+)
 from vidray.sources import SourceContext
 
 LONG = "007EvOaWFOA"
@@ -69,17 +76,16 @@ def build(root: Path) -> Expected:
         ],
     )
 
-    def check(rows: list[dict]) -> None:
-        by_id = {r["id"]: r for r in rows}
+    def check(by_id: dict[str, dict]) -> None:
         rid = f"vript:{LONG}-Scene-003"
         r = by_id[rid]
         instruction = SourceContext().instruction(rid)
-        assert [t["value"] for t in r["conversations"]] == [
-            f"<image>\n{instruction}",
-            "Dough is folded by two hands in a glass bowl.",
-        ]
-        assert r["query"] == instruction
-        assert r["video"] == f"{LONG}/{LONG}-Scene-003.mp4"
+        assert_row(
+            r,
+            turns=[f"<image>\n{instruction}", "Dough is folded by two hands in a glass bowl."],
+            query=instruction,
+            video=f"{LONG}/{LONG}-Scene-003.mp4",
+        )
         r = by_id[f"vript:{SHORT}-Scene-002"]
         assert r["conversations"][1]["value"] == "The cat falls asleep on a cushion."
         assert r["video"] == f"{SHORT}/{SHORT}-Scene-002.mp4"
