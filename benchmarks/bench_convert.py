@@ -236,7 +236,9 @@ def cli(
     args: argparse.Namespace, inp: Path, out: Path
 ) -> tuple[float, float, dict[str, list[float]]]:
     """(wall seconds, CPU seconds of the CLI and every process of its Ray instance,
-    polled from ``/proc`` every 0.25 s, those seconds by kind of process)."""
+    polled from ``/proc`` every 0.25 s, those seconds by kind of process). The
+    conversion's own time is in OUTPUT's ``_SUCCESS`` (``elapsed_s``): the rest of the
+    wall time is Python's and Ray's start-up and shutdown."""
     cmd = [sys.executable, "-m", "vidray", "convert", "webvid", str(inp), str(out), "--quiet",
            "--num-frames", str(args.sample), "--size", str(args.size)]  # fmt: skip
     if args.workers:
@@ -279,6 +281,11 @@ def main() -> int:
     p.add_argument("--size", type=int, default=ConvertOptions.size, help="short side (px)")
     p.add_argument("--workers", type=int, default=None, help="decode workers (default: auto)")
     p.add_argument("--keep", type=Path, default=None, help="work here (the input is reused)")
+    p.add_argument(
+        "--end-to-end-only",
+        action="store_true",
+        help="only the plain loop and the CLI (for large sizes: --shards 32 gives 2,304 clips)",
+    )
     args = p.parse_args()
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
     tmp = None if args.keep else tempfile.TemporaryDirectory(prefix="vidray-bench-")
@@ -307,17 +314,22 @@ def main() -> int:
         num_workers=args.workers,
         progress=False,
     )
-    t0 = time.perf_counter()
-    assert stage_loop(opts) == clips
-    stage_s = time.perf_counter() - t0
+    stage_s = None
+    if not args.end_to_end_only:
+        t0 = time.perf_counter()
+        assert stage_loop(opts) == clips
+        stage_s = time.perf_counter() - t0
     cli_s, cli_cpu, cli_kinds = cli(args, inp, root / "out-cli")
+    converting_s = json.loads((root / "out-cli" / vout.names.MARKER).read_text())["elapsed_s"]
 
-    from vidray import cluster
+    summary = None
+    if not args.end_to_end_only:
+        from vidray import cluster
 
-    cluster.connect(None, quiet=True)
-    convert(opts.replace(output=str(root / "out-warm-up"), limit=8))
-    summary = convert(opts.replace(output=str(root / "out-vidray")))
-    cluster.stop()
+        cluster.connect(None, quiet=True)
+        convert(opts.replace(output=str(root / "out-warm-up"), limit=8))
+        summary = convert(opts.replace(output=str(root / "out-vidray")))
+        cluster.stop()
     # The plain loop again, last: this machine's speed drifts within a run, and the
     # baseline is the faster of its two runs.
     again_s, again_cpu = timed_plain_loop(inp, root / "out-plain-again", args, clips)
@@ -326,22 +338,32 @@ def main() -> int:
         plain_s, plain_cpu = again_s, again_cpu
 
     plain = chosen_times(pq.ParquetDataset(sorted((root / "out-plain").glob("*.parquet"))).read())
-    ours = {str(root / d): chosen_times(vout.read_output(str(root / d)))
-            for d in ("out-cli", "out-vidray")}  # fmt: skip
+    outputs = ["out-cli"] if args.end_to_end_only else ["out-cli", "out-vidray"]
+    ours = {d: chosen_times(vout.read_output(str(root / d))) for d in outputs}
     same = all(o == plain for o in ours.values()) and len(plain) == clips
 
     base = clips / plain_s
     lines = [
         ("plain loop (1 process, the baseline)", base, plain_s),
         ("vidray end to end (CLI, own Ray)", clips / cli_s, cli_s),
-        ("vidray after start-up (Ray up, workers warm)", summary.samples_per_s, summary.elapsed_s),
-        ("  the same, after its first unit", summary.steady_samples_per_s, None),
-        ("vidray's stage in one process, no Ray", clips / stage_s, stage_s),
     ]
+    if summary is not None and stage_s is not None:
+        lines += [
+            ("vidray after start-up (Ray up, workers warm)", summary.samples_per_s,
+             summary.elapsed_s),
+            ("  the same, after its first unit", summary.steady_samples_per_s, None),
+            ("vidray's stage in one process, no Ray", clips / stage_s, stage_s),
+        ]  # fmt: skip
     for name, rate, secs in lines:
         took = f" in {secs:.1f} s" if secs is not None else ""
         print(f"{name:44s} {rate:6.2f} clips/s{took}  {rate / base:.2f}x")
-    print(f"vidray in-process run: first unit after {summary.first_unit_s:.1f} s")
+    startup_s = cli_s - converting_s
+    print(
+        f"CLI: converting {converting_s:.1f} s; Python's and Ray's start-up and shutdown "
+        f"{startup_s:.1f} s ({100 * startup_s / cli_s:.0f}% of its wall time)"
+    )
+    if summary is not None:
+        print(f"vidray in-process run: first unit after {summary.first_unit_s:.1f} s")
     cores = os.cpu_count() or 1
     print(
         f"CPU: plain loop {plain_cpu:.1f} s ({plain_cpu / plain_s:.2f} cores: FFmpeg's own "
@@ -349,9 +371,20 @@ def main() -> int:
         f"{cores} cores; with every core busy that CPU takes {cli_cpu / cores:.1f} s, "
         f"{plain_s / (cli_cpu / cores):.2f}x the plain loop at best"
     )
+    print(
+        f"CPU per clip: plain loop {1000 * plain_cpu / clips:.1f} ms, "
+        f"CLI {1000 * cli_cpu / clips:.1f} ms"
+    )
     for kind, cpus in sorted(cli_kinds.items(), key=lambda kv: -sum(kv[1])):
+        share, per_clip = 100 * sum(cpus) / cli_cpu, 1000 * sum(cpus) / clips
         print(f"  CLI CPU: {kind:52s} {sum(cpus):5.1f} s in {len(cpus)} process(es)"
-              f" ({100 * sum(cpus) / cli_cpu:.0f}%)")  # fmt: skip
+              f" ({share:4.1f}%, {per_clip:5.1f} ms/clip)")  # fmt: skip
+    decoding = sum(sum(cpus) for kind, cpus in cli_kinds.items() if kind == "decoder processes")
+    print(
+        f"  CLI CPU: orchestration (everything but the decoder processes) "
+        f"{cli_cpu - decoding:.1f} s ({100 * (cli_cpu - decoding) / cli_cpu:.1f}%, "
+        f"{1000 * (cli_cpu - decoding) / clips:.1f} ms/clip)"
+    )
     print(f"frames chosen match the plain loop: {'yes' if same else 'NO'}")
     if tmp:
         tmp.cleanup()

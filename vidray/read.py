@@ -20,6 +20,7 @@ import pyarrow as pa
 from vidray import output, records, sources
 from vidray.io import storage
 from vidray.records import Sample
+from vidray.sources import shards as tar_shards
 from vidray.sources.base import SourceContext
 
 T = TypeVar("T")
@@ -88,9 +89,20 @@ def chunk(samples: Iterator[Sample], per_file: int) -> Iterator[list[Sample]]:
                 yield unit
                 unit, size = [], 0
         unit.append(sample)
-        size += len(sample.data or b"") + sum(len(image) for image in sample.images)
+        size += _weight(sample)
     if unit:
         yield unit
+
+
+def _weight(sample: Sample) -> int:
+    """The bytes of media a sample counts for in the cut of units: what it carries, and
+    a tar member that it names by range but that would travel inline from S3, so that a
+    shard is cut into the same units wherever it lies."""
+    ref = sample.ref
+    by_range = 0
+    if ref is not None and ref.size is not None and ref.size <= tar_shards.TAR_INLINE_BYTES:
+        by_range = ref.size
+    return len(sample.data or b"") + sum(len(image) for image in sample.images) + by_range
 
 
 def _mark_last(items: Iterator[T]) -> Iterator[tuple[T, bool]]:

@@ -5,13 +5,16 @@ import os
 import time
 from typing import Any
 
+from tests.helpers import video_bytes
+from vidray.io import storage
 from vidray.media import decode, isolate
 
 
-def handle(data: bytes, **kwargs: Any) -> Any:
-    if data.startswith(b"CRASH"):
+def handle(data: bytes | storage.FileRef, **kwargs: Any) -> Any:
+    head = video_bytes(data)[:5]
+    if head.startswith(b"CRASH"):
         os.abort()
-    if data.startswith(b"HANG"):
+    if head.startswith(b"HANG"):
         time.sleep(3600)
     return decode.sample_clips(data, **kwargs)
 

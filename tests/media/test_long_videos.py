@@ -9,6 +9,7 @@ import tarfile
 import pyarrow.parquet as pq
 import pytest
 
+import vidray.read
 from tests.helpers.datasets import convert_in_process
 from tests.media import distinct_shown, one_clip
 from vidray import output as vout
@@ -163,9 +164,11 @@ def test_large_tar_members_are_read_from_the_tar_by_range(tmp_path, monkeypatch)
     root = tmp_path / "in"
     root.mkdir()
     _webvid_tar(root / "00000000.tar", {"1": small, "2": large, "3": b"not a video" * 20000})
-    inline_rows, inline_errors = convert_in_process("webvid", root, tmp_path / "inline")
+    with monkeypatch.context() as m:  # as from S3: members up to TAR_INLINE_BYTES inline
+        m.setattr(shards, "LOCAL_INLINE_BYTES", shards.TAR_INLINE_BYTES)
+        inline_rows, inline_errors = convert_in_process("webvid", root, tmp_path / "inline")
 
-    monkeypatch.setattr(shards, "TAR_INLINE_BYTES", len(small) + 1)
+    monkeypatch.setattr(shards, "LOCAL_INLINE_BYTES", len(small) + 1)
     monkeypatch.setenv("VIDRAY_TEST_DECODE_LOG", str(tmp_path / "decodes.log"))
     src = sources.get("webvid")
     samples = list(src.samples(storage.location(str(root)), "00000000.tar"))
@@ -184,6 +187,34 @@ def test_large_tar_members_are_read_from_the_tar_by_range(tmp_path, monkeypatch)
     assert [(e["id"], e["reason"]) for e in errors] == [
         (e["id"], e["reason"]) for e in inline_errors
     ]
+
+
+def test_local_tar_members_travel_by_range_and_s3_ones_inline(tmp_path, s3_bucket):
+    """A local shard's clips are read by the decoder process from the tar (nothing of
+    them travels through Ray); from S3 the read task streams the shard and small clips
+    travel in their samples. The units are cut the same either way, by the bytes a
+    sample would carry from S3."""
+    from tests.conftest import upload_dir
+
+    clips = {str(k): synth.encode_mp4(synth.VideoSpec(num_frames=10, seed=k)) for k in range(5)}
+    root = tmp_path / "in"
+    root.mkdir()
+    _webvid_tar(root / "00000000.tar", clips)
+    upload_dir(root, s3_bucket, "tars")
+    src = sources.get("webvid")
+    local = list(src.samples(storage.location(str(root)), "00000000.tar"))
+    remote = list(src.samples(storage.location(f"s3://{s3_bucket}/tars"), "00000000.tar"))
+    assert [s.data for s in local] == [None] * 5
+    for s, key in zip(local, clips, strict=True):
+        with s.ref.open() as f:
+            assert f.read() == clips[key]
+    assert [s.data for s in remote] == list(clips.values())
+    assert [s.ref for s in remote] == [None] * 5
+    per_unit = 2 * len(clips["0"]) + 1  # the bytes of two clips close a unit
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(vidray.read, "SAMPLE_BYTES_PER_FILE", per_unit)
+        cut = [[[s.id for s in u] for u in chunk(iter(x), 100)] for x in (local, remote)]
+    assert cut[0] == cut[1] and [len(u) for u in cut[0]] == [3, 2]
 
 
 def test_units_of_an_earlier_layout_are_refused_not_resumed(tmp_path):
