@@ -44,6 +44,7 @@ import sys
 import tarfile
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,7 @@ from PIL import Image
 from vidray import output as vout
 from vidray import synth
 from vidray.cluster import proc_stat
-from vidray.config import ConvertOptions
+from vidray.config import DEFAULT_SIZE, ConvertOptions
 from vidray.io import storage
 from vidray.media.sampling import SamplingPolicy
 from vidray.pipeline import build_source, convert
@@ -182,8 +183,11 @@ def stage_loop(opts: ConvertOptions) -> int:
     return clips
 
 
-def tree_cpu_s(root: int, seen: dict[int, float], names: dict[int, str] | None = None) -> None:
-    """Record in ``seen`` the CPU seconds so far of ``root`` and every process below it,
+def tree_cpu_s(
+    root: int | list[int], seen: dict[int, float], names: dict[int, str] | None = None
+) -> None:
+    """Record in ``seen`` the CPU seconds so far of ``root`` (or each of several) and
+    every process below it,
     from ``/proc`` (a process's last reading stays when it exits); in ``names``, each
     one's command line (the last one other than an idle Ray worker's)."""
     hz = os.sysconf("SC_CLK_TCK")
@@ -197,8 +201,9 @@ def tree_cpu_s(root: int, seen: dict[int, float], names: dict[int, str] | None =
         except OSError:
             continue
         children.setdefault(int(fields[1]), []).append(int(proc.name))
+        _PARENTS.setdefault(int(proc.name), int(fields[1]))  # the first: orphans move
         ticks[int(proc.name)] = (int(fields[11]) + int(fields[12])) / hz
-    todo = [root]
+    todo = [root] if isinstance(root, int) else list(root)
     while todo:
         pid = todo.pop()
         if pid in ticks:
@@ -233,31 +238,98 @@ def kind_of(cmdline: str) -> str:
 
 
 def cli(
-    args: argparse.Namespace, inp: Path, out: Path
+    args: argparse.Namespace, inp: Path, out: Path, nodes: Nodes | None = None
 ) -> tuple[float, float, dict[str, list[float]]]:
     """(wall seconds, CPU seconds of the CLI and every process of its Ray instance,
     polled from ``/proc`` every 0.25 s, those seconds by kind of process). The
     conversion's own time is in OUTPUT's ``_SUCCESS`` (``elapsed_s``): the rest of the
-    wall time is Python's and Ray's start-up and shutdown."""
+    wall time is Python's and Ray's start-up and shutdown. With ``nodes``, the CLI
+    joins that cluster, and every process of its nodes counts."""
     cmd = [sys.executable, "-m", "vidray", "convert", "webvid", str(inp), str(out), "--quiet",
            "--num-frames", str(args.sample), "--size", str(args.size)]  # fmt: skip
     if args.workers:
         cmd += ["--num-workers", str(args.workers)]
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    roots: list[int] = []
+    if nodes is not None:
+        cmd += ["--ray-address", nodes.address]
+        env = nodes.env
+        roots = [pid for pids in nodes.roots.values() for pid in pids]
     seen: dict[int, float] = {}
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
     names: dict[int, str] = {}
     while proc.poll() is None:
-        tree_cpu_s(proc.pid, seen, names)
+        tree_cpu_s([proc.pid, *roots], seen, names)
         time.sleep(0.25)
     wall = time.perf_counter() - t0
     if proc.returncode:
         raise SystemExit(f"vidray convert failed: exit {proc.returncode}")
+    if nodes is not None:  # by node: the CLI runs on the head's machine
+        nodes.kinds = {}
+        for node, pids in nodes.roots.items():
+            mine = _below(set(pids) | ({proc.pid} if node == "head" else set()))
+            for pid in mine & seen.keys():
+                kind = kind_of(names.get(pid, "?"))
+                nodes.kinds.setdefault(node, {}).setdefault(kind, []).append(seen[pid])
     kinds: dict[str, list[float]] = {}
     for pid, cpu in seen.items():
         kinds.setdefault(kind_of(names.get(pid, "?")), []).append(cpu)
     return wall, sum(seen.values()), kinds
+
+
+@dataclass
+class Nodes:
+    """A test cluster on this machine: its head's address, the environment a client
+    needs, each node's processes as its ``ray start`` left them, and (after ``cli``)
+    the CPU seconds of each node's processes by kind."""
+
+    address: str
+    env: dict[str, str]
+    roots: dict[str, list[int]]
+    kinds: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+
+
+def start_nodes(count: int, temp: Path) -> Nodes:
+    """``count`` nodes on this machine, started as users start them (``ray start``,
+    token authentication), its cores split between them. This process becomes their
+    subreaper, so every process of a node stays below it."""
+    import secrets
+
+    from vidray.cluster import WORKER_PRELOAD, _become_subreaper, descendants
+
+    if not _become_subreaper():
+        raise SystemExit("--nodes needs Linux (PR_SET_CHILD_SUBREAPER)")
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env |= {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
+            "RAY_preload_python_modules": ",".join(WORKER_PRELOAD)}  # fmt: skip
+    ray = str(Path(sys.executable).parent / "ray")
+    cpus = max(1, (os.cpu_count() or 1) // count)
+    port = 20000 + os.getpid() % 20000
+    nodes = Nodes(f"127.0.0.1:{port}", env, {})
+    for k in range(count):
+        before = set(descendants())
+        where = [f"--address={nodes.address}"]
+        if k == 0:
+            where = ["--head", f"--port={port}", "--include-dashboard=false"]
+        subprocess.run([ray, "start", *where, f"--num-cpus={cpus}", "--num-gpus=0",
+                        f"--temp-dir={temp}", "--disable-usage-stats"],
+                       check=True, capture_output=True, env=env, timeout=120)  # fmt: skip
+        nodes.roots["head" if k == 0 else f"node {k + 1}"] = sorted(set(descendants()) - before)
+    return nodes
+
+
+def _below(pids: set[int]) -> set[int]:
+    """``pids`` and the processes below them, by the parents ``tree_cpu_s`` saw."""
+    found = set(pids)
+    while more := {p for p, parent in _PARENTS.items() if parent in found} - found:
+        found |= more
+    return found
+
+
+#: pid -> the parent pid each process first had, as ``tree_cpu_s`` saw it (an orphan
+#: moves to this process, the subreaper, when its Ray worker exits).
+_PARENTS: dict[int, int] = {}
 
 
 def chosen_times(table: pa.Table) -> dict[str, list[float]]:
@@ -265,6 +337,44 @@ def chosen_times(table: pa.Table) -> dict[str, list[float]]:
     ids = [i.rpartition("#")[2].removesuffix(".mp4") for i in table.column("id").to_pylist()]
     times = table.column("frame_timestamps").to_pylist()
     return {i: [round(t, 4) for t in ts] for i, ts in zip(ids, times, strict=True)}
+
+
+def cluster_lines(
+    args: argparse.Namespace,
+    inp: Path,
+    root: Path,
+    clips: int,
+    plain_s: float,
+    plain: dict[str, list[float]],
+) -> bool:
+    """The CLI on a test cluster of ``args.nodes`` nodes: its rate, and its CPU summed
+    over the nodes and per node, by kind of process. Whether it chose the plain loop's
+    frames."""
+    from vidray.cluster import stop_descendants
+
+    temp = Path(tempfile.mkdtemp(prefix="vidray-bench-ray-"))
+    try:
+        nodes = start_nodes(args.nodes, temp)
+        wall, cpu, kinds = cli(args, inp, root / "out-nodes", nodes)
+    finally:
+        stop_descendants()
+        shutil.rmtree(temp, ignore_errors=True)
+    print(
+        f"{f'vidray on {args.nodes} nodes (CLI, ray start)':44s} {clips / wall:6.2f} clips/s "
+        f"in {wall:.1f} s  {plain_s / wall:.2f}x"
+    )
+    decoding = sum(kinds.get("decoder processes", []))
+    print(
+        f"  CPU over the nodes {cpu:.1f} s ({1000 * cpu / clips:.1f} ms/clip): decoder "
+        f"processes {100 * decoding / cpu:.1f}%, orchestration {100 * (cpu - decoding) / cpu:.1f}%"
+    )
+    for node, by_kind in nodes.kinds.items():
+        total = sum(sum(c) for c in by_kind.values())
+        print(f"  {node}: {total:.1f} s")
+        for kind, cpus in sorted(by_kind.items(), key=lambda kv: -sum(kv[1])):
+            print(f"    {kind:52s} {sum(cpus):5.1f} s in {len(cpus)} process(es)"
+                  f" ({1000 * sum(cpus) / clips:5.1f} ms/clip)")  # fmt: skip
+    return chosen_times(vout.read_output(str(root / "out-nodes"))) == plain
 
 
 def main() -> int:
@@ -278,9 +388,15 @@ def main() -> int:
     p.add_argument("--bframes", type=int, default=3)
     p.add_argument("--gop", type=int, default=250)
     p.add_argument("--sample", type=int, default=8, help="frames sampled per clip")
-    p.add_argument("--size", type=int, default=ConvertOptions.size, help="short side (px)")
+    p.add_argument("--size", type=int, default=DEFAULT_SIZE, help="short side (px)")
     p.add_argument("--workers", type=int, default=None, help="decode workers (default: auto)")
     p.add_argument("--keep", type=Path, default=None, help="work here (the input is reused)")
+    p.add_argument(
+        "--nodes",
+        type=int,
+        default=0,
+        help="also convert on a test cluster of this many nodes (ray start) on this machine",
+    )
     p.add_argument(
         "--end-to-end-only",
         action="store_true",
@@ -385,6 +501,8 @@ def main() -> int:
         f"{cli_cpu - decoding:.1f} s ({100 * (cli_cpu - decoding) / cli_cpu:.1f}%, "
         f"{1000 * (cli_cpu - decoding) / clips:.1f} ms/clip)"
     )
+    if args.nodes:
+        same = cluster_lines(args, inp, root, clips, plain_s, plain) and same
     print(f"frames chosen match the plain loop: {'yes' if same else 'NO'}")
     if tmp:
         tmp.cleanup()

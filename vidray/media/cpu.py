@@ -13,15 +13,14 @@ What it decodes, for sorted targets:
   time and its successor's bracket no target) is decoded with ``skip_frame=NONREF``:
   FFmpeg then drops it when no other frame references it (B-frames), and decodes it
   when one does. With one decoder thread the setting applies to that packet.
-* **Only delivered frames are converted:** one swscale pass to the output size, the
-  stream's rotation applied, JPEG by libjpeg(-turbo).
+* **Only delivered frames are converted** (``vidray.media.pictures``): one swscale
+  pass to the output size, the stream's rotation applied, JPEG by libjpeg(-turbo).
 """
 
 from __future__ import annotations
 
 import bisect
 import io
-import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
 from fractions import Fraction
@@ -29,58 +28,28 @@ from typing import IO, Any
 
 import av
 import av.error
-import numpy as np
-from av.video.reformatter import VideoReformatter
-from PIL import Image
 
 from vidray.media import routing, sampling
 from vidray.media.decoder import DecodeFailure, Fetched, VideoInfo, check_fetch_args
+from vidray.media.pictures import (
+    SWS_THREADS,
+    encode_jpeg,
+    geometry,
+    rgb24,
+    shared_reformatter,
+    turned,
+)
 from vidray.media.sampling import TIME_EPS
 from vidray.schema import Reason
+
+__all__ = ["SWS_THREADS", "CpuDecoder", "CpuVideo", "encode_jpeg", "rgb24", "shared_reformatter"]
 
 #: Without a keyframe index, targets further apart than this are reached by seeking.
 SEEK_GAP_S = 4.0
 #: Packets read ahead of the one being decoded: more than any B-frame reorder depth,
 #: so a packet's successor in presentation order is among them.
 LOOKAHEAD = 24
-#: swscale threads per conversion. PyAV asks for one per CPU by default; decode
-#: workers already run one per core, and on 2 cores two threads took 1.2-1.8x the CPU
-#: of one for the same bytes (full-size RGB also took longer: 205 against 151 us).
-SWS_THREADS = 1
 _MATROSKA = {"matroska", "webm", "matroska,webm"}
-_THREAD = threading.local()
-
-
-def shared_reformatter() -> VideoReformatter:
-    """This thread's swscale context, shared by every video it converts: swscale
-    keeps a context while size and formats stay the same and makes a new one when
-    they change, and setting one up costs about a millisecond (a frame's own
-    ``reformat`` makes one per call: about a fifth of a 336p conversion)."""
-    if (r := getattr(_THREAD, "reformatter", None)) is None:
-        r = _THREAD.reformatter = VideoReformatter()
-    return r
-
-
-def rgb24(
-    frame: av.VideoFrame,
-    size: tuple[int, int] | None = None,
-    *,
-    reformatter: VideoReformatter | None = None,
-) -> np.ndarray:
-    """A frame as an RGB array, scaled to ``size`` (width, height; area averaging) or
-    as stored: every conversion of the CPU decoder goes through here, in this thread
-    (``SWS_THREADS``), through ``reformatter``'s context (this thread's shared one by
-    default)."""
-    width, height = size or (None, None)
-    rgb = (reformatter or shared_reformatter()).reformat(
-        frame,
-        width=width,
-        height=height,
-        format="rgb24",
-        interpolation="AREA" if size else None,  # None: PyAV's default, as stored
-        threads=SWS_THREADS,
-    )
-    return rgb.to_ndarray()
 
 
 class CpuDecoder:
@@ -189,12 +158,12 @@ class CpuVideo:
             if t in out.jpegs:
                 continue
             if plan is None:  # the display geometry, from the first delivered frame
-                plan = _geometry(info, frame.rotation, size)
-                out.size = _turned(plan[0], plan[1])
+                plan = geometry(info, frame.rotation, size)
+                out.size = turned(plan[0], plan[1])
                 out.rotation = plan[1]
             out.jpegs[t] = self.encode(frame, plan[0], quality, rotation=plan[1])
         if plan is None:
-            out.size = _turned(*_geometry(info, 0, size))
+            out.size = turned(*geometry(info, 0, size))
         out.decoded = self.decoded
         return out
 
@@ -401,45 +370,3 @@ class CpuVideo:
             following = float("inf")
         k = bisect.bisect_left(targets, t - TIME_EPS, lo=cursor[0])
         return k < len(targets) and targets[k] + TIME_EPS < following
-
-
-def _geometry(
-    info: VideoInfo, rotation: int, size: sampling.FrameSize
-) -> tuple[tuple[int, int], int]:
-    """(scaled size before rotation, rotation in quarter turns counter-clockwise): the
-    display size is the stored size with its pixel aspect applied, turned by the
-    rotation; it is then scaled by ``size`` (``sampling.scaled_size``)."""
-    quarter = round(rotation / 90) % 4
-    width: int | Fraction = info.width
-    if info.sar is not None:  # the exact display width: rounded once, at the end
-        width = info.width * info.sar
-    turned = quarter % 2 == 1
-    display = (info.height, width) if turned else (width, info.height)
-    if size is None:
-        out = (max(1, round(display[0])), max(1, round(display[1])))
-    else:
-        out = sampling.scaled_size(*display, size)  # type: ignore[arg-type]
-    return ((out[1], out[0]) if turned else out), quarter
-
-
-def _turned(size: tuple[int, int], quarter: int) -> tuple[int, int]:
-    return (size[1], size[0]) if quarter % 2 else size
-
-
-def encode_jpeg(
-    frame: av.VideoFrame,
-    size: tuple[int, int],
-    quality: int,
-    *,
-    rotation: int = 0,
-    reformatter: VideoReformatter | None = None,
-) -> bytes:
-    """Scale and convert in one swscale pass (through ``reformatter``'s context;
-    this thread's shared one by default), turn by ``rotation`` quarter turns
-    counter-clockwise, then JPEG-encode with libjpeg(-turbo)."""
-    pixels = rgb24(frame, size, reformatter=reformatter)
-    if rotation:
-        pixels = np.ascontiguousarray(np.rot90(pixels, k=rotation))
-    out = io.BytesIO()
-    Image.fromarray(pixels).save(out, format="JPEG", quality=quality)
-    return out.getvalue()
