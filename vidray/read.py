@@ -20,7 +20,6 @@ import pyarrow as pa
 from vidray import output, records, sources
 from vidray.io import storage
 from vidray.records import Sample
-from vidray.sources import shards as tar_shards
 from vidray.sources.base import SourceContext
 
 T = TypeVar("T")
@@ -95,14 +94,9 @@ def chunk(samples: Iterator[Sample], per_file: int) -> Iterator[list[Sample]]:
 
 
 def _weight(sample: Sample) -> int:
-    """The bytes of media a sample counts for in the cut of units: what it carries, and
-    a tar member that it names by range but that would travel inline from S3, so that a
-    shard is cut into the same units wherever it lies."""
-    ref = sample.ref
-    by_range = 0
-    if ref is not None and ref.size is not None and ref.size <= tar_shards.TAR_INLINE_BYTES:
-        by_range = ref.size
-    return len(sample.data or b"") + sum(len(image) for image in sample.images) + by_range
+    """The bytes of media a sample counts for in the cut of units: what it carries,
+    and the weight its source gave it."""
+    return len(sample.data or b"") + sum(len(image) for image in sample.images) + sample.weight
 
 
 def _mark_last(items: Iterator[T]) -> Iterator[tuple[T, bool]]:

@@ -65,6 +65,10 @@ class Sample:
     media: Literal["video", "frames", "image"] = "video"
     ref: FileRef | None = None
     images: list[bytes] = field(default_factory=list)
+    #: Bytes it counts for in the cut of units besides those it carries: a tar member
+    #: named by range that would travel inline from S3, so that a shard is cut into the
+    #: same units wherever it lies (set by the source; not sent to the decoder).
+    weight: int = 0
 
     @property
     def row_ids(self) -> list[str]:

@@ -7,21 +7,17 @@ import hashlib
 import os
 from typing import Any
 
+from tests.helpers import video_bytes
 from vidray.io import storage
 from vidray.media import decode, isolate
 
 
 def handle(data: bytes | storage.FileRef, **kwargs: Any) -> Any:
     kind = "ref" if isinstance(data, storage.FileRef) else "bytes"
-    digest = "missing"
-    if kind == "bytes":
-        digest = hashlib.sha256(data).hexdigest()
-    else:
-        try:
-            with data.open() as f:
-                digest = hashlib.sha256(f.read()).hexdigest()
-        except FileNotFoundError:
-            pass
+    try:
+        digest = hashlib.sha256(video_bytes(data)).hexdigest()
+    except FileNotFoundError:
+        digest = "missing"
     spans = " ".join(str((c.start, c.end)) for c in kwargs["clips"])
     with open(os.environ["VIDRAY_TEST_DECODE_LOG"], "a") as log:
         log.write(f"{kind} {digest} {spans}\n")

@@ -86,7 +86,8 @@ class TarShardSource(Source):
         if self.video_ext in group.ranges:
             offset, size = group.ranges[self.video_ext]
             member = storage.FileRef(loc.uri, unit, offset, size)
-            return Sample(sid, ref, conversations=convs, ref=member)
+            weight = size if size <= TAR_INLINE_BYTES else 0  # as if inline, from S3
+            return Sample(sid, ref, conversations=convs, ref=member, weight=weight)
         return Sample(sid, ref, data=group.files[self.video_ext], conversations=convs)
 
 
