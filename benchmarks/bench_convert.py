@@ -39,6 +39,7 @@ import io
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tarfile
@@ -184,12 +185,16 @@ def stage_loop(opts: ConvertOptions) -> int:
 
 
 def tree_cpu_s(
-    root: int | list[int], seen: dict[int, float], names: dict[int, str] | None = None
+    root: int | list[int],
+    seen: dict[int, float],
+    names: dict[int, str] | None = None,
+    parents: dict[int, int] | None = None,
 ) -> None:
     """Record in ``seen`` the CPU seconds so far of ``root`` (or each of several) and
-    every process below it,
-    from ``/proc`` (a process's last reading stays when it exits); in ``names``, each
-    one's command line (the last one other than an idle Ray worker's)."""
+    every process below it, from ``/proc`` (a process's last reading stays when it
+    exits); in ``names``, each one's command line (the last one other than an idle Ray
+    worker's); in ``parents``, the parent each process had when first seen (an orphan
+    moves to this process, the subreaper, when its Ray worker exits)."""
     hz = os.sysconf("SC_CLK_TCK")
     children: dict[int, list[int]] = {}
     ticks: dict[int, float] = {}
@@ -201,7 +206,8 @@ def tree_cpu_s(
         except OSError:
             continue
         children.setdefault(int(fields[1]), []).append(int(proc.name))
-        _PARENTS.setdefault(int(proc.name), int(fields[1]))  # the first: orphans move
+        if parents is not None:
+            parents.setdefault(int(proc.name), int(fields[1]))
         ticks[int(proc.name)] = (int(fields[11]) + int(fields[12])) / hz
     todo = [root] if isinstance(root, int) else list(root)
     while todo:
@@ -259,8 +265,9 @@ def cli(
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
     names: dict[int, str] = {}
+    parents: dict[int, int] = {}
     while proc.poll() is None:
-        tree_cpu_s([proc.pid, *roots], seen, names)
+        tree_cpu_s([proc.pid, *roots], seen, names, parents)
         time.sleep(0.25)
     wall = time.perf_counter() - t0
     if proc.returncode:
@@ -268,7 +275,7 @@ def cli(
     if nodes is not None:  # by node: the CLI runs on the head's machine
         nodes.kinds = {}
         for node, pids in nodes.roots.items():
-            mine = _below(set(pids) | ({proc.pid} if node == "head" else set()))
+            mine = _below(set(pids) | ({proc.pid} if node == "head" else set()), parents)
             for pid in mine & seen.keys():
                 kind = kind_of(names.get(pid, "?"))
                 nodes.kinds.setdefault(node, {}).setdefault(kind, []).append(seen[pid])
@@ -296,16 +303,20 @@ def start_nodes(count: int, temp: Path) -> Nodes:
     subreaper, so every process of a node stays below it."""
     import secrets
 
-    from vidray.cluster import WORKER_PRELOAD, _become_subreaper, descendants
+    from vidray.cluster import _become_subreaper, descendants, node_env
 
     if not _become_subreaper():
         raise SystemExit("--nodes needs Linux (PR_SET_CHILD_SUBREAPER)")
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    # Its nodes send no usage stats (``--disable-usage-stats``), nor does the CLI's Ray
+    # Data (its usage actor is a process of its own).
     env |= {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
-            "RAY_preload_python_modules": ",".join(WORKER_PRELOAD)}  # fmt: skip
+            "RAY_USAGE_STATS_ENABLED": "0", **node_env()}  # fmt: skip
     ray = str(Path(sys.executable).parent / "ray")
     cpus = max(1, (os.cpu_count() or 1) // count)
-    port = 20000 + os.getpid() % 20000
+    with socket.socket() as s:  # a free port for the head's GCS
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
     nodes = Nodes(f"127.0.0.1:{port}", env, {})
     for k in range(count):
         before = set(descendants())
@@ -319,17 +330,12 @@ def start_nodes(count: int, temp: Path) -> Nodes:
     return nodes
 
 
-def _below(pids: set[int]) -> set[int]:
-    """``pids`` and the processes below them, by the parents ``tree_cpu_s`` saw."""
+def _below(pids: set[int], parents: dict[int, int]) -> set[int]:
+    """``pids`` and the processes below them, by ``parents`` (pid -> parent pid)."""
     found = set(pids)
-    while more := {p for p, parent in _PARENTS.items() if parent in found} - found:
+    while more := {p for p, parent in parents.items() if parent in found} - found:
         found |= more
     return found
-
-
-#: pid -> the parent pid each process first had, as ``tree_cpu_s`` saw it (an orphan
-#: moves to this process, the subreaper, when its Ray worker exits).
-_PARENTS: dict[int, int] = {}
 
 
 def chosen_times(table: pa.Table) -> dict[str, list[float]]:

@@ -94,7 +94,7 @@ def ray_head(s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         "--disable-usage-stats",
     ]  # fmt: skip
     # As cluster/ starts its nodes: idle workers import vidray's stages before work comes.
-    env = {**os.environ, "RAY_preload_python_modules": ",".join(cluster.WORKER_PRELOAD)}
+    env = {**os.environ, **cluster.node_env()}
     subprocess.run(cmd, check=True, capture_output=True, timeout=120, env=env)
     import ray
 

@@ -240,11 +240,6 @@ def test_the_session_clusters_workers_preload_vidrays_stages(ray_head):
     assert f"--worker-preload-modules={','.join(WORKER_PRELOAD)}" in args
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="after the whole suite's earlier conversions, Ray may reap the idle workers "
-    "(and their decoder processes) above its soft limit before the second run; passes alone",
-)
 def test_a_conversion_reuses_the_decoder_processes_of_the_one_before(
     ray_head, webvid_dir, tmp_path
 ):

@@ -35,8 +35,24 @@ class Unreachable(Exception):
 #: Modules Ray's idle worker processes import before they take work, so that a decode
 #: convert or read task starts on a worker that has them loaded (``import ray.data`` alone
 #: takes seconds per process). A local instance started here sets it; a cluster started
-#: with ``ray start`` gets it from ``RAY_preload_python_modules`` (``cluster/``).
+#: with ``ray start`` gets it from ``RAY_preload_python_modules`` (``node_env``).
 WORKER_PRELOAD = ("ray.data", "vidray.stage", "vidray.read")
+
+#: How long an idle worker process above a node's CPU count lives (Ray's default is a
+#: second). A conversion runs more tasks at once than a node has CPUs (a read task takes
+#: a tenth of one), so with Ray's default most tasks would start a fresh process and pay
+#: its imports again (on a two-node test cluster, 25 task processes against 4).
+IDLE_WORKER_KEEP_MS = 60_000
+
+
+def node_env() -> dict[str, str]:
+    """The settings every node's ``ray start`` wants, as environment variables (the
+    configs in ``cluster/`` set them; a local instance started here sets them itself)."""
+    return {
+        "RAY_preload_python_modules": ",".join(WORKER_PRELOAD),
+        "RAY_idle_worker_killing_time_threshold_ms": str(IDLE_WORKER_KEEP_MS),
+    }
+
 
 #: Seconds to wait for a cluster address to accept a connection before refusing.
 CONNECT_TIMEOUT_S = 5.0
@@ -70,7 +86,10 @@ def connect(address: str | None, *, quiet: bool = False, own_processes: bool = F
         # ray.init() with no address would join).
         address="local",
         include_dashboard=False,
-        _system_config={"preload_python_modules": list(WORKER_PRELOAD)},
+        _system_config={
+            "preload_python_modules": list(WORKER_PRELOAD),
+            "idle_worker_killing_time_threshold_ms": IDLE_WORKER_KEEP_MS,
+        },
         **kwargs,
     )
 

@@ -62,24 +62,27 @@ def test_kuberay_job_has_an_autoscaled_gpu_group():
     assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
 
 
-def test_every_node_preloads_vidrays_stages():
-    """Every config starts each node's idle workers with vidray's stages imported."""
-    from vidray.cluster import WORKER_PRELOAD
+def test_every_node_starts_with_vidrays_worker_settings():
+    """Every config starts each node with vidray's worker settings: idle workers that
+    have its stages imported, and that live through a job."""
+    from vidray.cluster import node_env
 
-    want = ",".join(WORKER_PRELOAD)
+    want = node_env()
+    assert set(want) == {"RAY_preload_python_modules", "RAY_idle_worker_killing_time_threshold_ms"}
+    settings = " ".join(f"{k}={v}" for k, v in want.items())
     aws = yaml.safe_load((REPO / "cluster/aws.yaml").read_text())
     for key in ("head_start_ray_commands", "worker_start_ray_commands"):
         (start,) = [c for c in aws[key] if "ray start" in c]
-        assert f"RAY_preload_python_modules={want} ray start" in start, key
+        assert f"{settings} ray start" in start, key
     # the fake cluster's workers are started with its head's environment
     fake = yaml.safe_load((REPO / "cluster/fake-multinode.yaml").read_text())
     (start,) = fake["head_start_ray_commands"]
-    assert f"RAY_preload_python_modules={want} ray start" in start
+    assert f"{settings} ray start" in start
     job = yaml.safe_load((REPO / "cluster/kuberay-rayjob.yaml").read_text())
     for group in job["spec"]["rayClusterSpec"]["workerGroupSpecs"]:
         (container,) = group["template"]["spec"]["containers"]
         env = {e["name"]: e["value"] for e in container.get("env", [])}
-        assert env.get("RAY_preload_python_modules") == want, group["groupName"]
+        assert {k: env.get(k) for k in want} == want, group["groupName"]
 
 
 def test_the_gpu_extra_resolves_from_the_lock_file(tmp_path):
