@@ -17,7 +17,7 @@ from vidray.records import Sample
 from vidray.schema import Reason
 from vidray.sources.annotations import Item
 from vidray.sources.base import BadAnnotation
-from vidray.sources.image_captions import ImageCaptions, in_folder
+from vidray.sources.image_captions import ImageCaptions, caption_text, in_folder
 from vidray.sources.text import require
 from vidray.sources.videos import MissingVideo
 
@@ -136,7 +136,9 @@ class Flickr30kCN(ImageCaptions):
 
     def _text_items(self, record: Any) -> Iterator[Item]:
         text_id = require(record, "text_id", (int, str))
-        text = " ".join(require(record, "text").split())
+        text = caption_text(require(record, "text"))
+        if not text:
+            raise BadAnnotation(f"text {text_id} has no words besides media tokens")
         image_ids = require(record, "image_ids", list)
         for image_id in image_ids:
             if isinstance(image_id, bool) or not isinstance(image_id, int | str):

@@ -20,7 +20,7 @@ from vidray.io import storage
 from vidray.records import Sample
 from vidray.sources.annotations import AnnotationSource, Item
 from vidray.sources.base import BadAnnotation, SourceContext
-from vidray.sources.text import require
+from vidray.sources.text import require, strip_media_tokens
 
 
 class ImageCaptions(AnnotationSource):
@@ -66,15 +66,24 @@ class ImageCaptions(AnnotationSource):
 
 def captions_of(record: dict[str, Any]) -> list[str]:
     """``caption`` as a list: one string (training files) or a list of them
-    (evaluation files); every one must have text."""
+    (evaluation files); every one must have text besides media tokens."""
     value = record.get("caption")
     captions = [value] if isinstance(value, str) else value
     if not isinstance(captions, list) or not captions:
         raise BadAnnotation("'caption' is missing, or neither a string nor a list of them")
+    texts = []
     for k, caption in enumerate(captions):
-        if not isinstance(caption, str) or not caption.strip():
+        text = caption_text(caption) if isinstance(caption, str) else ""
+        if not text:
             raise BadAnnotation(f"caption {k} is empty or not a string: {caption!r:.60}")
-    return [" ".join(c.split()) for c in captions]
+        texts.append(text)
+    return texts
+
+
+def caption_text(caption: str) -> str:
+    """A caption as the gpt turn says it: its whitespace runs as one space and without
+    any ``<image>`` / ``<video>`` token of its own (the row's one token is vidray's)."""
+    return " ".join(strip_media_tokens(caption).split())
 
 
 def _clean_path(path: str) -> str:
