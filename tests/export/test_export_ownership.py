@@ -207,6 +207,21 @@ def test_a_reconversion_into_the_same_path_is_another_output(tmp_path, capsys):
     assert "converted by another command since" in capsys.readouterr().err
 
 
+def test_one_output_spelled_another_way_is_the_same_output(tmp_path):
+    """Through a symlinked parent, or with a trailing slash, OUTPUT is the folder it
+    was: re-exporting it is idempotent, not refused as another OUTPUT's."""
+    out = tmp_path / "real" / "out"
+    out.parent.mkdir()
+    convert_like(out, {"num_frames": 8, "size": 48}, video_rows(8, BIG))
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    dest = tmp_path / "dest"
+    assert run("llava", str(out), str(dest)) == 0
+    first = (dest / f"{SOURCE}.json").read_bytes()
+    assert run("llava", str(tmp_path / "link" / "out"), str(dest)) == 0
+    assert run("llava", f"{out}/", str(dest)) == 0
+    assert (dest / f"{SOURCE}.json").read_bytes() == first
+
+
 def test_a_dataset_info_entry_of_another_output_is_refused_without_its_file(tmp_path, capsys):
     a, _, b, _ = two_outputs(tmp_path, "llamafactory")
     dest = tmp_path / "dest"

@@ -104,7 +104,7 @@ def check_owners(
     sidecar = _read_sidecar(dest)
     for f in files:
         owner = sidecar["files"].get(f)
-        if (dest / f).exists() and owner != identity:
+        if (dest / f).exists() and not _same_output(owner, identity):
             raise ExportError(
                 f"{dest / f} was written from {_owner_text(owner)}, not {identity['output']}"
                 f"{_run_differs(owner, identity)}; pass --overwrite to replace it, or --name "
@@ -113,7 +113,7 @@ def check_owners(
     info = _read_dataset_info(dest) if entries else {}
     for name in entries:
         owner = sidecar["dataset_info"].get(name)
-        if name in info and owner is not None and owner != identity:
+        if name in info and owner is not None and not _same_output(owner, identity):
             raise ExportError(
                 f"{DATASET_INFO} entry {name!r} was written from {_owner_text(owner)}, not "
                 f"{identity['output']}{_run_differs(owner, identity)}; pass --overwrite to "
@@ -121,8 +121,24 @@ def check_owners(
             )
 
 
+def _same_path(a: Any, b: str) -> bool:
+    """Whether two OUTPUT paths name one folder, however each was spelled (a relative
+    path from another directory, a trailing slash, a symlinked parent)."""
+    from vidray.io import storage
+
+    return isinstance(a, str) and storage.location(a).identity() == storage.location(b).identity()
+
+
+def _same_output(owner: dict[str, Any] | None, identity: dict[str, Any]) -> bool:
+    return (
+        owner is not None
+        and owner.get("run") == identity["run"]
+        and _same_path(owner.get("output"), identity["output"])
+    )
+
+
 def _run_differs(owner: dict[str, Any] | None, identity: dict[str, Any]) -> str:
-    if owner and owner.get("output") == identity["output"]:
+    if owner and _same_path(owner.get("output"), identity["output"]):
         return " (the same path, converted by another command since)"
     return ""
 
