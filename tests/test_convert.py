@@ -240,12 +240,6 @@ def test_the_session_clusters_workers_preload_vidrays_stages(ray_head):
     assert f"--worker-preload-modules={','.join(WORKER_PRELOAD)}" in args
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="in the full suite no decoder process is found under the session cluster's "
-    "workers after the first run (passes alone); not the idle-worker timeout: keeping "
-    "idle workers a minute did not change it",
-)
 def test_a_conversion_reuses_the_decoder_processes_of_the_one_before(
     ray_head, webvid_dir, tmp_path
 ):

@@ -16,9 +16,12 @@ from vidray.console import Console, quiet
 def ray_session(address: str | None, verbose: bool) -> Iterator[Console]:
     """Ray joined (or a local instance started) with its lines going to its log folder
     unless ``verbose``; on the way out, however it is left (Ctrl-C included), Ray is
-    disconnected, what this process started is stopped, and the terminal is back."""
+    disconnected, what this process started is stopped, and the terminal is back. A
+    connection the caller made before (the CLI called in-process) is left to it."""
     from vidray import cluster
 
+    ray = sys.modules.get("ray")
+    theirs = ray is not None and ray.is_initialized()
     console = quiet(verbose)
     log, failed = console.log, False
     try:
@@ -32,7 +35,8 @@ def ray_session(address: str | None, verbose: bool) -> Iterator[Console]:
     finally:
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # cleanup runs to the end
         try:
-            cluster.stop()
+            if not theirs:
+                cluster.stop()
         finally:
             console.restore()
             signal.signal(signal.SIGINT, previous)
