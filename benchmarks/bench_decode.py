@@ -43,7 +43,8 @@ import av
 
 from vidray import synth
 from vidray.media import sampling
-from vidray.media.cpu import CpuVideo, rgb24
+from vidray.media.cpu import CpuVideo
+from vidray.media.pictures import rgb24
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ from av.video.reformatter import VideoReformatter
 from bench_decode import STRUCTURES, encode
 
 from vidray.media import sampling
-from vidray.media.cpu import SWS_THREADS, CpuVideo, rgb24
+from vidray.media.cpu import CpuVideo
+from vidray.media.pictures import SWS_THREADS, rgb24
 
 SCALED = (336, 189)
 

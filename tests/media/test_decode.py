@@ -79,7 +79,8 @@ def test_one_shared_scaling_context_gives_the_bytes_of_a_new_one_per_frame():
     import av
     from av.video.reformatter import VideoReformatter
 
-    from vidray.media.cpu import CpuVideo, encode_jpeg, rgb24, shared_reformatter
+    from vidray.media.cpu import CpuVideo
+    from vidray.media.pictures import encode_jpeg, rgb24, shared_reformatter
 
     # One context per thread: the same object on every call here, another elsewhere.
     assert shared_reformatter() is shared_reformatter()
@@ -114,7 +115,8 @@ THREADS_PROBE = """
 import os
 from av.video.reformatter import VideoReformatter
 from vidray import synth
-from vidray.media.cpu import CpuVideo, encode_jpeg, rgb24
+from vidray.media.cpu import CpuVideo
+from vidray.media.pictures import encode_jpeg, rgb24
 
 def threads():
     return len(os.listdir("/proc/self/task"))

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from vidray import synth
-from vidray.media import cpu, decode, nvdec, routing
+from vidray.media import decode, nvdec, pictures, routing
 from vidray.media.routing import StreamFacts
 from vidray.media.sampling import SamplingPolicy
 
@@ -106,7 +106,7 @@ def case(request: pytest.FixtureRequest) -> tuple[av.VideoFrame, av.VideoFrame]:
 def test_colour_and_resize_match_the_cpu_decoder(case, scale):
     frame, nv = case
     size = (frame.width // scale // 2 * 2, frame.height // scale // 2 * 2)
-    want = cpu.rgb24(frame, size).astype(float)
+    want = pictures.rgb24(frame, size).astype(float)
     got = nvdec.frame_rgb(nv, size, NUMPY)
     assert got.shape == (3, size[1], size[0]) and got.dtype == np.uint8
     assert abs(got.transpose(1, 2, 0).astype(float) - want).mean() <= TOLERANCE
@@ -116,7 +116,7 @@ def test_colour_and_resize_match_the_cpu_decoder(case, scale):
 def test_the_jpeg_path_with_rotation_matches_the_cpu_decoder(case, rotation):
     frame, nv = case
     size = (frame.width // 2, frame.height // 2)
-    want = pixels(cpu.encode_jpeg(frame, size, 95, rotation=rotation))
+    want = pixels(pictures.encode_jpeg(frame, size, 95, rotation=rotation))
     got = pixels(nvdec.encode_frame(nv, size, 95, rotation=rotation, backend=NUMPY))
     assert got.shape == want.shape
     assert abs(got - want).mean() <= TOLERANCE
@@ -128,7 +128,7 @@ def test_the_matrix_is_the_frames_tag_not_its_height():
     for width, height, tags in [(320, 180, {"colorspace": 1}), (1280, 720, {})]:
         frame = first_frame(encode(width, height, **tags))
         got = nvdec.frame_rgb(frame.reformat(format="nv12"), (width, height), NUMPY)
-        err = abs(got.transpose(1, 2, 0).astype(float) - cpu.rgb24(frame).astype(float))
+        err = abs(got.transpose(1, 2, 0).astype(float) - pictures.rgb24(frame).astype(float))
         assert err.mean() <= 1.5, (width, height, err.mean())
     assert nvdec.MATRICES[1] == (0.2126, 0.0722)
     assert nvdec.MATRICES.get(2, nvdec.BT601) == (0.299, 0.114)  # untagged: BT.601

@@ -32,17 +32,12 @@ import av.error
 from vidray.media import routing, sampling
 from vidray.media.decoder import DecodeFailure, Fetched, VideoInfo, check_fetch_args
 from vidray.media.pictures import (
-    SWS_THREADS,
     encode_jpeg,
     geometry,
-    rgb24,
-    shared_reformatter,
     turned,
 )
 from vidray.media.sampling import TIME_EPS
 from vidray.schema import Reason
-
-__all__ = ["SWS_THREADS", "CpuDecoder", "CpuVideo", "encode_jpeg", "rgb24", "shared_reformatter"]
 
 #: Without a keyframe index, targets further apart than this are reached by seeking.
 SEEK_GAP_S = 4.0
