@@ -39,7 +39,6 @@ import io
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tarfile
@@ -52,6 +51,7 @@ from typing import Any
 import av
 import pyarrow as pa
 import pyarrow.parquet as pq
+from bench_listing import free_port
 from PIL import Image
 
 from vidray import output as vout
@@ -314,9 +314,7 @@ def start_nodes(count: int, temp: Path) -> Nodes:
             "RAY_USAGE_STATS_ENABLED": "0", **node_env()}  # fmt: skip
     ray = str(Path(sys.executable).parent / "ray")
     cpus = max(1, (os.cpu_count() or 1) // count)
-    with socket.socket() as s:  # a free port for the head's GCS
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # for the head's GCS
     nodes = Nodes(f"127.0.0.1:{port}", env, {})
     for k in range(count):
         before = set(descendants())

@@ -126,7 +126,7 @@ def _same_path(a: Any, b: str) -> bool:
     path from another directory, a trailing slash, a symlinked parent)."""
     from vidray.io import storage
 
-    return isinstance(a, str) and storage.location(a).identity() == storage.location(b).identity()
+    return isinstance(a, str) and storage.identity(a) == storage.identity(b)
 
 
 def _same_output(owner: dict[str, Any] | None, identity: dict[str, Any]) -> bool:
